@@ -1,0 +1,68 @@
+"""Helpers shared by the generators: argument checks, noise, task links and splitting."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from varbench.datasets.base import Dataset, GroundTruth, TASKS
+
+
+def check(condition: bool, key: str, value: object, expected: str) -> None:
+    """Raise a one-line ValueError naming the bad key and value."""
+    if not condition:
+        raise ValueError(f"dataset.{key}={value!r} is invalid: expected {expected}")
+
+
+def check_common(n_samples: int, n_features: int, noise: float, task: str, test_fraction: float) -> None:
+    check(isinstance(n_samples, int) and n_samples >= 20, "n_samples", n_samples, "an integer >= 20")
+    check(isinstance(n_features, int) and n_features >= 1, "n_features", n_features, "an integer >= 1")
+    check(isinstance(noise, (int, float)) and noise >= 0, "noise", noise, "a number >= 0")
+    check(task in TASKS, "task", task, f"one of {TASKS}")
+    check(0 < test_fraction < 1, "test_fraction", test_fraction, "a number in (0, 1)")
+
+
+def make_dataset(
+    name: str,
+    X: np.ndarray,
+    f: np.ndarray,
+    truth: GroundTruth,
+    *,
+    noise: float,
+    task: str,
+    test_fraction: float,
+    rng: np.random.Generator,
+    feature_names: list[str] | None = None,
+) -> Dataset:
+    """Add noise to the noiseless signal f, apply the task's link, shuffle and split.
+
+    Regression: y = f + noise * N(0, 1). Classification: y = 1[f + noise * sd(f) * N(0, 1) > median(f)]
+    (a threshold link, so relevance and ranking of the features are those of f).
+    """
+    eps = rng.standard_normal(f.shape[0])
+    if task == "regression":
+        y = f + noise * eps
+    else:
+        y = (f + noise * np.std(f) * eps > np.median(f)).astype(np.float32)
+    n_test = max(1, int(round(test_fraction * X.shape[0])))
+    perm = rng.permutation(X.shape[0])
+    test, train = perm[:n_test], perm[n_test:]
+    return Dataset(
+        X_train=X[train], y_train=y[train], X_test=X[test], y_test=y[test],
+        task=task, truth=truth, feature_names=feature_names or [], name=name,
+    )
+
+
+def additive_local(components: list[Callable[[np.ndarray], np.ndarray] | None],
+                   means: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Exact interventional Shapley values of an additive function sum_j g_j(x_j) with
+    independent features: phi_j(x) = g_j(x_j) - E[g_j(X_j)] (0 for features with no component)."""
+
+    def local(X: np.ndarray) -> np.ndarray:
+        out = np.zeros(X.shape, dtype=float)
+        for j, g in enumerate(components):
+            if g is not None:
+                out[:, j] = g(X[:, j]) - means[j]
+        return out
+
+    return local

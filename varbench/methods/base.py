@@ -1,0 +1,81 @@
+"""The method contract and the helpers every method shares.
+
+A method is any callable ``method(model, data, rng, **params)`` where `model` is a
+`TrainedModel`, `data` a `Dataset` and `rng` a seeded `numpy.random.Generator`. It returns
+either an array of length d (global importance) or an `Attribution`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+AGGREGATIONS = ("global", "mean_abs_local")
+
+
+@dataclass
+class Attribution:
+    """A method's output.
+
+    importance: (d,) global importance; if None it is mean |local| over rows.
+    local: optional (n, d) per-row attributions.
+    aggregation: "global" (the method's own global score) or "mean_abs_local".
+    extras: scalar diagnostics to log (e.g. a convergence delta).
+    rows: the inputs (n, d) that `local` explains, so local truth can score it; set it only
+        when `local` is an additive attribution (it sums to f(x) - E f), not e.g. slopes.
+    """
+
+    importance: np.ndarray | None = None
+    local: np.ndarray | None = None
+    aggregation: str = "global"
+    extras: dict[str, float] = field(default_factory=dict)
+    rows: np.ndarray | None = None
+
+
+def as_attribution(result: object, d: int) -> Attribution:
+    """Normalise a method's return value and reject wrong shapes and non-finite values."""
+    if not isinstance(result, Attribution):
+        result = Attribution(importance=np.asarray(result, dtype=float))
+    if result.local is not None:
+        local = np.asarray(result.local, dtype=float)
+        if local.ndim != 2 or local.shape[1] != d:
+            raise ValueError(f"method returned local attributions of shape {local.shape}, expected (n, {d})")
+        if not np.all(np.isfinite(local)):
+            raise ValueError("method returned NaN or inf local attributions")
+        result.local = local
+        if result.importance is None:
+            result.importance = np.mean(np.abs(local), axis=0)
+            result.aggregation = "mean_abs_local"
+    if result.importance is None:
+        raise ValueError("method returned neither importance nor local attributions")
+    imp = np.asarray(result.importance, dtype=float)
+    if imp.shape != (d,):
+        raise ValueError(f"method returned importance of shape {imp.shape}, expected ({d},)")
+    if not np.all(np.isfinite(imp)):
+        raise ValueError(f"method returned non-finite importance: {imp.tolist()}")
+    if result.aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation={result.aggregation!r} is not one of {AGGREGATIONS}")
+    result.importance = imp
+    return result
+
+
+def sample_rows(n: int, n_rows: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the rows a method uses: all n, or a seeded sample of n_rows of them."""
+    if n_rows is None or n_rows >= n:
+        return np.arange(n)
+    if not isinstance(n_rows, int) or n_rows < 1:
+        raise ValueError(f"n_rows={n_rows!r} is invalid: expected an integer >= 1")
+    return np.sort(rng.choice(n, size=n_rows, replace=False))
+
+
+def baseline_vector(X: np.ndarray, baseline: str | float) -> np.ndarray:
+    """A reference point: "zero", "mean" or "median" of X, or a constant."""
+    if baseline == "zero":
+        return np.zeros(X.shape[1], dtype=np.float32)
+    if baseline == "mean":
+        return X.mean(axis=0).astype(np.float32)
+    if baseline == "median":
+        return np.median(X, axis=0).astype(np.float32)
+    if isinstance(baseline, (int, float)):
+        return np.full(X.shape[1], float(baseline), dtype=np.float32)
+    raise ValueError(f"baseline={baseline!r} is invalid: expected 'zero', 'mean', 'median' or a number")

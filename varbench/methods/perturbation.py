@@ -1,0 +1,57 @@
+"""Perturbation methods: change inputs, watch the output or the loss."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from varbench.datasets.base import Dataset
+from varbench.methods.base import Attribution, sample_rows
+from varbench.models.trained import TrainedModel
+
+# replace(j, X, rng, n_repeats) -> (n_repeats, n) new values for column j
+Replacer = Callable[[int, np.ndarray, np.random.Generator, int], np.ndarray]
+
+
+def loss_increase(model: TrainedModel, X: np.ndarray, y: np.ndarray, replace: Replacer,
+                  rng: np.random.Generator, n_repeats: int) -> Attribution:
+    """Mean loss with column j replaced, minus the mean loss on X, for each j.
+
+    All repeats of one column are evaluated in one batched call; returns the mean over
+    repeats, with the largest standard error across features as a diagnostic."""
+    if not isinstance(n_repeats, int) or n_repeats < 1:
+        raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 1")
+    n, d = X.shape
+    base = float(np.mean(model.loss(X, y)))
+    means, ses = np.zeros(d), np.zeros(d)
+    for j in range(d):
+        Xr = np.repeat(X[None], n_repeats, axis=0)
+        Xr[:, :, j] = replace(j, X, rng, n_repeats)
+        per_repeat = model.loss(Xr.reshape(-1, d), np.tile(y, n_repeats)).reshape(n_repeats, n).mean(axis=1)
+        means[j] = per_repeat.mean() - base
+        ses[j] = per_repeat.std(ddof=1) / np.sqrt(n_repeats) if n_repeats > 1 else 0.0
+    return Attribution(importance=means, extras={"base_loss": base, "max_stderr": float(ses.max())})
+
+
+def _permute(j: int, X: np.ndarray, rng: np.random.Generator, n_repeats: int) -> np.ndarray:
+    return np.stack([X[rng.permutation(X.shape[0]), j] for _ in range(n_repeats)])
+
+
+def permutation(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+                n_repeats: int = 5, n_rows: int | None = 1000) -> Attribution:
+    """Permutation importance (Breiman; eli5 / scikit-learn): increase of the test loss
+    (MSE, or log loss) when column j is shuffled, averaged over n_repeats shuffles."""
+    idx = sample_rows(data.X_test.shape[0], n_rows, rng)
+    return loss_increase(model, data.X_test[idx], data.y_test[idx], _permute, rng, n_repeats)
+
+
+def probing(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+            baseline: float = 0.0, value: float = 1.0) -> np.ndarray:
+    """One-hot probing (the first answer to the Keras question): |f(b + (value - b) e_j) - f(b)|
+    with the all-`baseline` input b (zeros by default). Looks at one point only: blind to
+    interactions and to effects away from the baseline."""
+    d = data.n_features
+    probes = np.full((d + 1, d), baseline, dtype=np.float32)
+    probes[np.arange(1, d + 1), np.arange(d)] = value
+    out = model.predict(probes)
+    return np.abs(out[1:] - out[0])

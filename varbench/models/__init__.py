@@ -1,0 +1,1 @@
+"""Keras architectures, the shared trainer and the trained-model engine."""

@@ -1,0 +1,30 @@
+"""Keras MLP builder: the architecture half of a model config."""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def build_mlp(
+    n_features: int,
+    task: str,
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    l2: float = 0.0,
+):
+    """A dense network n_features -> hidden... -> 1.
+
+    The single output is the regression value, or the logit of class 1 for classification
+    (the sigmoid is applied by `TrainedModel` when probabilities are explained).
+    """
+    import keras
+
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs = keras.Input(shape=(n_features,), name="x")
+    h = inputs
+    for i, width in enumerate(hidden):
+        h = keras.layers.Dense(int(width), activation=activation, kernel_regularizer=reg, name=f"dense_{i}")(h)
+        if dropout > 0:
+            h = keras.layers.Dropout(dropout, name=f"dropout_{i}")(h)
+    out = keras.layers.Dense(1, name="output")(h)
+    return keras.Model(inputs, out, name="mlp")

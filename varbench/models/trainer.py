@@ -1,0 +1,153 @@
+"""The one trainer every model goes through: seeding, fitting with early stopping, quality."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from varbench.models.trained import TrainedModel
+from varbench.scoring import auroc
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
+
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss."""
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """How a model is fitted. Validated on construction (before any training)."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    patience: int = 10
+    val_fraction: float = 0.2
+    progress_every: int = 25
+    output: str = "auto"
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", isinstance(self.epochs, int) and self.epochs > 0, "an integer > 0"),
+            ("batch_size", isinstance(self.batch_size, int) and self.batch_size > 0, "an integer > 0"),
+            ("lr", isinstance(self.lr, (int, float)) and self.lr > 0, "a number > 0"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}"),
+            ("patience", isinstance(self.patience, int) and self.patience >= 0, "an integer >= 0"),
+            ("val_fraction", isinstance(self.val_fraction, (int, float)) and 0 <= self.val_fraction < 1,
+             "a number in [0, 1)"),
+            ("output", self.output in ("auto", "prob", "logit"), "one of ('auto', 'prob', 'logit')"),
+        ]
+        for key, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"trainer.{key}={getattr(self, key)!r} is invalid: expected {expected}")
+
+
+def quality(model: TrainedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Test-set quality: R^2 for regression; accuracy and ROC AUC for classification."""
+    pred = model.predict(X).astype(np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if model.task == "regression":
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - y.mean()) ** 2))
+        return {"r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
+    threshold = 0.5 if model.explains_prob else 0.0
+    return {"accuracy": float(np.mean((pred > threshold) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow, and make TF ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(
+    build: Callable[[int, str], Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    seed: int,
+    config: TrainerConfig = TrainerConfig(),
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+) -> TrainedModel:
+    """Build with `build(n_features, task)`, fit with early stopping on a validation split
+    (best weights restored), and measure quality on the test split if given.
+
+    Raises DivergedError if the training loss becomes NaN/inf.
+    """
+    import keras
+
+    set_seed(seed)
+    X = np.asarray(X, np.float32)
+    y = np.asarray(y, np.float32)
+    net = build(X.shape[1], task)
+    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+           "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
+    loss = "mse" if task == "regression" else keras.losses.BinaryCrossentropy(from_logits=True)
+    net.compile(optimizer=opt(learning_rate=config.lr), loss=loss)
+
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(X.shape[0])
+    n_val = int(round(config.val_fraction * X.shape[0]))
+    val, tr = idx[:n_val], idx[n_val:]
+    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), _Progress(config.epochs, config.progress_every)]
+    validation = None
+    if n_val > 0:
+        validation = (X[val], y[val])
+        if config.patience > 0:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                patience=config.patience, restore_best_weights=True, monitor="val_loss"))
+    start = time.perf_counter()
+    hist = net.fit(X[tr], y[tr], validation_data=validation, epochs=config.epochs,
+                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    losses = hist.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise DivergedError(f"training diverged: loss became {losses[-1] if losses else 'undefined'} "
+                            f"after {len(losses)} epochs")
+
+    model = TrainedModel(keras=net, task=task, output=config.output, train_seconds=seconds,
+                         refit=refitter(build, task, seed, config))
+    model.quality = {"epochs": float(len(losses)), "train_loss": float(losses[-1])}
+    if X_test is not None and y_test is not None:
+        model.quality.update(quality(model, X_test, y_test))
+    model.n_evals = 0
+    return model
+
+
+def refitter(build: Callable[[int, str], Any], task: str, seed: int,
+             config: TrainerConfig) -> Callable[[np.ndarray, np.ndarray], TrainedModel]:
+    """A function training the same architecture with the same trainer and seed on other data
+    (used by retraining methods such as drop-column)."""
+
+    def refit(X_new: np.ndarray, y_new: np.ndarray) -> TrainedModel:
+        return train(build, X_new, y_new, task, seed, config)
+
+    return refit
+
+
+class _Progress:
+    """Keras callback logging every few epochs (lazily subclassed to keep keras import lazy)."""
+
+    def __new__(cls, epochs: int, every: int):
+        import keras
+
+        class Progress(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                if every > 0 and ((epoch + 1) % every == 0):
+                    val = f", val_loss {logs['val_loss']:.4g}" if "val_loss" in logs else ""
+                    log.info("  epoch %d/%d: loss %.4g%s", epoch + 1, epochs, logs.get("loss", float("nan")), val)
+
+        return Progress()

@@ -1,0 +1,137 @@
+"""One cell end to end: validate, build data, train (or load) the model once, run and score
+every method with failure isolation, and log everything."""
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from varbench.config import CellSpec, resolve_cell
+from varbench.methods.base import as_attribution
+from varbench.scoring import score, score_local
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CellResult:
+    """Rows of the tidy table produced by one cell, and its status."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "ok"
+    parent_run_id: str | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(r["status"] != "ok" for r in self.rows)
+
+
+def method_rng(seed: int, name: str) -> np.random.Generator:
+    """Each method's own stream: depends on the cell seed and the method name, not on order."""
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
+
+
+def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int,
+               k: int | None) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
+    """Run one method and score it. Returns (metrics, tags, importance); never raises for a
+    fault of the method: it is reported as status=failed with the error."""
+    model.n_evals = 0
+    start = time.perf_counter()
+    try:
+        att = as_attribution(fn(model, data, method_rng(seed, name)), data.n_features)
+        seconds = time.perf_counter() - start
+        scores = score(att.importance, data.truth.importance, data.truth.relevant, k)
+        metrics = dict(scores.metrics)
+        if att.local is not None and att.rows is not None and data.truth.local is not None:
+            metrics.update(score_local(att.local, data.truth.local(att.rows)))
+        metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
+        tags = {"status": "ok", "aggregation": att.aggregation, "score_status": scores.status}
+        importance = att.importance
+    except Exception as exc:  # noqa: BLE001 - isolate any fault of a method
+        seconds = time.perf_counter() - start
+        log.warning("method %s failed: %s: %s", name, type(exc).__name__, exc)
+        metrics, importance = {}, None
+        tags = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:4000]}
+    metrics.update({"seconds": seconds, "n_model_evals": float(model.n_evals)})
+    return metrics, tags, importance
+
+
+def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = None) -> CellResult:
+    """Run one (dataset, model, seed) cell as configured; return its tidy rows."""
+    from varbench.models.cache import load_or_train
+    from varbench.models.trainer import DivergedError
+    from varbench.tracking import Tracker, flatten, vector_json
+
+    spec: CellSpec = resolve_cell(cfg, names)  # validates everything before any training
+    data = spec.dataset
+    result = CellResult()
+    tracker = Tracker(spec.tracking_uri, spec.experiment)
+    base_tags = {"dataset": spec.dataset_name, "model": spec.model_name, "seed": str(spec.seed),
+                 "sweep": sweep, "cell_hash": spec.cell_hash}
+    parent = tracker.start_run(f"{spec.dataset_name}/{spec.model_name}/seed{spec.seed}",
+                               {**base_tags, "kind": "cell", "status": "running"})
+    result.parent_run_id = parent
+    tracker.log(parent, params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+                tags={"truth": vector_json(data.truth.importance), "truth_definition": data.truth.definition,
+                      "feature_names": ",".join(data.feature_names)})
+    log.info("cell %s/%s seed=%d: %d features, %d train rows; training", spec.dataset_name,
+             spec.model_name, spec.seed, data.n_features, data.X_train.shape[0])
+    try:
+        model, cached = load_or_train(spec)
+    except (DivergedError, FloatingPointError) as exc:
+        result.status = "failed"
+        tracker.log(parent, tags={"status": "failed", "error": str(exc)})
+        tracker.end_run(parent, "FAILED")
+        log.error("cell failed: %s", exc)
+        return result
+    quality = {k: v for k, v in model.quality.items() if k in ("r2", "accuracy", "auc")}
+    low = spec.quality_threshold is not None and _headline(quality) < spec.quality_threshold
+    cell_status = "low_quality" if low else "ok"
+    tracker.log(parent, metrics={**quality, "train_seconds": model.train_seconds,
+                                 "epochs": model.quality.get("epochs", float("nan"))},
+                tags={"status": cell_status, "model_cached": str(cached)})
+    log.info("model quality %s (%s, %.1fs)%s", {k: round(v, 4) for k, v in quality.items()},
+             "cached" if cached else "trained", model.train_seconds,
+             "  [below quality threshold]" if low else "")
+    if low and spec.on_low_quality == "skip":
+        log.warning("skipping methods: model below quality threshold %s", spec.quality_threshold)
+        tracker.end_run(parent, "FINISHED")
+        result.status = cell_status
+        return result
+
+    n = len(spec.methods)
+    for i, (name, fn) in enumerate(spec.methods.items(), 1):
+        metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k)
+        metrics.update({f"quality_{k}": v for k, v in quality.items()})
+        child = tracker.start_run(name, {**base_tags, "kind": "method", "method": name,
+                                         "cell_status": cell_status}, parent_id=parent)
+        if importance is not None:
+            tags["importance"] = vector_json(importance)
+            tracker.log_text(child, tags["importance"], "importance.json")
+        tracker.log(child, metrics=metrics, tags=tags)
+        tracker.end_run(child, "FINISHED" if tags["status"] == "ok" else "FAILED")
+        result.rows.append({**base_tags, "method": name, **tags, **metrics, "run_id": child})
+        log.info("[%d/%d] %-14s %s spearman=%s %.2fs", i, n, name, tags["status"],
+                 _fmt(metrics.get("spearman")), metrics["seconds"])
+    tracker.end_run(parent, "FINISHED")
+    result.status = cell_status
+    return result
+
+
+def _headline(quality: dict[str, float]) -> float:
+    """The number the quality threshold applies to: R^2, or ROC AUC for classification."""
+    return quality.get("r2", quality.get("auc", float("nan")))
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"

@@ -1,0 +1,139 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+Contract (stable; see README "Tracking contract"):
+- one parent run per cell, tag `kind=cell`, tags dataset/model/seed/status, the resolved
+  config as params, quality metrics (`r2`, or `accuracy` and `auc`) and `train_seconds`;
+- one child run per method (`mlflow.parentRunId` = the cell), tag `kind=method`, tags
+  dataset/model/seed/method/status/error/aggregation/score_status, metrics spearman, kendall,
+  topk_recall, precision_at_k, auroc, seconds, n_model_evals (+ quality_* copies of the
+  cell's quality), and the importance vector as `importance.json` (also as a tag).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any, Callable, Iterable, TypeVar
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_TAG = 5000
+MAX_PARAM = 6000
+
+
+def _retry(fn: Callable[[], T], what: str, attempts: int = 8) -> T:
+    """Call fn, retrying with jittered exponential backoff on transient store errors
+    (sqlite "database is locked" under concurrent writers, a restarting server)."""
+    delay = 0.1
+    for i in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - mlflow raises several types for the same fault
+            msg = str(exc).lower()
+            transient = any(s in msg for s in ("locked", "busy", "timed out", "connection", "temporarily"))
+            if not transient or i == attempts - 1:
+                raise
+            log.warning("tracking: %s failed (%s); retry %d/%d", what, exc, i + 1, attempts)
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable")
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config dict -> {"a.b.c": "value"} with values as strings (lists as JSON)."""
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+    return out
+
+
+def vector_json(v: Iterable[float]) -> str:
+    return json.dumps([float(f"{x:.6g}") for x in np.asarray(list(v), dtype=float)])
+
+
+class Tracker:
+    """Writes the cell/method runs of one experiment to an MLflow tracking store."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        from mlflow import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        exp = _retry(lambda: self.client.get_experiment_by_name(experiment), "get experiment")
+        if exp is None:
+            try:
+                self.experiment_id = _retry(lambda: self.client.create_experiment(experiment), "create experiment")
+            except Exception:  # another process created it first
+                self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
+        else:
+            self.experiment_id = exp.experiment_id
+
+    def start_run(self, name: str, tags: dict[str, str], parent_id: str | None = None) -> str:
+        tags = {k: str(v) for k, v in tags.items()}
+        if parent_id:
+            tags["mlflow.parentRunId"] = parent_id
+        run = _retry(lambda: self.client.create_run(self.experiment_id, tags=tags, run_name=name), "create run")
+        return run.info.run_id
+
+    def log(self, run_id: str, metrics: dict[str, float] | None = None, params: dict[str, str] | None = None,
+            tags: dict[str, str] | None = None) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        m = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if np.isfinite(v)]
+        p = [Param(k[:250], str(v)[:MAX_PARAM]) for k, v in (params or {}).items()]
+        t = [RunTag(k, str(v)[:MAX_TAG]) for k, v in (tags or {}).items()]
+        for i in range(0, max(len(m), len(p), len(t)), 100):  # MLflow caps a batch at 100 params
+            _retry(lambda: self.client.log_batch(run_id, metrics=m[i:i + 100], params=p[i:i + 100],
+                                                 tags=t[i:i + 100]), "log batch")
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        _retry(lambda: self.client.log_text(run_id, text, name), "log artifact")
+
+    def log_file(self, run_id: str, path: str, folder: str | None = None) -> None:
+        _retry(lambda: self.client.log_artifact(run_id, path, folder), "log artifact")
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        _retry(lambda: self.client.set_terminated(run_id, status), "end run")
+
+
+TIDY_TAGS = ("dataset", "model", "seed", "method", "status", "error", "aggregation", "score_status",
+             "sweep", "cell_hash")
+
+
+def fetch_table(uri: str, experiment: str, filter_string: str = "") -> pd.DataFrame:
+    """All method runs of an experiment as one tidy table: one row per method run, its tags,
+    metrics and the cell's quality. Empty DataFrame if the experiment does not exist."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return pd.DataFrame()
+    flt = "tags.kind = 'method'" + (f" and {filter_string}" if filter_string else "")
+    rows: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = client.search_runs([exp.experiment_id], filter_string=flt, max_results=5000, page_token=token)
+        for r in page:
+            row: dict[str, Any] = {"run_id": r.info.run_id, "parent_run_id": r.data.tags.get("mlflow.parentRunId"),
+                                   "start_time": r.info.start_time}
+            row.update({k: r.data.tags.get(k) for k in TIDY_TAGS})
+            row.update(r.data.metrics)
+            rows.append(row)
+        token = page.token
+        if not token:
+            break
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df["seed"] = pd.to_numeric(df["seed"], errors="coerce")
+    return df
