@@ -40,6 +40,7 @@ class CellSpec:
     cache_dir: str | None
     cell_hash: str
     model_hash: str
+    study: str = "default"
 
 
 def stable_hash(obj: Any) -> str:
@@ -80,6 +81,7 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
 
     c = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(c, dict)
+    c.setdefault("methods", {})  # `methods=[]` or `~methods` leave no key: reported below
     for key in ("dataset", "model", "trainer", "methods", "tracking"):
         if key not in c:
             raise ConfigError(f"{key} is missing from the config")
@@ -150,4 +152,5 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
         cache_dir=(c.get("cache") or {}).get("dir"),
         cell_hash=stable_hash({**model_key, "scoring": scoring}),
         model_hash=stable_hash(model_key),
+        study=str(c.get("study", "default")),
     )

@@ -77,7 +77,7 @@ def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = No
     result = CellResult()
     tracker = Tracker(spec.tracking_uri, spec.experiment)
     base_tags = {"dataset": spec.dataset_name, "model": spec.model_name, "seed": str(spec.seed),
-                 "sweep": sweep, "cell_hash": spec.cell_hash}
+                 "sweep": sweep, "cell_hash": spec.cell_hash, "study": spec.study, "task": data.task}
     parent = tracker.start_run(f"{spec.dataset_name}/{spec.model_name}/seed{spec.seed}",
                                {**base_tags, "kind": "cell", "status": "running"})
     result.parent_run_id = parent

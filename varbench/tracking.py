@@ -1,10 +1,11 @@
 """MLflow tracking: the only module that imports mlflow.
 
 Contract (stable; see README "Tracking contract"):
-- one parent run per cell, tag `kind=cell`, tags dataset/model/seed/status, the resolved
+- one parent run per cell, tag `kind=cell`, tags study/dataset/model/seed/task/status, tags
+  `truth` (JSON importance vector) and `feature_names`, the resolved
   config as params, quality metrics (`r2`, or `accuracy` and `auc`) and `train_seconds`;
 - one child run per method (`mlflow.parentRunId` = the cell), tag `kind=method`, tags
-  dataset/model/seed/method/status/error/aggregation/score_status, metrics spearman, kendall,
+  study/dataset/model/seed/task/method/status/cell_status/error/aggregation/score_status, metrics spearman, kendall,
   topk_recall, precision_at_k, auroc, seconds, n_model_evals (+ quality_* copies of the
   cell's quality), and the importance vector as `importance.json` (also as a tag).
 """
@@ -106,28 +107,27 @@ class Tracker:
         _retry(lambda: self.client.set_terminated(run_id, status), "end run")
 
 
-TIDY_TAGS = ("dataset", "model", "seed", "method", "status", "error", "aggregation", "score_status",
-             "sweep", "cell_hash")
+TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",
+             "aggregation", "score_status", "sweep", "cell_hash", "importance")
+CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
+             "truth_definition", "feature_names", "model_cached")
 
 
-def fetch_table(uri: str, experiment: str, filter_string: str = "") -> pd.DataFrame:
-    """All method runs of an experiment as one tidy table: one row per method run, its tags,
-    metrics and the cell's quality. Empty DataFrame if the experiment does not exist."""
+def _search(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...]) -> pd.DataFrame:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return pd.DataFrame()
-    flt = "tags.kind = 'method'" + (f" and {filter_string}" if filter_string else "")
     rows: list[dict[str, Any]] = []
     token = None
     while True:
         page = client.search_runs([exp.experiment_id], filter_string=flt, max_results=5000, page_token=token)
         for r in page:
             row: dict[str, Any] = {"run_id": r.info.run_id, "parent_run_id": r.data.tags.get("mlflow.parentRunId"),
-                                   "start_time": r.info.start_time}
-            row.update({k: r.data.tags.get(k) for k in TIDY_TAGS})
+                                   "start_time": r.info.start_time, "run_status": r.info.status}
+            row.update({k: r.data.tags.get(k) for k in tag_keys})
             row.update(r.data.metrics)
             rows.append(row)
         token = page.token
@@ -137,3 +137,17 @@ def fetch_table(uri: str, experiment: str, filter_string: str = "") -> pd.DataFr
     if not df.empty:
         df["seed"] = pd.to_numeric(df["seed"], errors="coerce")
     return df
+
+
+def fetch_table(uri: str, experiment: str, filter_string: str = "") -> pd.DataFrame:
+    """All method runs of an experiment as one tidy table: one row per method run, its tags
+    (incl. the importance vector as JSON), metrics and copies of the cell's quality
+    (quality_*). Empty DataFrame if the experiment does not exist."""
+    flt = "tags.kind = 'method'" + (f" and {filter_string}" if filter_string else "")
+    return _search(uri, experiment, flt, TIDY_TAGS)
+
+
+def fetch_cells(uri: str, experiment: str, filter_string: str = "") -> pd.DataFrame:
+    """All cell (parent) runs: tags incl. the truth vector as JSON, quality metrics, train_seconds."""
+    flt = "tags.kind = 'cell'" + (f" and {filter_string}" if filter_string else "")
+    return _search(uri, experiment, flt, CELL_TAGS)

@@ -1,0 +1,24 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+# A tiny, fast cell: small data, few epochs. Tests add their own overrides.
+TINY = ["dataset.n_samples=300", "trainer.epochs=8", "trainer.patience=0", "trainer.progress_every=0",
+        "cache.dir=null"]
+
+
+@pytest.fixture
+def compose_cfg(tmp_path):
+    """compose(overrides) -> DictConfig of the primary config with a temp tracking store."""
+    from hydra import compose, initialize_config_dir
+
+    def _compose(overrides=()):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose("config", overrides=[*TINY, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+                                                 *overrides])
+
+    return _compose

@@ -1,0 +1,89 @@
+"""End-to-end cells through the runner, on a temporary MLflow store."""
+import numpy as np
+import pytest
+
+from varbench.runner import run_cell
+from varbench.tracking import fetch_cells, fetch_table
+
+SEED_ANSWERS = {"first_layer", "probing", "lime", "permutation", "random"}
+
+
+def test_cell_logs_parent_and_children_with_contract_metrics(compose_cfg):
+    cfg = compose_cfg(["dataset=linear", "seed=1"])
+    result = run_cell(cfg, sweep="s1")
+    assert result.status == "ok" and result.n_failed == 0
+    runs = fetch_table(cfg.tracking.uri, "varbench")
+    cells = fetch_cells(cfg.tracking.uri, "varbench")
+    assert len(cells) == 1 and cells["r2"].iloc[0] > 0.5
+    assert set(runs["method"]) == SEED_ANSWERS and len(runs) == 5
+    for col in ("spearman", "kendall", "topk_recall", "precision_at_k", "auroc", "seconds",
+                "n_model_evals", "quality_r2"):
+        assert runs[col].notna().all(), col
+    assert (runs["parent_run_id"] == cells["run_id"].iloc[0]).all()
+    assert set(runs["dataset"]) == {"linear"} and set(runs["seed"]) == {1}
+    assert (runs.loc[runs.method == "permutation", "n_model_evals"] > 0).all()
+    # a good model on a linear problem: permutation finds every relevant feature
+    assert runs.loc[runs.method == "permutation", "topk_recall"].iloc[0] == 1.0
+
+
+def test_faulty_methods_are_isolated(compose_cfg):
+    cfg = compose_cfg(["dataset=linear", "methods=[random,permutation]",
+                       "+methods.boom._target_=user_methods.boom",
+                       "+methods.nan._target_=user_methods.nan_method",
+                       "+methods.shape._target_=user_methods.wrong_shape"])
+    result = run_cell(cfg)
+    status = {r["method"]: r["status"] for r in result.rows}
+    assert status == {"random": "ok", "permutation": "ok", "boom": "failed", "nan": "failed", "shape": "failed"}
+    runs = fetch_table(cfg.tracking.uri, "varbench").set_index("method")
+    assert "always fails" in runs.loc["boom", "error"]
+    assert "non-finite" in runs.loc["nan", "error"]
+    assert "shape (9,)" in runs.loc["shape", "error"]
+
+
+def test_same_config_same_numbers(compose_cfg):
+    cfg = compose_cfg(["dataset=friedman1", "methods=[lime,permutation,random]"])
+    a = run_cell(cfg).table.set_index("method")
+    b = run_cell(cfg).table.set_index("method")
+    for col in ("spearman", "topk_recall", "importance"):
+        assert a[col].to_dict() == b[col].to_dict()
+
+
+def test_model_cache_reuses_training(compose_cfg, tmp_path):
+    cfg = compose_cfg(["dataset=linear", "methods=[permutation]", f"cache.dir={tmp_path}/cache"])
+    first = run_cell(cfg).table
+    second = run_cell(cfg).table
+    cells = fetch_cells(cfg.tracking.uri, "varbench").sort_values("start_time")
+    assert list(cells["model_cached"]) == ["False", "True"]
+    assert first["importance"].iloc[0] == second["importance"].iloc[0]
+
+
+def test_config_errors_before_training(compose_cfg):
+    from varbench.config import ConfigError
+
+    for override, needle in [("seed=-1", "seed=-1"), ("trainer.epochs=0", "trainer.epochs=0"),
+                             ("dataset.n_relevant=99", "dataset.n_relevant=99"),
+                             ("dataset.noise=-1", "dataset.noise=-1"),
+                             ("+trainer.epoch=5", "trainer.epoch=5"),
+                             ("scoring.k=100", "scoring.k=100"),
+                             ("+methods.bad._target_=nowhere.fn", "methods.bad._target_='nowhere.fn'")]:
+        with pytest.raises(ConfigError, match=needle.replace(".", r"\.").replace("'", ".")):
+            run_cell(compose_cfg([override]))
+    with pytest.raises(ConfigError, match="at least one method"):
+        run_cell(compose_cfg(["~methods"]))
+
+
+def test_public_api_on_a_users_model():
+    import keras
+
+    import varbench
+    from exact import linear_net
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3)).astype(np.float32)
+    w = np.array([3.0, 0.0, -1.0])
+    net = linear_net(w).keras
+    assert isinstance(net, keras.Model)
+    s = varbench.importance(net, X, X @ w, method="permutation", feature_names=["a", "b", "c"], n_repeats=3)
+    assert list(s.index) == ["a", "b", "c"] and s["a"] > s["c"] > s["b"]
+    with pytest.raises(ValueError, match="method='nope' is not registered"):
+        varbench.importance(net, X, X @ w, method="nope")
