@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from varbench.models.loop import fit_compiled
 from varbench.models.trained import TrainedModel
 from varbench.scoring import auroc
 
@@ -94,28 +94,24 @@ def train(
     net = build(X.shape[1], task)
     opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
            "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
-    loss = "mse" if task == "regression" else keras.losses.BinaryCrossentropy(from_logits=True)
-    net.compile(optimizer=opt(learning_rate=config.lr), loss=loss)
 
     rng = np.random.default_rng(seed)
     idx = rng.permutation(X.shape[0])
     n_val = int(round(config.val_fraction * X.shape[0]))
     val, tr = idx[:n_val], idx[n_val:]
-    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), _Progress(config.epochs, config.progress_every)]
-    validation = None
-    if n_val > 0:
-        validation = (X[val], y[val])
-        if config.patience > 0:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                patience=config.patience, restore_best_weights=True, monitor="val_loss"))
+
+    def progress(epoch: int, loss: float, val_loss: float | None) -> None:
+        if config.progress_every > 0 and (epoch + 1) % config.progress_every == 0:
+            log.info("  epoch %d/%d: loss %.4g%s", epoch + 1, config.epochs, loss,
+                     "" if val_loss is None else f", val_loss {val_loss:.4g}")
+
     start = time.perf_counter()
-    hist = net.fit(X[tr], y[tr], validation_data=validation, epochs=config.epochs,
-                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+    hist = fit_compiled(net, opt(learning_rate=config.lr), task, X[tr], y[tr], X[val], y[val],
+                        config.epochs, config.batch_size, config.patience, rng, progress)
     seconds = time.perf_counter() - start
-    losses = hist.history.get("loss", [])
-    if not losses or not all(math.isfinite(v) for v in losses):
-        raise DivergedError(f"training diverged: loss became {losses[-1] if losses else 'undefined'} "
-                            f"after {len(losses)} epochs")
+    if hist.diverged:
+        raise DivergedError(f"training diverged: loss became {hist.loss[-1]} after {len(hist.loss)} epochs")
+    losses = hist.loss
 
     model = TrainedModel(keras=net, task=task, output=config.output, train_seconds=seconds,
                          refit=refitter(build, task, seed, config))
@@ -135,19 +131,3 @@ def refitter(build: Callable[[int, str], Any], task: str, seed: int,
         return train(build, X_new, y_new, task, seed, config)
 
     return refit
-
-
-class _Progress:
-    """Keras callback logging every few epochs (lazily subclassed to keep keras import lazy)."""
-
-    def __new__(cls, epochs: int, every: int):
-        import keras
-
-        class Progress(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                if every > 0 and ((epoch + 1) % every == 0):
-                    val = f", val_loss {logs['val_loss']:.4g}" if "val_loss" in logs else ""
-                    log.info("  epoch %d/%d: loss %.4g%s", epoch + 1, epochs, logs.get("loss", float("nan")), val)
-
-        return Progress()
