@@ -41,7 +41,7 @@ def test_faulty_methods_are_isolated(compose_cfg):
 
 
 def test_same_config_same_numbers(compose_cfg):
-    cfg = compose_cfg(["dataset=friedman1", "methods=[lime,permutation,random]"])
+    cfg = compose_cfg(["dataset=friedman1", "methods=[lime,permutation,random]", "resume=false"])
     a = run_cell(cfg).table.set_index("method")
     b = run_cell(cfg).table.set_index("method")
     for col in ("spearman", "topk_recall", "importance"):
@@ -49,7 +49,7 @@ def test_same_config_same_numbers(compose_cfg):
 
 
 def test_model_cache_reuses_training(compose_cfg, tmp_path):
-    cfg = compose_cfg(["dataset=linear", "methods=[permutation]", f"cache.dir={tmp_path}/cache"])
+    cfg = compose_cfg(["dataset=linear", "methods=[permutation]", f"cache.dir={tmp_path}/cache", "resume=false"])
     first = run_cell(cfg).table
     second = run_cell(cfg).table
     cells = fetch_cells(cfg.tracking.uri, "varbench").sort_values("start_time")
@@ -87,3 +87,37 @@ def test_public_api_on_a_users_model():
     assert list(s.index) == ["a", "b", "c"] and s["a"] > s["c"] > s["b"]
     with pytest.raises(ValueError, match="method='nope' is not registered"):
         varbench.importance(net, X, X @ w, method="nope")
+
+
+def test_resume_skips_done_pairs_reruns_failed_and_never_duplicates(compose_cfg):
+    cfg = compose_cfg(["dataset=linear", "methods=[random]", "+methods.boom._target_=user_methods.boom"])
+    first = run_cell(cfg)
+    assert {r["method"]: r["status"] for r in first.rows} == {"random": "ok", "boom": "failed"}
+    second = run_cell(cfg)  # only the failed pair reruns
+    assert [r["method"] for r in second.rows] == ["boom"]
+    runs = fetch_table(cfg.tracking.uri, "varbench")
+    assert sorted(runs["method"]) == ["boom", "random"]  # the old failed run was replaced
+    assert fetch_cells(cfg.tracking.uri, "varbench").shape[0] == 1  # same parent reused
+    done = compose_cfg(["dataset=linear", "methods=[random]"])
+    third = run_cell(done)
+    assert third.status == "skipped" and third.rows == []
+    # a new method on the same cell runs alone, without duplicating the others
+    more = run_cell(compose_cfg(["dataset=linear", "methods=[random,probing]"]))
+    assert [r["method"] for r in more.rows] == ["probing"]
+    assert sorted(fetch_table(cfg.tracking.uri, "varbench")["method"]) == ["boom", "probing", "random"]
+
+
+def test_interrupted_cell_leaves_no_run_open(compose_cfg):
+    from mlflow import MlflowClient
+
+    cfg = compose_cfg(["dataset=linear", "methods=[random]",
+                       "+methods.stop._target_=user_methods.interrupt"])
+    with pytest.raises(KeyboardInterrupt):
+        run_cell(cfg)
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    exp = client.get_experiment_by_name("varbench")
+    statuses = {r.data.tags.get("kind"): r.info.status for r in client.search_runs([exp.experiment_id])}
+    assert "RUNNING" not in statuses.values() and statuses["cell"] == "KILLED"
+    # the rerun completes the cell
+    rerun = run_cell(compose_cfg(["dataset=linear", "methods=[random,probing]"]))
+    assert [r["method"] for r in rerun.rows] == ["probing"]

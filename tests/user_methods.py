@@ -12,3 +12,18 @@ def nan_method(model, data, rng):
 
 def wrong_shape(model, data, rng):
     return np.ones(data.n_features + 1)
+
+
+def interrupt(model, data, rng):
+    raise KeyboardInterrupt  # as SIGINT would, in the middle of a method
+
+
+def slow_once(model, data, rng):
+    """Sleeps (so a test can interrupt it) while the file named by VARBENCH_TEST_SLOW exists."""
+    import os
+    import time
+
+    flag = os.environ.get("VARBENCH_TEST_SLOW")
+    if flag and os.path.exists(flag):
+        time.sleep(120)
+    return rng.random(data.n_features)

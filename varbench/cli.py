@@ -21,7 +21,9 @@ def _job(cfg) -> None:
     from varbench.config import ConfigError
     from varbench.runner import run_cell
 
+    _terminate_as_exit()
     hc = HydraConfig.get()
+    _configure_worker(cfg.get("threads", "auto"), hc)
     sweep = str(hc.sweep.dir if hc.mode == RunMode.MULTIRUN else hc.run.dir)
     choices = dict(hc.runtime.choices)
     try:
@@ -35,6 +37,43 @@ def _job(cfg) -> None:
         raise
     if result.status == "failed" or result.n_failed:
         EXIT["code"] = 1
+
+
+def _configure_worker(threads: object, hc) -> None:
+    """Per job: TensorFlow threads so N parallel workers on N cores do not oversubscribe, and a
+    fresh Keras session (joblib's loky and Ray reuse worker processes)."""
+    if threads == "auto":
+        n_jobs = hc.launcher.get("n_jobs") if "n_jobs" in hc.launcher else None
+        cpus = os.cpu_count() or 1
+        if n_jobs is not None:
+            workers = cpus if n_jobs in (-1, 0) else min(int(n_jobs), cpus)
+            threads = max(1, cpus // max(workers, 1))
+        else:
+            threads = None
+    if threads is not None:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+        except RuntimeError:  # TF already initialised in this reused worker: settings stand
+            pass
+    import keras
+
+    keras.backend.clear_session()
+
+
+def _terminate_as_exit() -> None:
+    """Turn SIGTERM into SystemExit so open MLflow runs get marked KILLED on the way out."""
+    import signal
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (some launchers): keep the default
+        pass
 
 
 def _hydra_main() -> None:

@@ -41,6 +41,8 @@ class CellSpec:
     cell_hash: str
     model_hash: str
     study: str = "default"
+    method_hashes: dict[str, str] | None = None
+    resume: bool = True
 
 
 def stable_hash(obj: Any) -> str:
@@ -135,7 +137,12 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
     if not isinstance(tracking.get("uri"), str) or not tracking["uri"]:
         raise ConfigError(f"tracking.uri={tracking.get('uri')!r} is invalid: expected a URI string")
 
-    model_key = {"dataset": c["dataset"], "model": c["model"], "trainer": trainer_cfg, "seed": seed}
+    trainer_key = {k: v for k, v in trainer_cfg.items() if k != "progress_every"}  # display only
+    model_key = {"dataset": c["dataset"], "model": c["model"], "trainer": trainer_key, "seed": seed}
+    cell_hash = stable_hash({**model_key, "scoring": scoring})
+    resume = c.get("resume", True)
+    if not isinstance(resume, bool):
+        raise ConfigError(f"resume={resume!r} is invalid: expected true or false")
     return CellSpec(
         dataset=dataset,
         dataset_name=_choice(names, "dataset", c["dataset"]),
@@ -150,7 +157,10 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
         tracking_uri=tracking["uri"],
         experiment=str(tracking.get("experiment", "varbench")),
         cache_dir=(c.get("cache") or {}).get("dir"),
-        cell_hash=stable_hash({**model_key, "scoring": scoring}),
+        cell_hash=cell_hash,
         model_hash=stable_hash(model_key),
         study=str(c.get("study", "default")),
+        method_hashes={name: stable_hash({"cell": cell_hash, "method": name, "config": node})
+                       for name, node in methods_cfg.items()},
+        resume=resume,
     )

@@ -67,25 +67,70 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
 
 
 def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = None) -> CellResult:
-    """Run one (dataset, model, seed) cell as configured; return its tidy rows."""
-    from varbench.models.cache import load_or_train
-    from varbench.models.trainer import DivergedError
-    from varbench.tracking import Tracker, flatten, vector_json
+    """Run one (dataset, model, seed) cell as configured; return its tidy rows.
+
+    With `resume` (default), (cell, method) pairs already logged with status ok are skipped (a
+    cell with nothing left to do is not even trained), failed ones are rerun and their old runs
+    deleted, so the store never holds duplicates. On interruption (SIGINT/SIGTERM) the runs left
+    open are marked KILLED before the exception propagates."""
+    from varbench.tracking import Tracker
 
     spec: CellSpec = resolve_cell(cfg, names)  # validates everything before any training
+    tracker = Tracker(spec.tracking_uri, spec.experiment)
+    try:
+        return _run_cell(cfg, spec, tracker, sweep)
+    except BaseException:
+        tracker.kill_open_runs()
+        raise
+
+
+def _previous(tracker: Any, spec: CellSpec) -> tuple[str | None, dict[str, str], dict[str, list[str]]]:
+    """(existing parent run id, {method_hash: ok run id}, {method_hash: [failed/killed run ids]})."""
+    if not spec.resume:
+        return None, {}, {}
+    runs = tracker.search(f"tags.cell_hash = '{spec.cell_hash}'")
+    parents = sorted((r for r in runs if r.data.tags.get("kind") == "cell"), key=lambda r: r.info.start_time)
+    ok: dict[str, str] = {}
+    stale: dict[str, list[str]] = {}
+    for r in runs:
+        h = r.data.tags.get("method_hash")
+        if r.data.tags.get("kind") != "method" or not h:
+            continue
+        if r.data.tags.get("status") == "ok" and r.info.status == "FINISHED":
+            ok[h] = r.info.run_id
+        else:
+            stale.setdefault(h, []).append(r.info.run_id)
+    return (parents[-1].info.run_id if parents else None), ok, stale
+
+
+def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> CellResult:
+    from varbench.models.cache import load_or_train
+    from varbench.models.trainer import DivergedError
+    from varbench.tracking import flatten, vector_json
+
     data = spec.dataset
     result = CellResult()
-    tracker = Tracker(spec.tracking_uri, spec.experiment)
+    hashes = spec.method_hashes or {}
+    parent, done, stale = _previous(tracker, spec)
+    todo = {name: fn for name, fn in spec.methods.items() if hashes.get(name) not in done}
+    label = f"{spec.dataset_name}/{spec.model_name} seed={spec.seed}"
+    if parent and not todo:
+        log.info("cell %s: all %d methods already logged ok; skipping (resume)", label, len(spec.methods))
+        result.status, result.parent_run_id = "skipped", parent
+        return result
     base_tags = {"dataset": spec.dataset_name, "model": spec.model_name, "seed": str(spec.seed),
                  "sweep": sweep, "cell_hash": spec.cell_hash, "study": spec.study, "task": data.task}
-    parent = tracker.start_run(f"{spec.dataset_name}/{spec.model_name}/seed{spec.seed}",
-                               {**base_tags, "kind": "cell", "status": "running"})
+    if parent:
+        tracker.reopen(parent)
+        tracker.log(parent, tags={"status": "running", "sweep": sweep})
+        log.info("cell %s: resuming, %d of %d methods to run", label, len(todo), len(spec.methods))
+    else:
+        parent = tracker.start_run(label.replace(" ", "/"), {**base_tags, "kind": "cell", "status": "running"})
+        tracker.log(parent, params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+                    tags={"truth": vector_json(data.truth.importance), "truth_definition": data.truth.definition,
+                          "feature_names": ",".join(data.feature_names)})
     result.parent_run_id = parent
-    tracker.log(parent, params=flatten(OmegaConf.to_container(cfg, resolve=True)),
-                tags={"truth": vector_json(data.truth.importance), "truth_definition": data.truth.definition,
-                      "feature_names": ",".join(data.feature_names)})
-    log.info("cell %s/%s seed=%d: %d features, %d train rows; training", spec.dataset_name,
-             spec.model_name, spec.seed, data.n_features, data.X_train.shape[0])
+    log.info("cell %s: %d features, %d train rows; training", label, data.n_features, data.X_train.shape[0])
     try:
         model, cached = load_or_train(spec)
     except (DivergedError, FloatingPointError) as exc:
@@ -95,7 +140,7 @@ def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = No
         log.error("cell failed: %s", exc)
         return result
     quality = {k: v for k, v in model.quality.items() if k in ("r2", "accuracy", "auc")}
-    low = spec.quality_threshold is not None and _headline(quality) < spec.quality_threshold
+    low = spec.quality_threshold is not None and not _headline(quality) >= spec.quality_threshold
     cell_status = "low_quality" if low else "ok"
     tracker.log(parent, metrics={**quality, "train_seconds": model.train_seconds,
                                  "epochs": model.quality.get("epochs", float("nan"))},
@@ -109,19 +154,20 @@ def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = No
         result.status = cell_status
         return result
 
-    n = len(spec.methods)
-    for i, (name, fn) in enumerate(spec.methods.items(), 1):
+    for i, (name, fn) in enumerate(todo.items(), 1):
         metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k)
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
-        child = tracker.start_run(name, {**base_tags, "kind": "method", "method": name,
-                                         "cell_status": cell_status}, parent_id=parent)
+        child = tracker.start_run(name, {**base_tags, "kind": "method", "method": name, "cell_status": cell_status,
+                                         "method_hash": hashes.get(name, "")}, parent_id=parent)
         if importance is not None:
             tags["importance"] = vector_json(importance)
             tracker.log_text(child, tags["importance"], "importance.json")
         tracker.log(child, metrics=metrics, tags=tags)
         tracker.end_run(child, "FINISHED" if tags["status"] == "ok" else "FAILED")
+        for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts
+            tracker.delete_run(old)
         result.rows.append({**base_tags, "method": name, **tags, **metrics, "run_id": child})
-        log.info("[%d/%d] %-14s %s spearman=%s %.2fs", i, n, name, tags["status"],
+        log.info("[%d/%d] %-22s %s spearman=%s %.2fs", i, len(todo), name, tags["status"],
                  _fmt(metrics.get("spearman")), metrics["seconds"])
     tracker.end_run(parent, "FINISHED")
     result.status = cell_status

@@ -61,13 +61,36 @@ def vector_json(v: Iterable[float]) -> str:
     return json.dumps([float(f"{x:.6g}") for x in np.asarray(list(v), dtype=float)])
 
 
+class TrackingError(RuntimeError):
+    """The tracking store cannot be reached or used."""
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, with a clear message, if an http(s) tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+            if resp.status != 200:
+                raise TrackingError(f"tracking.uri={uri!r}: server answered HTTP {resp.status} on /health")
+    except TrackingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - URLError, timeouts, refused connections
+        raise TrackingError(f"tracking.uri={uri!r} is unreachable ({exc}); start the server "
+                            "(varbench-server or `mlflow server`) or use tracking=local") from None
+
+
 class Tracker:
     """Writes the cell/method runs of one experiment to an MLflow tracking store."""
 
     def __init__(self, uri: str, experiment: str) -> None:
         from mlflow import MlflowClient
 
+        check_reachable(uri)
         self.uri = uri
+        self.open_runs: set[str] = set()
         self.client = MlflowClient(tracking_uri=uri)
         exp = _retry(lambda: self.client.get_experiment_by_name(experiment), "get experiment")
         if exp is None:
@@ -83,6 +106,7 @@ class Tracker:
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         run = _retry(lambda: self.client.create_run(self.experiment_id, tags=tags, run_name=name), "create run")
+        self.open_runs.add(run.info.run_id)
         return run.info.run_id
 
     def log(self, run_id: str, metrics: dict[str, float] | None = None, params: dict[str, str] | None = None,
@@ -105,6 +129,35 @@ class Tracker:
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         _retry(lambda: self.client.set_terminated(run_id, status), "end run")
+        self.open_runs.discard(run_id)
+
+    def kill_open_runs(self) -> None:
+        """Mark every run this tracker left open as KILLED (on interruption)."""
+        for run_id in list(self.open_runs):
+            try:
+                self.log(run_id, tags={"status": "killed"})
+                self.end_run(run_id, "KILLED")
+            except Exception as exc:  # noqa: BLE001 - best effort while shutting down
+                log.warning("could not mark run %s killed: %s", run_id, exc)
+
+    def reopen(self, run_id: str) -> None:
+        """Mark an existing run as running again (a resumed cell)."""
+        _retry(lambda: self.client.update_run(run_id, status="RUNNING"), "reopen run")
+        self.open_runs.add(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        _retry(lambda: self.client.delete_run(run_id), "delete run")
+
+    def search(self, filter_string: str) -> list[Any]:
+        """Active runs of this experiment matching an MLflow filter string."""
+        out, token = [], None
+        while True:
+            page = _retry(lambda: self.client.search_runs([self.experiment_id], filter_string=filter_string,
+                                                          max_results=5000, page_token=token), "search runs")
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
 
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",

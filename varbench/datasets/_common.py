@@ -36,14 +36,20 @@ def make_dataset(
 ) -> Dataset:
     """Add noise to the noiseless signal f, apply the task's link, shuffle and split.
 
-    Regression: y = f + noise * N(0, 1). Classification: y = 1[f + noise * sd(f) * N(0, 1) > median(f)]
+    Regression: y = f + noise * N(0, 1). Classification: y = 1[s > median(s)] with
+    s = f + noise * sd(f) * N(0, 1) (">=" when the median sits on a level of a discrete s)
     (a threshold link, so relevance and ranking of the features are those of f).
     """
     eps = rng.standard_normal(f.shape[0])
     if task == "regression":
         y = f + noise * eps
     else:
-        y = (f + noise * np.std(f) * eps > np.median(f)).astype(np.float32)
+        score = f + noise * np.std(f) * eps
+        cut = np.median(score)
+        y = score > cut
+        if y.all() or not y.any():  # a discrete signal with the median on a level (e.g. XOR)
+            y = score >= cut
+        y = y.astype(np.float32)
     n_test = max(1, int(round(test_fraction * X.shape[0])))
     perm = rng.permutation(X.shape[0])
     test, train = perm[:n_test], perm[n_test:]

@@ -22,7 +22,7 @@ class Attribution:
     aggregation: "global" (the method's own global score) or "mean_abs_local".
     extras: scalar diagnostics to log (e.g. a convergence delta).
     rows: the inputs (n, d) that `local` explains, so local truth can score it; set it only
-        when `local` is an additive attribution (it sums to f(x) - E f), not e.g. slopes.
+        when `local` is an additive attribution (it sums to f(x) - f(reference)), not e.g. slopes.
     """
 
     importance: np.ndarray | None = None
@@ -61,10 +61,12 @@ def as_attribution(result: object, d: int) -> Attribution:
 
 def sample_rows(n: int, n_rows: int | None, rng: np.random.Generator) -> np.ndarray:
     """Indices of the rows a method uses: all n, or a seeded sample of n_rows of them."""
-    if n_rows is None or n_rows >= n:
+    if n_rows is None:
         return np.arange(n)
-    if not isinstance(n_rows, int) or n_rows < 1:
-        raise ValueError(f"n_rows={n_rows!r} is invalid: expected an integer >= 1")
+    if not isinstance(n_rows, int) or isinstance(n_rows, bool) or n_rows < 1:
+        raise ValueError(f"n_rows={n_rows!r} is invalid: expected an integer >= 1 or null")
+    if n_rows >= n:
+        return np.arange(n)
     return np.sort(rng.choice(n, size=n_rows, replace=False))
 
 

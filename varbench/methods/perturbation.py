@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from varbench.datasets.base import Dataset
-from varbench.methods.base import Attribution, sample_rows
+from varbench.methods.base import Attribution, baseline_vector, sample_rows
 from varbench.models.trained import TrainedModel
 
 # replace(j, X, rng, n_repeats) -> (n_repeats, n) new values for column j
@@ -55,3 +55,23 @@ def probing(model: TrainedModel, data: Dataset, rng: np.random.Generator,
     probes[np.arange(1, d + 1), np.arange(d)] = value
     out = model.predict(probes)
     return np.abs(out[1:] - out[0])
+
+
+def occlusion(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+              baseline: str | float = "mean", n_rows: int | None = 1000) -> Attribution:
+    """Occlusion / ablation: local attribution f(x) - f(x with x_j := b_j) for each explained
+    test row x and feature j, where b = `baseline_vector(X_train, baseline)` ("zero", "mean",
+    "median" or a constant). Global importance = mean |local| over rows. All rows x features
+    (plus the unperturbed rows) go through the model in one batch of n (d + 1) rows.
+
+    The local values are in output units; for a linear model with the "mean" baseline they
+    equal the exact interventional Shapley values w_j (x_j - E x_j), otherwise they are the
+    single-feature ablation effects (they need not sum to f(x) - E f)."""
+    b = baseline_vector(data.X_train, baseline)
+    X = data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)]
+    n, d = X.shape
+    batch = np.repeat(X[None], d + 1, axis=0)  # batch[0] = X, batch[j + 1] = X with column j := b_j
+    batch[np.arange(1, d + 1), :, np.arange(d)] = b[:, None]
+    out = model.predict(batch.reshape(-1, d)).astype(np.float64).reshape(d + 1, n)
+    local = (out[0][None, :] - out[1:]).T
+    return Attribution(local=local, aggregation="mean_abs_local", rows=X)

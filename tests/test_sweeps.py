@@ -1,0 +1,162 @@
+"""Sweeps that scale: parallel launchers, concurrent tracking, a real MLflow server, resume
+after SIGTERM. These run the real console entry point in subprocesses."""
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from varbench.tracking import Tracker, fetch_cells, fetch_table
+
+TESTS = Path(__file__).resolve().parent
+SMALL = ["dataset=linear", "methods=[random,probing]", "dataset.n_samples=200", "trainer.epochs=3",
+         "trainer.progress_every=0", "cache.dir=null"]
+
+
+def _env(tmp_path, **extra):
+    return {**os.environ, "PYTHONPATH": str(TESTS), "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+def _varbench(args, tmp_path, timeout=600, **env):
+    exe = Path(sys.executable).with_name("varbench")
+    return subprocess.run([str(exe), *args], cwd=tmp_path, env=_env(tmp_path, **env), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _assert_each_cell_once(uri, n_cells, methods=("probing", "random")):
+    runs = fetch_table(uri, "varbench")
+    cells = fetch_cells(uri, "varbench")
+    assert len(cells) == n_cells and cells["cell_hash"].is_unique
+    counts = runs.groupby(["cell_hash", "method"]).size()
+    assert len(counts) == n_cells * len(methods) and (counts == 1).all()
+    assert (runs["status"] == "ok").all()
+
+
+def _writer(uri, worker, n):
+    t = Tracker(uri, "varbench")
+    for i in range(n):
+        parent = t.start_run(f"w{worker}-{i}", {"kind": "cell", "cell_hash": f"{worker}-{i}", "status": "ok"})
+        child = t.start_run("m", {"kind": "method", "cell_hash": f"{worker}-{i}", "method": "m", "status": "ok",
+                                  "seed": "0"}, parent_id=parent)
+        t.log(child, metrics={"spearman": 0.5, "seconds": 0.1})
+        t.end_run(child)
+        t.end_run(parent)
+
+
+def test_concurrent_sqlite_writers_lose_nothing(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    Tracker(uri, "varbench")  # the store is created once, before the workers (as the sweep callback does)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(uri, w, 15)) for w in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert all(p.exitcode == 0 for p in procs)
+    runs = fetch_table(uri, "varbench")
+    assert len(runs) == 6 * 15 and runs["cell_hash"].is_unique
+
+
+def test_joblib_sweep_two_workers(tmp_path):
+    out = _varbench(["-m", *SMALL, "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 3)
+    # rerunning the same sweep writes nothing new
+    again = _varbench(["-m", *SMALL, "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path)
+    assert again.returncode == 0 and "skipping (resume)" in again.stdout + again.stderr
+    _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 3)
+
+
+def test_local_ray_sweep(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    out = _varbench(["-m", *SMALL, "seed=0,1", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
+                     "+hydra.launcher.ray.init.include_dashboard=false"], tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 2)
+
+
+def _read(path):
+    return path.read_text() if path.exists() else ""
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_against_a_real_mlflow_server(tmp_path):
+    pytest.importorskip("mlflow.server")
+    port = _free_port()
+    mlflow_exe = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen([str(mlflow_exe), "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+                               "--default-artifact-root", str(tmp_path / "artifacts"), "--workers", "1"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        import urllib.request
+
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(uri + "/health", timeout=2)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    pytest.fail("mlflow server did not start")
+                time.sleep(1)
+        out = _varbench(["-m", *SMALL, "seed=0,1", "tracking=server", f"tracking.uri={uri}"], tmp_path)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+        _assert_each_cell_once(uri, 2)
+        assert not (tmp_path / "mlflow.db").exists()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def test_unreachable_server_fails_fast_before_training(tmp_path):
+    port = _free_port()  # nothing listens there
+    start = time.time()
+    out = _varbench([*SMALL, "seed=0", "tracking=server", f"tracking.uri=http://127.0.0.1:{port}"], tmp_path)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert f"tracking.uri='http://127.0.0.1:{port}' is unreachable" in text
+    assert "training" not in out.stdout and time.time() - start < 60
+
+
+def test_sigterm_leaves_store_consistent_and_rerun_completes(tmp_path):
+    flag = tmp_path / "slow"
+    flag.write_text("1")
+    args = ["-m", *SMALL, "seed=0", "methods=[random]", "+methods.slow._target_=user_methods.slow_once"]
+    exe = Path(sys.executable).with_name("varbench")
+    log_path = tmp_path / "out.log"
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen([str(exe), *args], cwd=tmp_path, env=_env(tmp_path, VARBENCH_TEST_SLOW=str(flag)),
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait until `random` is logged and `slow` is sleeping
+        time.sleep(1)
+        if "[1/2] random" in _read(log_path):  # `random` is logged, `slow` is sleeping
+            break
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("varbench")
+    statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
+    assert "RUNNING" not in statuses and "KILLED" in statuses
+    flag.unlink()
+    rerun = _varbench(args, tmp_path, VARBENCH_TEST_SLOW=str(flag))
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    _assert_each_cell_once(uri, 1, methods=("random", "slow"))

@@ -1,0 +1,344 @@
+"""Gradient-based attributions: saliency, gradient x input, Integrated Gradients, SmoothGrad
+and DeepLIFT (Rescale rule).
+
+All methods explain rows of `data.X_test` (a seeded sample of `n_rows`) and aggregate the local
+attributions as mean |attribution| ("mean_abs_local"). Every gradient goes through one batched
+`model.gradient` call on the whole (rows x samples x steps, d) matrix; the engine chunks it.
+Baselines ("zero", "mean", "median" or a number) are computed on `data.X_train`.
+
+Shared helpers defined here: `path_quadrature` (nodes and weights of the IG path integral) and
+`dense_chain` (a Dense MLP read as a list of affine maps and elementwise activations).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from varbench.datasets.base import Dataset
+from varbench.methods.base import Attribution, baseline_vector, sample_rows
+from varbench.models.trained import TrainedModel
+
+QUADRATURES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
+SMOOTHGRAD_BASES = ("saliency", "grad_input", "integrated_gradients")
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {minimum}")
+    return int(value)
+
+
+def _explained_rows(data: Dataset, n_rows: int | None, rng: np.random.Generator) -> np.ndarray:
+    """The rows of X_test a method explains, float32 (n, d)."""
+    if n_rows is not None:
+        _check_int("n_rows", n_rows, 1)
+    X = data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)]
+    return np.asarray(X, dtype=np.float32)
+
+
+def _deltas(sums: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Completeness diagnostics: sum_j phi_j - (f(x) - f(baseline)) per row."""
+    delta = np.abs(np.asarray(sums, np.float64) - np.asarray(target, np.float64))
+    return {"max_abs_delta": float(delta.max()), "mean_abs_delta": float(delta.mean())}
+
+
+# ----------------------------------------------------------------------------- quadrature
+
+def path_quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
+    """Nodes alpha_k in [0, 1] and weights w_k with sum_k w_k g(alpha_k) ~ int_0^1 g.
+
+    "gausslegendre": Gauss-Legendre nodes mapped to [0, 1] (exact for polynomials of degree
+    2 steps - 1); "riemann_left/right/middle": steps equal cells, evaluated at their left end,
+    right end or centre; "riemann_trapezoid": steps equally spaced nodes including both ends
+    (steps >= 2), end weights halved."""
+    if method not in QUADRATURES:
+        raise ValueError(f"method={method!r} is invalid: expected one of {QUADRATURES}")
+    steps = _check_int("steps", steps, 2 if method == "riemann_trapezoid" else 1)
+    if method == "gausslegendre":
+        from scipy.special import roots_legendre
+
+        t, w = roots_legendre(steps)
+        return (t + 1) / 2, w / 2
+    if method == "riemann_trapezoid":
+        alphas = np.linspace(0.0, 1.0, steps)
+        w = np.full(steps, 1.0 / (steps - 1))
+        w[[0, -1]] /= 2
+        return alphas, w
+    offset = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}[method]
+    return (np.arange(steps) + offset) / steps, np.full(steps, 1.0 / steps)
+
+
+# ----------------------------------------------------------------------------- gradient core
+
+def _smoothed_gradient(model: TrainedModel, X: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+    """grad f(x) per row, or its average over the noisy copies x + noise[:, s] (one batch)."""
+    if noise is None:
+        return model.gradient(X).astype(np.float64)
+    n, s, d = noise.shape
+    G = model.gradient((X[:, None, :] + noise).reshape(-1, d)).reshape(n, s, d)
+    return G.astype(np.float64).mean(axis=1)
+
+
+def _integrated(model: TrainedModel, X: np.ndarray, ref: np.ndarray, steps: int, method: str,
+                noise: np.ndarray | None) -> tuple[np.ndarray, dict[str, float]]:
+    """IG from `ref` to each row of X, of f or (with noise (n, s, d)) of each shifted model
+    f(. + noise[i, s]) averaged over s. Returns phi (n, d) and the completeness deltas.
+
+    One gradient call on all rows x samples x steps; one predict call for the end points."""
+    alphas, weights = path_quadrature(steps, method)
+    n, d = X.shape
+    eps = np.zeros((n, 1, d), np.float32) if noise is None else noise
+    s = eps.shape[1]
+    diff = X - ref  # float32 (n, d)
+    a = alphas.astype(np.float32)[None, None, :, None]
+    path = ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # (n, s, k, d)
+    G = model.gradient(path.reshape(-1, d)).reshape(n, s, len(alphas), d)
+    avg = np.einsum("k,nskd->nd", weights, G.astype(np.float64)) / s
+    phi = diff.astype(np.float64) * avg
+    if noise is None:
+        out = model.predict(np.vstack([X, ref[None, :]])).astype(np.float64)
+        target = out[:n] - out[n]
+    else:
+        ends = np.concatenate([X[:, None, :] + eps, ref + eps], axis=1).reshape(-1, d)
+        out = model.predict(ends).astype(np.float64).reshape(n, 2, s)
+        target = (out[:, 0] - out[:, 1]).mean(axis=1)
+    return phi, _deltas(phi.sum(axis=1), target)
+
+
+# ----------------------------------------------------------------------------- methods
+
+def saliency(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+             n_rows: int | None = 1000) -> Attribution:
+    """Saliency (Simonyan et al. 2014): |d f / d x_j| at each explained row. A sensitivity,
+    not an additive attribution (rows is not set)."""
+    X = _explained_rows(data, n_rows, rng)
+    return Attribution(local=np.abs(model.gradient(X).astype(np.float64)), aggregation="mean_abs_local")
+
+
+def grad_input(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+               n_rows: int | None = 1000, baseline: str | float = "zero") -> Attribution:
+    """Gradient x input (Shrikumar et al. 2016): grad f(x)_j * (x_j - b_j); the classic form has
+    b = 0 ("zero"). Equal to the exact Shapley value w_j (x_j - b_j) for a linear model, but
+    not additive for a non-linear f (sum_j phi_j != f(x) - f(b)), so rows is not set."""
+    X = _explained_rows(data, n_rows, rng)
+    ref = baseline_vector(data.X_train, baseline)
+    local = model.gradient(X).astype(np.float64) * (X - ref).astype(np.float64)
+    return Attribution(local=local, aggregation="mean_abs_local")
+
+
+def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+                         n_rows: int | None = 500, baseline: str | float = "mean", steps: int = 64,
+                         method: str = "gausslegendre") -> Attribution:
+    """Integrated Gradients (Sundararajan et al. 2017): phi_j = (x_j - b_j) int_0^1
+    d f / d x_j (b + a (x - b)) da, the integral by `method` quadrature with `steps` nodes.
+    Additive: sum_j phi_j = f(x) - f(b) up to the quadrature error, reported as extras
+    max_abs_delta / mean_abs_delta. Costs rows x steps gradients (one batched call) plus
+    rows + 1 predictions for the delta."""
+    X = _explained_rows(data, n_rows, rng)
+    ref = baseline_vector(data.X_train, baseline)
+    phi, extras = _integrated(model, X, ref, steps, method, noise=None)
+    return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X)
+
+
+def smoothgrad(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+               base: str = "saliency", noise: float = 0.15, n_samples: int = 32,
+               n_rows: int | None = 200, baseline: str | float = "zero", steps: int = 32,
+               method: str = "gausslegendre") -> Attribution:
+    """SmoothGrad (Smilkov et al. 2017): the `base` method applied to the Gaussian-smoothed
+    model f_s(x) = E f(x + e), e ~ N(0, diag((noise * sd_j)^2)) with sd_j the training std of
+    feature j, estimated with n_samples draws per row (one batched gradient call):
+
+    - "saliency": |mean_s grad f(x + e_s)| (the paper's averaged gradient, then magnitude);
+    - "grad_input": (x - b) * mean_s grad f(x + e_s) (the input factor is not noised);
+    - "integrated_gradients": mean_s IG of f(. + e_s) from b to x, the same draw e_s along the
+      whole path, so sum_j phi_j = mean_s [f(x + e_s) - f(b + e_s)]; its deviation is reported
+      as max_abs_delta / mean_abs_delta. `baseline` (default "zero"), `steps` and `method` are
+      used by grad_input / integrated_gradients only.
+
+    Smoothing the gradient (not noising the input factor, as Captum's NoiseTunnel does) keeps
+    SmoothGrad equal to its base on a model with constant gradient. Not additive w.r.t. f
+    (rows is not set)."""
+    if base not in SMOOTHGRAD_BASES:
+        raise ValueError(f"base={base!r} is invalid: expected one of {SMOOTHGRAD_BASES}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise={noise!r} is invalid: expected a finite number >= 0")
+    n_samples = _check_int("n_samples", n_samples, 1)
+    X = _explained_rows(data, n_rows, rng)
+    ref = baseline_vector(data.X_train, baseline)
+    sd = data.X_train.std(axis=0).astype(np.float64)
+    eps = (rng.standard_normal((X.shape[0], n_samples, X.shape[1])) * (float(noise) * sd)).astype(np.float32)
+    extras: dict[str, float] = {}
+    if base == "integrated_gradients":
+        local, extras = _integrated(model, X, ref, steps, method, noise=eps)
+    else:
+        G = _smoothed_gradient(model, X, eps)
+        local = np.abs(G) if base == "saliency" else G * (X - ref).astype(np.float64)
+    return Attribution(local=local, aggregation="mean_abs_local", extras=extras)
+
+
+# ----------------------------------------------------------------------------- DeepLIFT
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(z)
+
+
+def _gelu(z: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * z * (1 + erf(z / math.sqrt(2)))
+
+
+def _gelu_grad(z: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * (1 + erf(z / math.sqrt(2))) + z * np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+
+
+_SELU_A, _SELU_S = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+# name -> (a(z), a'(z)) in float64; each is checked against Keras in the tests.
+ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
+    "linear": (lambda z: z, np.ones_like),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
+    "relu6": (lambda z: np.clip(z, 0.0, 6.0), lambda z: ((z > 0) & (z < 6)).astype(np.float64)),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.2 * z), lambda z: np.where(z > 0, 1.0, 0.2)),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "sigmoid": (_sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z))),
+    "softplus": (lambda z: np.logaddexp(0.0, z), _sigmoid),
+    "softsign": (lambda z: z / (1 + np.abs(z)), lambda z: 1 / (1 + np.abs(z)) ** 2),
+    "elu": (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))), lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0)))),
+    "selu": (lambda z: _SELU_S * np.where(z > 0, z, _SELU_A * np.expm1(np.minimum(z, 0))),
+             lambda z: _SELU_S * np.where(z >= 0, 1.0, _SELU_A * np.exp(np.minimum(z, 0)))),
+    "silu": (lambda z: z * _sigmoid(z), lambda z: _sigmoid(z) * (1 + z * (1 - _sigmoid(z)))),
+    "gelu": (_gelu, _gelu_grad),
+    "exponential": (np.exp, np.exp),
+}
+
+
+@dataclass(frozen=True)
+class Affine:
+    """z = h @ W + b (float64)."""
+
+    W: np.ndarray
+    b: np.ndarray
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """h = a(z) for one of ACTIVATIONS."""
+
+    name: str
+
+
+def _activation_name(layer) -> str:
+    import keras
+
+    act = layer.activation
+    name = getattr(act, "__name__", repr(act))
+    if name not in ACTIVATIONS or act is not keras.activations.get(name):
+        raise ValueError(f"DeepLIFT: layer {layer.name!r} has activation {name!r}; supported: "
+                         f"{sorted(ACTIVATIONS)} (the stock Keras functions)")
+    return name
+
+
+def dense_chain(keras_model) -> list[Affine | Elementwise]:
+    """Read a Keras model that is a plain chain input -> Dense / Activation / Dropout ... ->
+    output as affine maps and elementwise activations (Dropout is the identity at inference).
+    Raises ValueError for anything else (other layers, branches, shared layers, several
+    inputs or outputs)."""
+    if len(keras_model.inputs) != 1 or len(keras_model.outputs) != 1:
+        raise ValueError("DeepLIFT: the model must have exactly one input and one output")
+    ops: list[Affine | Elementwise] = []
+    current = keras_model.inputs[0]
+    for layer in keras_model.layers:
+        kind = layer.__class__.__name__
+        if kind == "InputLayer":
+            continue
+        try:
+            inp, out = layer.input, layer.output
+        except (AttributeError, ValueError) as exc:
+            raise ValueError(f"DeepLIFT: layer {layer.name!r} is not used exactly once in a chain") from exc
+        if inp is not current:
+            raise ValueError(f"DeepLIFT: layer {layer.name!r} does not follow the previous layer "
+                             "(only a single chain of layers is supported)")
+        if kind == "Dense":
+            weights = layer.get_weights()
+            W = np.asarray(weights[0], np.float64)
+            b = np.asarray(weights[1], np.float64) if layer.use_bias else np.zeros(W.shape[1])
+            ops.append(Affine(W, b))
+            name = _activation_name(layer)
+            if name != "linear":
+                ops.append(Elementwise(name))
+        elif kind == "Activation":
+            ops.append(Elementwise(_activation_name(layer)))
+        elif kind != "Dropout":
+            raise ValueError(f"DeepLIFT supports Dense, Activation and Dropout layers; layer "
+                             f"{layer.name!r} is a {kind}")
+        current = out
+    if current is not keras_model.outputs[0] or not any(isinstance(op, Affine) for op in ops):
+        raise ValueError("DeepLIFT: the model's output is not the end of a chain of Dense layers")
+    return ops
+
+
+def _forward(ops: list[Affine | Elementwise], H: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Output and the pre-activation input of every Elementwise op."""
+    pre = []
+    for op in ops:
+        if isinstance(op, Affine):
+            H = H @ op.W + op.b
+        else:
+            pre.append(H)
+            H = ACTIVATIONS[op.name][0](H)
+    return H, pre
+
+
+def _rescale(name: str, z: np.ndarray, z0: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Rescale multiplier (a(z) - a(z0)) / (z - z0), or a'((z + z0) / 2) where |z - z0| < tol."""
+    a, grad = ACTIVATIONS[name]
+    dz = z - z0
+    small = np.abs(dz) < tol
+    secant = (a(z) - a(z0)) / np.where(small, 1.0, dz)
+    return np.where(small, grad((z + z0) / 2), secant)
+
+
+def deeplift(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+             n_rows: int | None = 1000, baseline: str | float = "mean") -> Attribution:
+    """DeepLIFT with the Rescale rule (Shrikumar et al. 2017) for Dense MLPs.
+
+    Each elementwise nonlinearity a passes the multiplier (a(z) - a(z0)) / (z - z0) (z0: its
+    input at the baseline; a'(z) where the two meet), affine layers pass W^T; the result times
+    (x - b) sums to f(x) - f(b) exactly (summation-to-delta; the float64 residual is reported
+    as max_abs_delta). Explains the same output as model.predict: for P(class 1) the final
+    sigmoid is one more Rescale nonlinearity. Runs on the weights in numpy for all rows at
+    once and adds 2 evaluations per row (input and baseline pass) to model.n_evals."""
+    ops = dense_chain(model.keras)
+    if model.explains_prob:
+        ops = ops + [Elementwise("sigmoid")]
+    X = _explained_rows(data, n_rows, rng).astype(np.float64)
+    ref = baseline_vector(data.X_train, baseline).astype(np.float64)[None, :]
+    out, pre = _forward(ops, X)
+    out0, pre0 = _forward(ops, ref)
+    model.n_evals += 2 * X.shape[0]
+    m = np.zeros_like(out)
+    m[:, 0] = 1.0  # the engine explains output column 0
+    k = len(pre)
+    for op in reversed(ops):
+        if isinstance(op, Affine):
+            m = m @ op.W.T
+        else:
+            k -= 1
+            m = m * _rescale(op.name, pre[k], pre0[k])
+    phi = m * (X - ref)
+    extras = _deltas(phi.sum(axis=1), out[:, 0] - out0[0, 0])
+    return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X.astype(np.float32))
+
+
+__all__ = ["saliency", "grad_input", "integrated_gradients", "smoothgrad", "deeplift",
+           "path_quadrature", "dense_chain", "ACTIVATIONS", "QUADRATURES", "SMOOTHGRAD_BASES"]
