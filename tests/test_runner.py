@@ -22,6 +22,9 @@ def test_cell_logs_parent_and_children_with_contract_metrics(compose_cfg):
     assert (runs["parent_run_id"] == cells["run_id"].iloc[0]).all()
     assert set(runs["dataset"]) == {"linear"} and set(runs["seed"]) == {1}
     assert (runs.loc[runs.method == "permutation", "n_model_evals"] > 0).all()
+    # the model's own truth is computed and every method is scored against it too
+    assert runs["model_spearman"].notna().all() and runs["model_spearman_shapley"].notna().all()
+    assert cells["model_spearman_vs_data"].iloc[0] > 0.5  # the model learned roughly the right ranking
     # a good model on a linear problem: permutation finds every relevant feature
     assert runs.loc[runs.method == "permutation", "topk_recall"].iloc[0] == 1.0
 

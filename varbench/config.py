@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
@@ -42,6 +42,7 @@ class CellSpec:
     model_hash: str
     study: str = "default"
     method_hashes: dict[str, str] | None = None
+    model_truth: dict[str, Any] = field(default_factory=dict)
     resume: bool = True
 
 
@@ -163,4 +164,5 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
         method_hashes={name: stable_hash({"cell": cell_hash, "method": name, "config": node})
                        for name, node in methods_cfg.items()},
         resume=resume,
+        model_truth=dict(c.get("model_truth") or {"enabled": False}),
     )

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from varbench.config import CellSpec, resolve_cell
 from varbench.methods.base import as_attribution
-from varbench.scoring import score, score_local
+from varbench.scoring import score, score_local, spearman
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,12 @@ def method_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
 
 
-def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int,
-               k: int | None) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
-    """Run one method and score it. Returns (metrics, tags, importance); never raises for a
-    fault of the method: it is reported as status=failed with the error."""
+def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int, k: int | None,
+               model_truths: dict[str, np.ndarray] | None = None
+               ) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
+    """Run one method and score it against the data's truth (and, as `model_spearman*`, against
+    the trained model's own truth when given). Returns (metrics, tags, importance); never raises
+    for a fault of the method: it is reported as status=failed with the error."""
     model.n_evals = 0
     start = time.perf_counter()
     try:
@@ -54,6 +56,8 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
         metrics = dict(scores.metrics)
         if att.local is not None and att.rows is not None and data.truth.local is not None:
             metrics.update(score_local(att.local, data.truth.local(att.rows)))
+        for key, truth in (model_truths or {}).items():
+            metrics[key] = spearman(att.importance, truth)
         metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
         tags = {"status": "ok", "aggregation": att.aggregation, "score_status": scores.status}
         importance = att.importance
@@ -148,6 +152,7 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     log.info("model quality %s (%s, %.1fs)%s", {k: round(v, 4) for k, v in quality.items()},
              "cached" if cached else "trained", model.train_seconds,
              "  [below quality threshold]" if low else "")
+    model_truths = _model_truth(spec, model, tracker, parent) if todo else {}
     if low and spec.on_low_quality == "skip":
         log.warning("skipping methods: model below quality threshold %s", spec.quality_threshold)
         tracker.end_run(parent, "FINISHED")
@@ -155,7 +160,7 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         return result
 
     for i, (name, fn) in enumerate(todo.items(), 1):
-        metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k)
+        metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k, model_truths)
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
         child = tracker.start_run(name, {**base_tags, "kind": "method", "method": name, "cell_status": cell_status,
                                          "method_hash": hashes.get(name, "")}, parent_id=parent)
@@ -172,6 +177,40 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     tracker.end_run(parent, "FINISHED")
     result.status = cell_status
     return result
+
+
+MODEL_TRUTHS = {"model_spearman": "sobol_total", "model_spearman_shapley": "shapley", "model_spearman_sage": "sage"}
+
+
+def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[str, np.ndarray]:
+    """The trained model's own truth (exact Shapley/SAGE by coalition enumeration, total Sobol),
+    logged on the cell, so explainer error can be told apart from model error. Empty if disabled,
+    if d is too large, or if it fails (the failure is logged, the cell goes on)."""
+    from varbench.methods.model_truth import model_truth
+    from varbench.tracking import vector_json
+
+    opts = spec.model_truth
+    if not opts.get("enabled", True) or spec.dataset.n_features > opts.get("max_features", 10):
+        return {}
+    start = time.perf_counter()
+    model.n_evals = 0
+    try:
+        mt = model_truth(model, spec.dataset, background_size=opts.get("background_size", 32),
+                         rows=opts.get("rows", 100), sobol_samples=opts.get("sobol_samples", 8192),
+                         max_features=opts.get("max_features", 10), seed=spec.seed)
+    except Exception as exc:  # noqa: BLE001 - the model truth is a diagnostic: never fatal
+        log.warning("model truth failed: %s", exc)
+        tracker.log(parent, tags={"model_truth_error": f"{type(exc).__name__}: {exc}"[:4000]})
+        return {}
+    truths = {metric: mt[key] for metric, key in MODEL_TRUTHS.items()}
+    data_truth = spec.dataset.truth.importance
+    tracker.log(parent, metrics={"model_truth_seconds": time.perf_counter() - start,
+                                 "model_truth_evals": float(model.n_evals),
+                                 **{f"{m}_vs_data": spearman(v, data_truth) for m, v in truths.items()}},
+                tags={f"model_truth_{key}": vector_json(mt[key]) for key in MODEL_TRUTHS.values()})
+    log.info("model truth (%.1fs): Spearman of the model's own Sobol ranking vs data truth %s",
+             time.perf_counter() - start, _fmt(spearman(truths["model_spearman"], data_truth)))
+    return truths
 
 
 def _headline(quality: dict[str, float]) -> float:

@@ -55,6 +55,14 @@ def expected_hits_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> floa
     return float(relevant[above].sum() + slots * relevant[tied].sum() / tied.sum())
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Tie-corrected Spearman correlation of |a| and |b|; NaN if either is constant."""
+    a, b = np.abs(np.asarray(a, float)), np.abs(np.asarray(b, float))
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(stats.spearmanr(a, b).statistic)
+
+
 def score(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.ndarray,
           k: int | None = None) -> Scores:
     """Score one importance vector against the truth. k defaults to the number relevant."""
@@ -77,7 +85,7 @@ def score(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.nda
     if np.ptp(imp) == 0 or np.ptp(true) == 0:
         rho = tau = float("nan")
     else:
-        rho = float(stats.spearmanr(imp, true).statistic)
+        rho = spearman(imp, true)
         tau = float(stats.kendalltau(imp, true, variant="b").statistic)
     hits = expected_hits_at_k(imp, rel, k)
     auc = auroc(imp, rel)
