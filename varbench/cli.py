@@ -83,12 +83,16 @@ def _hydra_main() -> None:
 
 
 def main() -> None:
-    """Dispatch: `report` and `bench` subcommands, otherwise the Hydra app."""
+    """Dispatch: `varbench report ...`, `varbench bench ...`, otherwise the Hydra app."""
     argv = sys.argv[1:]
     if argv and argv[0] == "report":
         from varbench.report import main as report_main
 
         sys.exit(report_main(argv[1:]))
+    if argv and argv[0] == "bench":
+        from varbench.bench import main as bench_main
+
+        sys.exit(bench_main(argv[1:]))
     from varbench.callbacks import EXIT
 
     _hydra_main()
