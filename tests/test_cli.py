@@ -47,6 +47,7 @@ def test_user_method_and_dataset_from_own_config_dir(tmp_path):
                tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "ranked by mean Spearman" in out.stdout and "truth" in out.stdout
+    assert "cell 4 of 4 in this sweep" in out.stdout  # sweep progress
     assert (tmp_path / "mlflow.db").exists()
     report = _run(["report", "--out", "rep"], tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]

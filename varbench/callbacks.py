@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -27,13 +28,32 @@ def print_summary(uri: str, experiment: str, sweep: str) -> None:
         EXIT["code"] = 1
 
 
+def sweep_size(config: DictConfig) -> int:
+    """Number of jobs the basic sweep will launch: the product of the sweep lists, with
+    command-line values replacing the config's `hydra.sweeper.params` for the same key."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = {str(k): f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()}
+    for line in config.hydra.overrides.task:
+        params[line.split("=", 1)[0].lstrip("+~")] = line
+    total = 1
+    for override in OverridesParser.create().parse_overrides(list(params.values())):
+        if override.is_sweep_override() and not override.is_interval_sweep():
+            total *= len(list(override.sweep_string_iterator()))
+    return total
+
+
 class Summary(Callback):
-    """Create the MLflow store/experiment before workers start; summarise after the sweep."""
+    """Create the MLflow store/experiment before workers start; count and summarise the sweep."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from varbench.tracking import Tracker
 
         Tracker(config.tracking.uri, config.tracking.experiment)  # one schema migration, in the parent
+        try:
+            os.environ["VARBENCH_SWEEP_TOTAL"] = str(sweep_size(config))  # inherited by workers
+        except Exception as exc:  # noqa: BLE001 - progress display only
+            log.debug("could not count the sweep: %s", exc)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         print_summary(config.tracking.uri, config.tracking.experiment, str(config.hydra.sweep.dir))

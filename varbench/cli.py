@@ -26,6 +26,9 @@ def _job(cfg) -> None:
     _configure_worker(cfg.get("threads", "auto"), hc)
     sweep = str(hc.sweep.dir if hc.mode == RunMode.MULTIRUN else hc.run.dir)
     choices = dict(hc.runtime.choices)
+    if hc.mode == RunMode.MULTIRUN:
+        total = os.environ.get("VARBENCH_SWEEP_TOTAL", "?")
+        log.info("=== cell %s of %s in this sweep (%s) ===", hc.job.num + 1, total, hc.job.override_dirname)
     try:
         result = run_cell(cfg, sweep=sweep, names={"dataset": choices.get("dataset"),
                                                    "model": choices.get("model")})
