@@ -82,6 +82,16 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
                             "(varbench-server or `mlflow server`) or use tracking=local") from None
 
 
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a local sqlite store live beside the database file (`mlartifacts/`), not in
+    whatever directory the process happens to run from; servers choose their own."""
+    if uri.startswith("sqlite:///"):
+        from pathlib import Path
+
+        return (Path(uri[len("sqlite:///"):]).resolve().parent / "mlartifacts").as_uri()
+    return None
+
+
 class Tracker:
     """Writes the cell/method runs of one experiment to an MLflow tracking store."""
 
@@ -95,7 +105,8 @@ class Tracker:
         exp = _retry(lambda: self.client.get_experiment_by_name(experiment), "get experiment")
         if exp is None:
             try:
-                self.experiment_id = _retry(lambda: self.client.create_experiment(experiment), "create experiment")
+                self.experiment_id = _retry(lambda: self.client.create_experiment(
+                    experiment, artifact_location=artifact_location(uri)), "create experiment")
             except Exception:  # another process created it first
                 self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
         else:
