@@ -124,3 +124,15 @@ def test_interrupted_cell_leaves_no_run_open(compose_cfg):
     # the rerun completes the cell
     rerun = run_cell(compose_cfg(["dataset=linear", "methods=[random,probing]"]))
     assert [r["method"] for r in rerun.rows] == ["probing"]
+
+
+def test_interaction_methods_run_on_their_own_track(compose_cfg):
+    cfg = compose_cfg(["dataset=interaction", "methods=[random,inter_nid,inter_random]"])
+    result = run_cell(cfg)
+    tracks = {r["method"]: r["track"] for r in result.rows}
+    assert tracks == {"random": "main", "inter_nid": "interactions", "inter_random": "interactions"}
+    main = fetch_table(cfg.tracking.uri, "varbench")
+    inter = fetch_table(cfg.tracking.uri, "varbench", kind="interaction")
+    assert list(main["method"]) == ["random"]
+    assert sorted(inter["method"]) == ["inter_nid", "inter_random"]
+    assert inter["pair_auroc"].between(0, 1).all() and (inter["status"] == "ok").all()

@@ -14,8 +14,9 @@ METHOD_DIR = Path(__file__).resolve().parent.parent / "conf" / "method"
 
 
 def available_methods() -> list[str]:
-    """Names of the registered methods (one YAML each in conf/method/)."""
-    return sorted(p.stem for p in METHOD_DIR.glob("*.yaml") if p.stem != "oracle")
+    """Names of the registered importance methods (one YAML each in conf/method/; the oracle and
+    the interaction track's `inter_*` methods, which return pair matrices, are not listed)."""
+    return sorted(p.stem for p in METHOD_DIR.glob("*.yaml") if p.stem != "oracle" and not p.stem.startswith("inter_"))
 
 
 def method_callable(name: str, **params: Any):

@@ -23,6 +23,16 @@ def _job(cfg) -> None:
 
     _terminate_as_exit()
     hc = HydraConfig.get()
+    try:
+        from omegaconf import OmegaConf
+
+        from varbench.schema import validate_config
+
+        validate_config(OmegaConf.to_container(cfg, resolve=True))  # before anything uses a value
+    except (ConfigError, ValueError) as exc:
+        log.error("config error: %s", exc)
+        EXIT["code"] = 2
+        raise SystemExit(2) from None
     _configure_worker(cfg.get("threads", "auto"), hc)
     sweep = str(hc.sweep.dir if hc.mode == RunMode.MULTIRUN else hc.run.dir)
     choices = dict(hc.runtime.choices)

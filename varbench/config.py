@@ -1,24 +1,30 @@
 """Turn a composed Hydra config into a validated cell specification, before any training.
 
-Every error names the offending key and value in one line (`ConfigError`).
+Order (cheap first): top-level schema (varbench.schema: unknown keys, types, ranges), methods
+(each `_target_` imported and its parameters checked against its signature), trainer, model
+builder, dataset (generated: the generators validate their own arguments, then
+`validate_dataset`), scoring.k against the data, and finally one dry build of the network on
+the data's shape. Every error is a `ConfigError` naming the key and the value in one line.
+Nothing in a config is ever evaluated as code: `_target_`s are imported by dotted path (Hydra's
+target policy applies) and values are passed as data.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
 from varbench.datasets.base import Dataset
+from varbench.schema import ON_LOW_QUALITY, ConfigError, check_params, one_line, validate_config, validate_section
 
+__all__ = ["CellSpec", "ConfigError", "ON_LOW_QUALITY", "resolve_cell", "stable_hash", "check_model_builds",
+           "load_target", "METHOD_ARGS", "BUILD_ARGS"]
 
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the key and the value."""
-
-
-ON_LOW_QUALITY = ("run", "skip")
+METHOD_ARGS = ("model", "data", "rng")  # what the runner passes every method, before its params
+BUILD_ARGS = ("n_features", "task")  # what the trainer passes the model builder
 
 
 @dataclass
@@ -55,21 +61,88 @@ def _target_name(node: Any) -> str:
     return str(node.get("_target_", "?")).rsplit(".", 1)[-1] if isinstance(node, dict) else "?"
 
 
-def _instantiate(node: Any, key: str, **kwargs: Any) -> Any:
+def _params(node: dict[str, Any]) -> dict[str, Any]:
+    """A target node's parameters (Hydra's own `_keys_` removed)."""
+    return {k: v for k, v in node.items() if not (k.startswith("_") and k.endswith("_"))}
+
+
+def load_target(node: Any, key: str, supplied: tuple[str, ...] = (), counts: bool = False) -> Any:
+    """Import a `_target_` node as a partial (nothing is called) and check its parameters
+    against the target's signature (`supplied`: the leading arguments varbench passes itself;
+    `counts`: apply the count rule of method parameters). Raises ConfigError naming `key`."""
     from hydra.utils import instantiate
 
-    if not isinstance(node, (dict, DictConfig)) or "_target_" not in node:
-        raise ConfigError(f"{key}={node!r} is invalid: expected a config with a _target_")
+    if not isinstance(node, dict) or "_target_" not in node:
+        raise ConfigError(one_line(f"{key}={node!r} is invalid: expected a config with a _target_"))
+    target = node["_target_"]
+    if not isinstance(target, str) or not target:
+        raise ConfigError(one_line(f"{key}._target_={target!r} is invalid: expected a dotted path string"))
     try:
-        return instantiate(node, **kwargs)
-    except ValueError as exc:  # the target's own validation names its key
-        raise ConfigError(str(exc).splitlines()[-1] if "Error in call" in str(exc) else str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - import errors, unknown keyword arguments
+        fn = instantiate({**node, "_partial_": True})
+    except Exception as exc:  # noqa: BLE001 - import errors, target policy, bad nested nodes
         cause = exc.__cause__ or exc
-        if isinstance(cause, ValueError):
-            raise ConfigError(str(cause)) from None
-        raise ConfigError(f"{key}._target_={node.get('_target_')!r} could not be instantiated: "
-                          f"{type(cause).__name__}: {cause}") from None
+        raise ConfigError(one_line(f"{key}._target_={target!r} could not be instantiated: "
+                                   f"{type(cause).__name__}: {cause}")) from None
+    if not callable(fn):
+        raise ConfigError(f"{key}._target_={target!r} is not callable")
+    check_params(getattr(fn, "func", fn), _params(node), key, supplied, counts)
+    return fn
+
+
+def _dataset(node: Any, seed: int) -> Dataset:
+    """Generate the dataset (the generator validates its own arguments)."""
+    import inspect
+
+    fn = load_target(node, "dataset", supplied=())
+    kwargs = {} if "seed" in node else {"seed": seed}
+    if kwargs:
+        try:
+            params = inspect.signature(fn.func).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if params and "seed" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            raise ConfigError(f"dataset._target_={node['_target_']!r} has no `seed` parameter: varbench "
+                              "passes the cell seed to every dataset (add `seed: int = 0`)")
+    try:
+        dataset = fn(**kwargs)
+    except ValueError as exc:  # the generator's own validation, or validate_dataset: names the key
+        raise ConfigError(one_line(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any other fault of the generator
+        raise ConfigError(one_line(f"dataset._target_={node['_target_']!r} failed: "
+                                   f"{type(exc).__name__}: {exc}")) from None
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"dataset._target_={node['_target_']!r} returned "
+                          f"{type(dataset).__name__}, expected varbench.Dataset")
+    return dataset
+
+
+def _trainer(node: Any) -> Any:
+    from varbench.models.trainer import TrainerConfig
+
+    try:
+        return validate_section(TrainerConfig, node if node is not None else {}, "trainer.")
+    except ConfigError:
+        raise
+    except ValueError as exc:  # TrainerConfig's own range checks
+        raise ConfigError(one_line(exc)) from None
+
+
+def check_model_builds(build: Callable[[int, str], Any], dataset: Dataset, key: str = "model") -> None:
+    """Build the network once on the data's shape and run two rows through it: a builder
+    whose arguments Keras refuses, or whose output is not one unit per row, fails here,
+    before any training (imports TensorFlow)."""
+    import numpy as np
+
+    d = dataset.n_features
+    try:
+        net = build(d, dataset.task)
+        out = net(np.zeros((2, d), dtype=np.float32), training=False)
+        shape = tuple(int(s) for s in out.shape)
+    except Exception as exc:  # noqa: BLE001 - Keras raises ValueError/TypeError/... for bad arguments
+        raise ConfigError(one_line(f"{key} could not be built for {d} features ({dataset.task}): "
+                                   f"{type(exc).__name__}: {exc}")[:1000]) from None
+    if shape != (2, 1):
+        raise ConfigError(f"{key} must output one unit per row, shape (n, 1); got {shape} for 2 rows")
 
 
 def _choice(names: dict[str, str] | None, key: str, node: Any) -> str:
@@ -78,19 +151,26 @@ def _choice(names: dict[str, str] | None, key: str, node: Any) -> str:
     return _target_name(node)
 
 
-def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSpec:
-    """Validate the config and instantiate dataset, model builder, trainer and methods."""
-    from varbench.models.trainer import TrainerConfig
+def _container(cfg: Any) -> dict[str, Any]:
+    """The resolved config as plain data; interpolation errors become ConfigErrors."""
+    try:
+        c = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    except Exception as exc:  # noqa: BLE001 - omegaconf interpolation / resolver errors
+        raise ConfigError(one_line(f"config could not be resolved: {type(exc).__name__}: {exc}")) from None
+    if not isinstance(c, dict):
+        raise ConfigError(f"config={c!r} is invalid: expected a mapping")
+    return c
 
-    c = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(c, dict)
+
+def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_model: bool = True) -> CellSpec:
+    """Validate the config and instantiate dataset, model builder, trainer and methods.
+
+    check_model: also build the network once on the data's shape (imports TensorFlow);
+    False validates the configuration alone."""
+    c = _container(cfg)
     c.setdefault("methods", {})  # `methods=[]` or `~methods` leave no key: reported below
-    for key in ("dataset", "model", "trainer", "methods", "tracking"):
-        if key not in c:
-            raise ConfigError(f"{key} is missing from the config")
-    seed = c.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed={seed!r} is invalid: expected an integer >= 0")
+    top = validate_config(c)
+    seed = top.seed
 
     methods_cfg = c["methods"]
     if not isinstance(methods_cfg, dict) or not methods_cfg:
@@ -99,51 +179,25 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
     methods: dict[str, Callable[..., Any]] = {}
     for name, node in methods_cfg.items():
         if not isinstance(node, dict) or "_target_" not in node:
-            raise ConfigError(f"methods.{name}={node!r} is invalid: expected a method config with a _target_")
-        node = {**node, "_partial_": True}
-        fn = _instantiate(node, f"methods.{name}")
-        if not callable(fn):
-            raise ConfigError(f"methods.{name}._target_={node['_target_']!r} is not callable")
-        methods[name] = fn
+            raise ConfigError(one_line(f"methods.{name}={node!r} is invalid: expected a method config with a _target_"))
+        methods[name] = load_target(node, f"methods.{name}", METHOD_ARGS, counts=True)
 
     trainer_cfg = c["trainer"] or {}
-    unknown = set(trainer_cfg) - set(TrainerConfig.__dataclass_fields__)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ConfigError(f"trainer.{key}={trainer_cfg[key]!r} is not a known setting; valid: "
-                          f"{sorted(TrainerConfig.__dataclass_fields__)}")
-    try:
-        trainer = TrainerConfig(**trainer_cfg)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-    build = _instantiate({**c["model"], "_partial_": True}, "model")
-    dataset_kwargs = {} if "seed" in c["dataset"] else {"seed": seed}
-    dataset = _instantiate(c["dataset"], "dataset", **dataset_kwargs)
-    if not isinstance(dataset, Dataset):
-        raise ConfigError(f"dataset._target_={c['dataset']['_target_']!r} returned "
-                          f"{type(dataset).__name__}, expected varbench.Dataset")
+    trainer = _trainer(trainer_cfg)
+    build = load_target(c["model"], "model", BUILD_ARGS)
+    dataset = _dataset(c["dataset"], seed)
 
     scoring = c.get("scoring") or {}
-    k = scoring.get("k")
-    if k is not None and (not isinstance(k, int) or not 1 <= k <= dataset.n_features):
+    k = top.scoring.k if top.scoring is not None else None
+    if k is not None and k > dataset.n_features:
         raise ConfigError(f"scoring.k={k!r} is invalid: expected an integer in [1, n_features={dataset.n_features}]")
-    threshold = c.get("quality_threshold")
-    if threshold is not None and not isinstance(threshold, (int, float)):
-        raise ConfigError(f"quality_threshold={threshold!r} is invalid: expected a number or null")
-    on_low = c.get("on_low_quality", "run")
-    if on_low not in ON_LOW_QUALITY:
-        raise ConfigError(f"on_low_quality={on_low!r} is invalid: expected one of {ON_LOW_QUALITY}")
-    tracking = c["tracking"]
-    if not isinstance(tracking.get("uri"), str) or not tracking["uri"]:
-        raise ConfigError(f"tracking.uri={tracking.get('uri')!r} is invalid: expected a URI string")
+    if check_model:
+        check_model_builds(build, dataset)
 
-    trainer_key = {k: v for k, v in trainer_cfg.items() if k != "progress_every"}  # display only
+    trainer_key = {k_: v for k_, v in trainer_cfg.items() if k_ != "progress_every"}  # display only
     model_key = {"dataset": c["dataset"], "model": c["model"], "trainer": trainer_key, "seed": seed}
     cell_hash = stable_hash({**model_key, "scoring": scoring})
-    resume = c.get("resume", True)
-    if not isinstance(resume, bool):
-        raise ConfigError(f"resume={resume!r} is invalid: expected true or false")
+    cache_dir = top.cache.dir if top.cache is not None else None
     return CellSpec(
         dataset=dataset,
         dataset_name=_choice(names, "dataset", c["dataset"]),
@@ -153,16 +207,16 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None) -> CellSp
         trainer=trainer,
         methods=methods,
         k=k,
-        quality_threshold=None if threshold is None else float(threshold),
-        on_low_quality=on_low,
-        tracking_uri=tracking["uri"],
-        experiment=str(tracking.get("experiment", "varbench")),
-        cache_dir=(c.get("cache") or {}).get("dir"),
+        quality_threshold=None if top.quality_threshold is None else float(top.quality_threshold),
+        on_low_quality=top.on_low_quality,
+        tracking_uri=top.tracking.uri,
+        experiment=top.tracking.experiment,
+        cache_dir=cache_dir,
         cell_hash=cell_hash,
         model_hash=stable_hash(model_key),
-        study=str(c.get("study", "default")),
+        study=top.study,
         method_hashes={name: stable_hash({"cell": cell_hash, "method": name, "config": node})
                        for name, node in methods_cfg.items()},
-        resume=resume,
-        model_truth=dict(c.get("model_truth") or {"enabled": False}),
+        resume=top.resume,
+        model_truth=asdict(top.model_truth) if top.model_truth is not None else {"enabled": False},
     )

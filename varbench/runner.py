@@ -2,6 +2,7 @@
 every method with failure isolation, and log everything."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zlib
@@ -13,6 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from varbench.config import CellSpec, resolve_cell
+from varbench.interactions import Interactions
 from varbench.methods.base import as_attribution
 from varbench.scoring import score, score_local, spearman
 
@@ -41,33 +43,50 @@ def method_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
 
 
-def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int, k: int | None,
-               model_truths: dict[str, np.ndarray] | None = None
+def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int, k: int | None = None,
+               model_truths: dict[str, np.ndarray] | None = None, track: str | None = None
                ) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
-    """Run one method and score it against the data's truth (and, as `model_spearman*`, against
-    the trained model's own truth when given). Returns (metrics, tags, importance); never raises
-    for a fault of the method: it is reported as status=failed with the error."""
+    """Run one method with fault isolation, time it, count its model evaluations, and score it.
+
+    An importance vector / `Attribution` is scored against the data's truth (and, as
+    `model_spearman*`, against the trained model's own truth when given); an `Interactions`
+    result (or any method of track="interactions") is scored as a pairwise interaction matrix.
+    Returns (metrics, tags, payload = importance vector or interaction matrix); never raises for
+    a fault of the method: it is reported as status=failed with the error."""
+    from varbench.interactions.track import TRACK, is_interaction_method, score_interaction_result
+
+    track = track or (TRACK if is_interaction_method(fn) else "main")
     model.n_evals = 0
     start = time.perf_counter()
     try:
-        att = as_attribution(fn(model, data, method_rng(seed, name)), data.n_features)
+        raw = fn(model, data, method_rng(seed, name))
         seconds = time.perf_counter() - start
-        scores = score(att.importance, data.truth.importance, data.truth.relevant, k)
-        metrics = dict(scores.metrics)
-        if att.local is not None and att.rows is not None and data.truth.local is not None:
-            metrics.update(score_local(att.local, data.truth.local(att.rows)))
-        for key, truth in (model_truths or {}).items():
-            metrics[key] = spearman(att.importance, truth)
-        metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
-        tags = {"status": "ok", "aggregation": att.aggregation, "score_status": scores.status}
-        importance = att.importance
+        if track == TRACK or isinstance(raw, Interactions):
+            track = TRACK
+            metrics, tags, payload = score_interaction_result(raw, data)
+        else:
+            metrics, tags, payload = _score_attribution(raw, data, k, model_truths)
     except Exception as exc:  # noqa: BLE001 - isolate any fault of a method
         seconds = time.perf_counter() - start
         log.warning("method %s failed: %s: %s", name, type(exc).__name__, exc)
-        metrics, importance = {}, None
+        metrics, payload = {}, None
         tags = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:4000]}
+    tags["track"] = track
     metrics.update({"seconds": seconds, "n_model_evals": float(model.n_evals)})
-    return metrics, tags, importance
+    return metrics, tags, payload
+
+
+def _score_attribution(raw: Any, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None
+                       ) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
+    att = as_attribution(raw, data.n_features)
+    scores = score(att.importance, data.truth.importance, data.truth.relevant, k)
+    metrics = dict(scores.metrics)
+    if att.local is not None and att.rows is not None and data.truth.local is not None:
+        metrics.update(score_local(att.local, data.truth.local(att.rows)))
+    for key, truth in (model_truths or {}).items():
+        metrics[key] = spearman(att.importance, truth)
+    metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
+    return metrics, {"status": "ok", "aggregation": att.aggregation, "score_status": scores.status}, att.importance
 
 
 def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = None) -> CellResult:
@@ -98,7 +117,7 @@ def _previous(tracker: Any, spec: CellSpec) -> tuple[str | None, dict[str, str],
     stale: dict[str, list[str]] = {}
     for r in runs:
         h = r.data.tags.get("method_hash")
-        if r.data.tags.get("kind") != "method" or not h:
+        if r.data.tags.get("kind") not in ("method", "interaction") or not h:
             continue
         if r.data.tags.get("status") == "ok" and r.info.status == "FINISHED":
             ok[h] = r.info.run_id
@@ -137,11 +156,12 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     log.info("cell %s: %d features, %d train rows; training", label, data.n_features, data.X_train.shape[0])
     try:
         model, cached = load_or_train(spec)
-    except (DivergedError, FloatingPointError) as exc:
+    except Exception as exc:  # noqa: BLE001 - divergence or any training fault fails this cell only
         result.status = "failed"
-        tracker.log(parent, tags={"status": "failed", "error": str(exc)})
+        msg = str(exc) if isinstance(exc, DivergedError) else f"training failed: {type(exc).__name__}: {exc}"
+        tracker.log(parent, tags={"status": "failed", "error": msg[:4000]})
         tracker.end_run(parent, "FAILED")
-        log.error("cell failed: %s", exc)
+        log.error("cell failed: %s", msg)
         return result
     quality = {k: v for k, v in model.quality.items() if k in ("r2", "accuracy", "auc")}
     low = spec.quality_threshold is not None and not _headline(quality) >= spec.quality_threshold
@@ -162,11 +182,14 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     for i, (name, fn) in enumerate(todo.items(), 1):
         metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k, model_truths)
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
-        child = tracker.start_run(name, {**base_tags, "kind": "method", "method": name, "cell_status": cell_status,
+        kind = "interaction" if tags["track"] == "interactions" else "method"
+        child = tracker.start_run(name, {**base_tags, "kind": kind, "method": name, "cell_status": cell_status,
                                          "method_hash": hashes.get(name, "")}, parent_id=parent)
-        if importance is not None:
+        if importance is not None and kind == "method":
             tags["importance"] = vector_json(importance)
             tracker.log_text(child, tags["importance"], "importance.json")
+        elif importance is not None:
+            tracker.log_text(child, json.dumps(np.round(importance, 6).tolist()), "interactions.json")
         tracker.log(child, metrics=metrics, tags=tags)
         tracker.end_run(child, "FINISHED" if tags["status"] == "ok" else "FAILED")
         for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts

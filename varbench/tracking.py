@@ -79,7 +79,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - URLError, timeouts, refused connections
         raise TrackingError(f"tracking.uri={uri!r} is unreachable ({exc}); start the server "
-                            "(varbench-server or `mlflow server`) or use tracking=local") from None
+                            "(`mlflow server --host 127.0.0.1`) or use tracking=local") from None
 
 
 def artifact_location(uri: str) -> str | None:
@@ -172,7 +172,7 @@ class Tracker:
 
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",
-             "aggregation", "score_status", "sweep", "cell_hash", "importance")
+             "aggregation", "score_status", "sweep", "cell_hash", "importance", "track")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
              "truth_definition", "feature_names", "model_cached")
 
@@ -203,11 +203,12 @@ def _search(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...]) -> p
     return df
 
 
-def fetch_table(uri: str, experiment: str, filter_string: str = "") -> pd.DataFrame:
+def fetch_table(uri: str, experiment: str, filter_string: str = "", kind: str = "method") -> pd.DataFrame:
     """All method runs of an experiment as one tidy table: one row per method run, its tags
     (incl. the importance vector as JSON), metrics and copies of the cell's quality
-    (quality_*). Empty DataFrame if the experiment does not exist."""
-    flt = "tags.kind = 'method'" + (f" and {filter_string}" if filter_string else "")
+    (quality_*). kind="interaction" gives the interaction track's runs instead. Empty
+    DataFrame if the experiment does not exist."""
+    flt = f"tags.kind = '{kind}'" + (f" and {filter_string}" if filter_string else "")
     return _search(uri, experiment, flt, TIDY_TAGS)
 
 

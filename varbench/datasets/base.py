@@ -50,9 +50,7 @@ class Dataset:
     name: str = "dataset"
 
     def __post_init__(self) -> None:
-        if not self.feature_names:
-            self.feature_names = [f"x{j}" for j in range(self.X_train.shape[1])]
-        validate_dataset(self)
+        validate_dataset(self)  # also names the features x0, x1, ... when no names are given
 
     @property
     def n_features(self) -> int:
@@ -60,27 +58,46 @@ class Dataset:
 
 
 def _check_matrix(name: str, X: object) -> np.ndarray:
-    X = np.asarray(X)
+    try:
+        X = np.asarray(X)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"dataset {name} is not a rectangular array: {exc}") from None
     if X.ndim != 2:
         raise ValueError(f"dataset {name} must be 2-D (n, d), got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"dataset {name} must be numeric, got dtype {X.dtype}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"dataset {name} has shape {X.shape}: expected at least one row and one feature")
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)
+            or np.issubdtype(X.dtype, np.bool_)):
+        raise ValueError(f"dataset {name} must be real numbers, got dtype {X.dtype}")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"dataset {name} contains NaN or inf ({int((~np.isfinite(X)).sum())} entries)")
+    if np.issubdtype(X.dtype, np.floating) and np.abs(X).max() > np.finfo(np.float32).max:
+        raise ValueError(f"dataset {name} has values beyond float32 range (max |x| = {np.abs(X).max():.3g})")
     return X
 
 
 def _check_target(name: str, y: object, n: int) -> np.ndarray:
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1:] == (1,):  # a column vector is accepted as (n,)
+        y = y[:, 0]
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"dataset {name} must have shape ({n},), got {y.shape}")
-    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
-        raise ValueError(f"dataset {name} must be finite numbers")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+            or np.issubdtype(y.dtype, np.bool_)):
+        raise ValueError(f"dataset {name} must be real numbers, got dtype {y.dtype}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"dataset {name} contains NaN or inf ({int((~np.isfinite(y)).sum())} entries)")
+    if np.issubdtype(y.dtype, np.floating) and np.abs(y).max() > np.finfo(np.float32).max:
+        raise ValueError(f"dataset {name} has values beyond float32 range (max |y| = {np.abs(y).max():.3g})")
     return y
 
 
 def validate_dataset(ds: Dataset) -> None:
-    """Reject malformed datasets with a message naming the bad field and value."""
+    """Reject malformed datasets with a message naming the bad field and value: non-finite or
+    non-numeric arrays, empty or mismatched shapes, a constant training target,
+    non-0/1 labels for classification, feature names that are missing or repeated, and a
+    truth with vectors of the wrong length, negative or non-finite importance, no relevant
+    feature, a non-callable `local` or an `interactions` matrix of the wrong shape."""
     if ds.task not in TASKS:
         raise ValueError(f"dataset task={ds.task!r} is not one of {TASKS}")
     ds.X_train = _check_matrix("X_train", ds.X_train).astype(np.float32)
@@ -92,11 +109,20 @@ def validate_dataset(ds: Dataset) -> None:
     ds.y_test = _check_target("y_test", ds.y_test, ds.X_test.shape[0]).astype(np.float32)
     if np.ptp(ds.y_train) == 0:
         raise ValueError(f"dataset y_train is constant (value {float(ds.y_train[0])}): nothing to learn")
-    if ds.task == "classification" and not np.all(np.isin(ds.y_train, (0.0, 1.0))):
-        raise ValueError("dataset y_train for task=classification must be 0/1 labels")
-    if len(ds.feature_names) != d:
-        raise ValueError(f"dataset feature_names has {len(ds.feature_names)} names for {d} features")
+    for name, y in (("y_train", ds.y_train), ("y_test", ds.y_test)):
+        if ds.task == "classification" and not np.all(np.isin(y, (0.0, 1.0))):
+            raise ValueError(f"dataset {name} for task=classification must be 0/1 labels")
+    given = [] if ds.feature_names is None else list(ds.feature_names)
+    names = [str(f) for f in given] if given else [f"x{j}" for j in range(d)]
+    if len(names) != d:
+        raise ValueError(f"dataset feature_names has {len(names)} names for {d} features")
+    if len(set(names)) != d:
+        dup = sorted({f for f in names if names.count(f) > 1})
+        raise ValueError(f"dataset feature_names repeats {dup}: names must be unique")
+    ds.feature_names = names
     t = ds.truth
+    if not isinstance(t, GroundTruth):
+        raise ValueError(f"dataset truth must be a GroundTruth, got {type(t).__name__}")
     imp = np.asarray(t.importance, dtype=float)
     rel = np.asarray(t.relevant, dtype=bool)
     if imp.shape != (d,):
@@ -107,3 +133,9 @@ def validate_dataset(ds: Dataset) -> None:
         raise ValueError("dataset truth.importance must be finite and non-negative")
     if not rel.any():
         raise ValueError("dataset truth.relevant marks no feature as relevant")
+    if t.local is not None and not callable(t.local):
+        raise ValueError(f"dataset truth.local must be callable or None, got {type(t.local).__name__}")
+    if t.interactions is not None:
+        inter = np.asarray(t.interactions, dtype=float)
+        if inter.shape != (d, d) or not np.all(np.isfinite(inter)):
+            raise ValueError(f"dataset truth.interactions must be a finite ({d}, {d}) matrix, got shape {inter.shape}")

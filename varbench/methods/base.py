@@ -34,6 +34,8 @@ class Attribution:
 
 def as_attribution(result: object, d: int) -> Attribution:
     """Normalise a method's return value and reject wrong shapes and non-finite values."""
+    if result is None:
+        raise ValueError("method returned None: expected an importance vector or an Attribution")
     if not isinstance(result, Attribution):
         result = Attribution(importance=np.asarray(result, dtype=float))
     if result.local is not None:

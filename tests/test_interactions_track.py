@@ -1,0 +1,111 @@
+"""The interaction track's runner hook (fault isolation, scoring, tags) and its configs: the
+`interactions` suite composes, and every method runs on a small trained MLP for a Tsang cell."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exact import dataset, function_net
+from varbench.datasets.base import Dataset, GroundTruth
+from varbench.interactions import Interactions, pair_matrix
+from varbench.interactions.methods import h_statistic, oracle_interactions, random_interactions
+from varbench.interactions.track import is_interaction_method, run_interaction_method
+
+SUITE = {"inter_h_stat", "inter_shapley", "inter_hessian", "inter_nid", "inter_sobol2", "inter_random"}
+
+
+def _data(with_truth=True):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 4)).astype(np.float32)
+    y = X[:, 0] * X[:, 1] + X[:, 2]
+    if not with_truth:
+        return dataset(X, y)
+    truth = GroundTruth(importance=np.array([1.0, 1.0, 1.0, 0.0]), relevant=np.array([1, 1, 1, 0], bool),
+                        definition="test", interactions=pair_matrix([{0, 1}], 4))
+    return Dataset(X_train=X, y_train=y, X_test=X[:50], y_test=y[:50], task="regression", truth=truth)
+
+
+def _model():
+    return function_net(lambda x: x[:, 0] * x[:, 1] + x[:, 2], 4)
+
+
+def test_ok_method_is_scored_and_tagged():
+    fn = lambda m, d, rng: h_statistic(m, d, rng, n_rows=30)  # noqa: E731
+    metrics, tags, matrix = run_interaction_method("inter_h_stat", fn, _model(), _data(), seed=0)
+    assert tags == {"status": "ok", "track": "interactions", "score_status": tags["score_status"]}
+    assert tags["score_status"].startswith("ok")
+    assert metrics["pair_auroc"] == 1.0 and metrics["pair_ap"] == 1.0 and metrics["r_precision"] == 1.0
+    assert metrics["n_true_pairs"] == 1.0 and metrics["n_model_evals"] == (4 + 6) * 30 * 30
+    assert metrics["extra_rows"] == 30.0 and metrics["seconds"] > 0
+    assert matrix.shape == (4, 4)
+
+
+def test_seeded_per_method_stream():
+    a = run_interaction_method("inter_random", random_interactions, _model(), _data(), seed=3)[2]
+    b = run_interaction_method("inter_random", random_interactions, _model(), _data(), seed=3)[2]
+    c = run_interaction_method("inter_random", random_interactions, _model(), _data(), seed=4)[2]
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_faults_are_isolated():
+    def boom(model, data, rng):
+        raise RuntimeError("always fails")
+
+    metrics, tags, matrix = run_interaction_method("boom", boom, _model(), _data(), seed=0)
+    assert tags["status"] == "failed" and "always fails" in tags["error"] and matrix is None
+    assert tags["track"] == "interactions" and set(metrics) == {"seconds", "n_model_evals"}
+    asym = lambda m, d, rng: Interactions(matrix=np.triu(np.ones((4, 4)), 1))  # noqa: E731
+    _, tags, _ = run_interaction_method("asym", asym, _model(), _data(), seed=0)
+    assert tags["status"] == "failed" and "asymmetric" in tags["error"]
+    nan = lambda m, d, rng: np.full((4, 4), np.nan)  # noqa: E731
+    assert run_interaction_method("nan", nan, _model(), _data(), seed=0)[1]["status"] == "failed"
+
+
+def test_dataset_without_interaction_truth():
+    metrics, tags, matrix = run_interaction_method("inter_random", random_interactions, _model(),
+                                                   _data(with_truth=False), seed=0)
+    assert tags["status"] == "ok" and "no interaction truth" in tags["score_status"]
+    assert "pair_auroc" not in metrics and matrix is not None
+    _, tags, _ = run_interaction_method("inter_oracle", oracle_interactions, _model(), _data(False), seed=0)
+    assert tags["status"] == "failed" and "no interaction truth" in tags["error"]
+
+
+def test_suite_runs_on_a_trained_tsang_cell(compose_cfg):
+    from varbench.config import resolve_cell
+    from varbench.models.trainer import train
+
+    cfg = compose_cfg(["dataset=tsang_f5", "methods=interactions", "methods.inter_h_stat.n_rows=30",
+                       "methods.inter_shapley.n_rows=8", "methods.inter_shapley.background_size=8",
+                       "methods.inter_sobol2.n_samples=256", "methods.inter_hessian.n_rows=100"])
+    spec = resolve_cell(cfg)
+    assert set(spec.methods) == SUITE
+    assert all(is_interaction_method(fn) for fn in spec.methods.values())
+    data = spec.dataset
+    model = train(spec.build, data.X_train, data.y_train, data.task, spec.seed, spec.trainer)
+    for name, fn in spec.methods.items():
+        metrics, tags, matrix = run_interaction_method(name, fn, model, data, spec.seed)
+        assert tags["status"] == "ok", (name, tags)
+        assert 0 <= metrics["pair_auroc"] <= 1 and metrics["n_true_pairs"] == 8.0, name
+        assert np.all(matrix >= 0) and np.all(np.diag(matrix) == 0), name
+        if name != "inter_nid" and name != "inter_random":
+            assert metrics["n_model_evals"] > 0, name
+    metrics, _, _ = run_interaction_method("inter_oracle", oracle_interactions, model, data, spec.seed)
+    assert metrics["pair_auroc"] == 1.0 and metrics["pair_ap"] == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(SUITE | {"inter_oracle"}))
+def test_each_method_config_composes(compose_cfg, name):
+    cfg = compose_cfg(["dataset=tsang_f1", f"methods=[{name}]"])
+    assert list(cfg.methods) == [name] and cfg.methods[name]["_target_"].startswith("varbench.interactions.")
+
+
+def test_dispatch_predicate():
+    import functools
+
+    from varbench.methods.baselines import random as main_random
+    from varbench.methods.perturbation import permutation
+
+    assert is_interaction_method(h_statistic) and is_interaction_method(functools.partial(h_statistic, n_rows=5))
+    assert not is_interaction_method(main_random) and not is_interaction_method(functools.partial(permutation))
+    assert not is_interaction_method(lambda m, d, rng: None)
