@@ -68,7 +68,7 @@ def test_tiny_run_reports_every_row_with_finite_positive_numbers(report):
 
 def test_tiny_run_has_every_section_with_numbers(report):
     for title in ("## Training", "## Memory", "## Where the time goes", "## Misses",
-                  "## Default study and `methods=all` (to be measured by the maintainer)"):
+                  "## Default study and methods=all"):
         assert title in report
     if importlib.util.find_spec("sklearn"):
         assert "## Permutation importance" in report
