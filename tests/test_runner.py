@@ -136,3 +136,15 @@ def test_interaction_methods_run_on_their_own_track(compose_cfg):
     assert list(main["method"]) == ["random"]
     assert sorted(inter["method"]) == ["inter_nid", "inter_random"]
     assert inter["pair_auroc"].between(0, 1).all() and (inter["status"] == "ok").all()
+    # the report's interaction section aggregates exactly these runs
+    from varbench.report import main as report_main
+
+    out = cfg.tracking.uri.replace("sqlite:///", "").replace("mlflow.db", "rep")
+    assert report_main(["--uri", cfg.tracking.uri, "--out", out, "--no-mlflow-log"]) == 0
+    import pandas as pd
+    from pathlib import Path
+
+    table = pd.read_csv(Path(out) / "interactions.csv").set_index("method")
+    assert table.loc["inter_nid", "pair_auroc"] == pytest.approx(inter.set_index("method").loc["inter_nid", "pair_auroc"])
+    assert (Path(out) / "interactions_heatmap.png").stat().st_size > 0
+    assert list(Path(out).glob("interactions_interaction_*.png"))

@@ -16,6 +16,8 @@ EXIT = {"code": 0}
 
 def print_summary(uri: str, experiment: str, sweep: str) -> None:
     """Print the ranked table of one sweep's method runs and set the exit code."""
+    import pandas as pd
+
     from varbench.summary import format_summary, summarize
     from varbench.tracking import fetch_table
 
@@ -24,7 +26,14 @@ def print_summary(uri: str, experiment: str, sweep: str) -> None:
     n_cells = df["parent_run_id"].nunique() if not df.empty else 0
     print(format_summary(table, f"\nvarbench: {n_cells} cell(s), {len(df)} method run(s); "
                                 f"ranked by mean Spearman vs truth  [{uri}, experiment {experiment!r}]"))
-    if not df.empty and (df["status"] != "ok").any():
+    inter = fetch_table(uri, experiment, f"tags.sweep = '{sweep}'", kind="interaction")
+    if not inter.empty:
+        g = inter.groupby("method")
+        table = pd.DataFrame({"pair_auroc": g["pair_auroc"].mean() if "pair_auroc" in inter else float("nan"),
+                              "runs": g.size(), "failed": g["status"].apply(lambda s: int((s != "ok").sum()))})
+        print(f"\ninteraction track: {len(inter)} run(s); mean pairwise ROC AUC of true pairs\n"
+              + table.sort_values("pair_auroc", ascending=False).to_string(float_format=lambda v: f"{v:.3f}"))
+    if any(not t.empty and (t["status"] != "ok").any() for t in (df, inter)):
         EXIT["code"] = 1
 
 

@@ -304,3 +304,36 @@ def importance_bars(truth: Sequence[float], feature_names: Sequence[str],
                             Patch(fill=False, edgecolor="black", label="truth (outline)")],
                    loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return _save(fig, path)
+
+
+def interaction_panels(truth: np.ndarray, matrices: Mapping[str, np.ndarray], path: str | Path, title: str,
+                       subtitles: Mapping[str, str] | None = None) -> Path:
+    """One small heatmap per method of its |pairwise interaction matrix| normalised to max 1,
+    after a first panel with the true interaction matrix (diagonals blank)."""
+    panels = {"truth": np.asarray(truth, float), **{m: np.asarray(v, float) for m, v in matrices.items()}}
+    d = panels["truth"].shape[0]
+    ncols = min(4, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    size = min(3.4, max(2.4, 0.22 * d + 1.0))
+    fig = _figure(size * ncols + 0.8, size * nrows + 0.7)
+    fig.suptitle(_wrap(title, fig.get_figwidth()), fontsize=11)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    im = None
+    for p, ax in enumerate(axes.flat):
+        if p >= len(panels):
+            ax.set_axis_off()
+            continue
+        name = list(panels)[p]
+        m = np.abs(panels[name]).copy()
+        np.fill_diagonal(m, np.nan)
+        top = np.nanmax(m) if np.any(np.isfinite(m)) else 0.0
+        m = m / top if top > 0 else m
+        im = ax.imshow(np.ma.masked_invalid(m), cmap="viridis", vmin=0, vmax=1)
+        sub = (subtitles or {}).get(name, "")
+        ax.set_title(name + (f"\n{sub}" if sub else ""), fontsize=9)
+        ticks = np.arange(d)[:: max(1, math.ceil(d / 12))]
+        ax.set_xticks(ticks, [f"x{j}" for j in ticks], fontsize=7, rotation=90)
+        ax.set_yticks(ticks, [f"x{j}" for j in ticks], fontsize=7)
+    if im is not None:
+        fig.colorbar(im, ax=axes, label="|strength| / max (diagonal blank)", shrink=0.8)
+    return _save(fig, path)

@@ -694,6 +694,61 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+INTERACTION_METRICS = ("pair_auroc", "pair_ap", "r_precision")
+
+
+def interaction_report(runs: pd.DataFrame, cells: pd.DataFrame, out: Path, plots: bool = True) -> list[Path]:
+    """The interaction track's part of the report: per dataset x method mean pairwise AUROC,
+    average precision and R-precision with 95% t intervals over seeds (interactions.csv/.md), a
+    heatmap of mean pairwise AUROC, and, for the first cell of each dataset, the true interaction
+    matrix beside every method's. Returns the files written ([] if there are no such runs)."""
+    if runs.empty:
+        return []
+    from varbench import plots as P
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    ok = runs[runs["status"] == "ok"].copy()
+    for c in INTERACTION_METRICS:
+        ok[c] = _num(ok, c) if c in ok else float("nan")
+    table = _intervals(ok, ["dataset", "method"], INTERACTION_METRICS) if not ok.empty else pd.DataFrame()
+    if not table.empty:
+        table = table.rename(columns={"pair_auroc_n": "n"}).drop(
+            columns=[f"{c}_n" for c in INTERACTION_METRICS[1:]])
+    _csv(table, out / "interactions.csv", written)
+    failed = runs[runs["status"] != "ok"][["dataset", "seed", "method", "error"]]
+    md = ["# Interaction track", "",
+          "Pairwise interaction detection against the known interacting pairs: ROC AUC and average "
+          "precision of true pairs vs the rest, R-precision (precision at the number of true pairs); "
+          "mean with a 95% t interval over seeds.", "",
+          markdown_table(_with_ci(table, list(INTERACTION_METRICS))) if not table.empty else "(no successful runs)",
+          "", "## Failed interaction runs", "", markdown_table(failed), ""]
+    if plots and not table.empty:
+        matrix = table.pivot(index="method", columns="dataset", values="pair_auroc")
+        matrix = matrix.loc[matrix.mean(axis=1).sort_values(ascending=False).index]
+        written.append(P.heatmap(matrix, out / "interactions_heatmap.png",
+                                 "Interaction track: mean pairwise ROC AUC (true pairs vs the rest)", "pair_auroc"))
+        for dataset, g in ok.groupby("dataset", sort=True):
+            first = g.sort_values(["seed", "model"]).iloc[0]
+            cell = cells[cells["run_id"] == first["parent_run_id"]] if not cells.empty else cells
+            if cell.empty or not isinstance(cell["truth_interactions"].iloc[0], str):
+                continue
+            same = g[g["parent_run_id"] == first["parent_run_id"]]
+            mats = {r["method"]: np.array(json.loads(r["interactions"])) for _, r in same.iterrows()
+                    if isinstance(r.get("interactions"), str)}
+            if mats:
+                sub = {r["method"]: f"AUC {float(r['pair_auroc']):.2f}" for _, r in same.iterrows()
+                       if r["method"] in mats and math.isfinite(float(r["pair_auroc"]))}
+                name = f"interactions_{_safe(dataset)}_{_safe(str(first['model']))}_seed{int(first['seed'])}.png"
+                written.append(P.interaction_panels(np.array(json.loads(cell["truth_interactions"].iloc[0])), mats,
+                                                    out / name, f"Interactions vs truth, {dataset}/{first['model']}"
+                                                    f"/seed{int(first['seed'])}", sub))
+        md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in written if p.suffix == ".png"]
+    (out / "interactions.md").write_text("\n".join(md) + "\n")
+    written.append(out / "interactions.md")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry (`varbench report ...`): 0 on success, 1 if there is nothing to report or
     logging failed, 2 for invalid arguments."""
@@ -711,11 +766,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"varbench report: {exc}", file=sys.stderr)
         return 2
     runs = fetch_table(args.uri, args.experiment, flt)
+    inter = fetch_table(args.uri, args.experiment, flt, kind="interaction")
     source = f"{args.uri}, experiment '{args.experiment}'" + (f", filter `{flt}`" if flt else "")
-    if runs.empty:
+    if runs.empty and inter.empty:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
     cells = fetch_cells(args.uri, args.experiment, flt)
+    out = Path(args.out)
+    if runs.empty:  # only the interaction track was run
+        written = interaction_report(inter, cells, out, plots=not args.no_plots)
+        print((out / "interactions.md").read_text())
+        print(f"\nwrote {len(written)} files to {out}/")
+        return 0
     try:
         data = prepare(runs, cells, args.metric, args.quality_threshold, args.include_oracle)
     except ValueError as exc:
@@ -738,6 +800,9 @@ def main(argv: list[str] | None = None) -> int:
         comp = None
     else:
         written, comp, notes = write_report(data, out, source, args.cell, plots=not args.no_plots)
+        written += interaction_report(inter, cells, out, plots=not args.no_plots)
+        if not inter.empty:
+            print(f"interaction track: {len(inter)} runs, see {out / 'interactions.md'}")
         table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"))
         print(format_summary(table, f"{len(data.runs)} method runs in {data.runs['cell'].nunique()} cells "
                                     f"({source}); good cells only, ranked by mean spearman"))

@@ -2,7 +2,6 @@
 every method with failure isolation, and log everything."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
@@ -129,7 +128,7 @@ def _previous(tracker: Any, spec: CellSpec) -> tuple[str | None, dict[str, str],
 def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> CellResult:
     from varbench.models.cache import load_or_train
     from varbench.models.trainer import DivergedError
-    from varbench.tracking import flatten, vector_json
+    from varbench.tracking import MAX_TAG, flatten, matrix_json, vector_json
 
     data = spec.dataset
     result = CellResult()
@@ -151,7 +150,10 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         parent = tracker.start_run(label.replace(" ", "/"), {**base_tags, "kind": "cell", "status": "running"})
         tracker.log(parent, params=flatten(OmegaConf.to_container(cfg, resolve=True)),
                     tags={"truth": vector_json(data.truth.importance), "truth_definition": data.truth.definition,
-                          "feature_names": ",".join(data.feature_names)})
+                          "feature_names": ",".join(data.feature_names),
+                          **({"truth_interactions": matrix_json(data.truth.interactions)}
+                             if data.truth.interactions is not None
+                             and len(matrix_json(data.truth.interactions)) <= MAX_TAG else {})})
     result.parent_run_id = parent
     log.info("cell %s: %d features, %d train rows; training", label, data.n_features, data.X_train.shape[0])
     try:
@@ -189,7 +191,10 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
             tags["importance"] = vector_json(importance)
             tracker.log_text(child, tags["importance"], "importance.json")
         elif importance is not None:
-            tracker.log_text(child, json.dumps(np.round(importance, 6).tolist()), "interactions.json")
+            text = matrix_json(importance)
+            tracker.log_text(child, text, "interactions.json")
+            if len(text) <= MAX_TAG:  # small matrices also as a tag, for reports without downloads
+                tags["interactions"] = text
         tracker.log(child, metrics=metrics, tags=tags)
         tracker.end_run(child, "FINISHED" if tags["status"] == "ok" else "FAILED")
         for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts

@@ -61,6 +61,11 @@ def vector_json(v: Iterable[float]) -> str:
     return json.dumps([float(f"{x:.6g}") for x in np.asarray(list(v), dtype=float)])
 
 
+def matrix_json(m: np.ndarray) -> str:
+    """A (d, d) matrix as a JSON list of rows, 6 significant digits."""
+    return json.dumps([[float(f"{x:.6g}") for x in row] for row in np.asarray(m, dtype=float)])
+
+
 class TrackingError(RuntimeError):
     """The tracking store cannot be reached or used."""
 
@@ -172,9 +177,9 @@ class Tracker:
 
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",
-             "aggregation", "score_status", "sweep", "cell_hash", "importance", "track")
+             "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
-             "truth_definition", "feature_names", "model_cached")
+             "truth_definition", "feature_names", "model_cached", "truth_interactions")
 
 
 def _search(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...]) -> pd.DataFrame:
