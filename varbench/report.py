@@ -35,14 +35,20 @@ from varbench.summary import CEILINGS, format_summary, summarize
 CONDITIONS: dict[str, str] = {
     "correlated*": "correlated features",
     "redundant*": "correlated features",
+    "decoys*": "correlated features",
+    "xai_bench*": "correlated features",
+    "semisynthetic*": "correlated features",
     "interaction*": "interactions",
     "xor*": "interactions",
     "ishigami*": "interactions",
-    "scales*": "mixed scales",
+    "sobol_g*": "interactions",
+    "tsang*": "interactions",
+    "*scales*": "mixed scales",
     "heavy*": "mixed scales",
     "linear*": "independent features",
     "friedman*": "independent features",
-    "additive*": "independent features",
+    "*additive*": "independent features",
+    "olden*": "independent features",
 }
 OTHER = "other datasets"
 HIGH_QUALITY = 0.9      # model quality (R^2 or AUC) from which a model counts as well trained
