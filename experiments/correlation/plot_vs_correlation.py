@@ -1,0 +1,240 @@
+"""correlation study: `varbench report`'s runs.csv -> rankings against feature correlation.
+
+    python experiments/correlation/plot_vs_correlation.py --runs results/correlation/runs.csv --out results/correlation
+
+Dataset names carry the family and the correlation: `<family>_rNN` means rho = NN / 100
+(conf/dataset/xai_bench_r*.yaml, decoys_r*.yaml, decoys_noisy_r*.yaml). Failed runs and cells
+whose model failed to learn (`low`) are left out, as in `varbench report`. Every mean comes with a
+95% Student t interval over seeds (varbench.stats.t_interval).
+
+"Decoy share" is the share of a method's sum |importance| that falls on features the function
+never reads (truth 0): the decoy twins in decoys*, the weight-0 feature in xai_bench. The truth is
+regenerated from each dataset config (shared helpers from experiments/seed_question/analyse.py).
+
+Writes into --out:
+  by_rho.csv             family x model x rho x method: n, mean, lo, hi of spearman, topk_recall,
+                         decoy_share, model_spearman and model quality (test R^2)
+  spearman_by_rho.md, topk_by_rho.md, decoy_share_by_rho.md, model_truth_by_rho.md
+                         method x rho, one table per family (model_truth: Spearman vs the trained
+                         network's own total Sobol indices, i.e. faithfulness to the model)
+  headline.md            the numbers the write-up quotes, generated
+  vs_correlation_<family>[_<model>].png   one figure per dataset family (and model)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from varbench.report import markdown_table
+from varbench.stats import t_interval
+
+HERE = Path(__file__).resolve().parent
+FAMILIES = ["xai_bench", "decoys", "decoys_noisy"]
+FAMILY_TITLE = {
+    "xai_bench": "XAI-Bench Gaussian linear: 5 equicorrelated features, weights [4,3,2,1,0], noise 0.01",
+    "decoys": "decoys: weights [4,3,2,1] each with a decoy twin (corr rho within a pair), noise 0.01",
+    "decoys_noisy": "decoys_noisy: as decoys with noise 1.0",
+}
+MARGINAL = ["permutation", "kernel_shap", "sage", "sobol_total", "integrated_gradients", "lime"]
+CONDITIONAL = ["conditional_permutation", "loco", "drop_column"]
+OTHER = ["first_layer", "random"]
+METHOD_ORDER = MARGINAL + CONDITIONAL + OTHER
+METRICS = {"spearman": "Spearman vs truth", "topk_recall": "top-k recall (k = 4 relevant)",
+           "decoy_share": "decoy share of |importance|"}
+NAME = re.compile(r"^(?P<family>.+)_r(?P<rho>\d{2})$")
+
+
+def _seed_question_helpers():
+    """experiments/seed_question/analyse.py, loaded by path (truth regeneration, shares)."""
+    spec = importlib.util.spec_from_file_location("seed_question_analyse", HERE.parent / "seed_question" / "analyse.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def parse_dataset(name: str) -> tuple[str, float]:
+    """'decoys_noisy_r95' -> ('decoys_noisy', 0.95)."""
+    m = NAME.match(name)
+    if not m:
+        raise ValueError(f"dataset={name!r} is invalid: expected <family>_rNN (rho = NN / 100)")
+    return m.group("family"), int(m.group("rho")) / 100
+
+
+def load(path: Path) -> pd.DataFrame:
+    """ok runs in good cells, with family, rho and decoy_share columns."""
+    sq = _seed_question_helpers()
+    df = pd.read_csv(path)
+    n_all = len(df)
+    n_low = int(df["low"].astype(bool).sum())
+    df = df[(df["status"] == "ok") & ~df["low"].astype(bool) & (df["method"] != "oracle")].copy()
+    df["seed"] = df["seed"].astype(int)
+    parsed = [parse_dataset(d) for d in df["dataset"]]
+    df["family"] = [f for f, _ in parsed]
+    df["rho"] = [r for _, r in parsed]
+    truth = sq.truths(sorted(set(zip(df["dataset"], df["seed"]))))
+    df["decoy_share"] = [sq.irrelevant_share(np.asarray(json.loads(v), dtype=float), truth[(d, s)])
+                         for v, d, s in zip(df["importance"], df["dataset"], df["seed"])]
+    df.attrs.update(n_all=n_all, n_low=n_low)
+    return df
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """family x model x rho x method: n, mean, lo, hi per metric, plus model quality."""
+    rows = []
+    for (fam, model, rho, method), g in df.groupby(["family", "model", "rho", "method"]):
+        row = {"family": fam, "model": model, "rho": rho, "method": method}
+        for m in list(METRICS) + ["model_spearman", "quality"]:
+            ci = t_interval(g[m].to_numpy(dtype=float))
+            row.update({f"{m}_n": ci.n, m: ci.mean, f"{m}_lo": ci.lo, f"{m}_hi": ci.hi})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def methods_in(df: pd.DataFrame) -> list[str]:
+    present = set(df["method"])
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
+def style(method: str) -> dict:
+    """Marginal methods solid, conditional/retraining dashed, weights and floor dotted."""
+    colours = {"permutation": "#1f77b4", "kernel_shap": "#9467bd", "sage": "#e377c2", "sobol_total": "#393b79",
+               "integrated_gradients": "#17becf", "lime": "#bcbd22", "conditional_permutation": "#2ca02c",
+               "loco": "#ff7f0e", "drop_column": "#d62728", "first_layer": "#8c564b", "random": "#7f7f7f"}
+    markers = dict(zip(METHOD_ORDER, "osDv^P*Xhp<"))
+    ls = "-" if method in MARGINAL else "--" if method in CONDITIONAL else ":"
+    return {"color": colours.get(method, "black"), "marker": markers.get(method, "o"), "ls": ls}
+
+
+def fmt(mean: float, lo: float, hi: float, digits: int = 2) -> str:
+    if not np.isfinite(mean):
+        return ""
+    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if np.isfinite(lo) else f"{mean:.{digits}f}"
+
+
+GROUPS = [("marginal methods (explain the model; interventional / marginal)", MARGINAL),
+          ("conditional and retraining methods, first-layer weights", CONDITIONAL + ["first_layer"])]
+
+
+def plot_family(s: pd.DataFrame, family: str, model: str, path: Path) -> Path:
+    """2 x 3 panels: rows = method group (marginal; conditional / retraining / first-layer weights),
+    columns = Spearman, top-k recall, decoy share, against rho. One line per method with its 95% CI
+    band; the random floor as a grey line in every panel (no band, so it does not hide the rest).
+    x positions equally spaced (methods dodged by 0.04) and labelled with rho and the model's test R^2."""
+    from matplotlib.figure import Figure
+
+    rhos = sorted(s["rho"].unique())
+    xs = {r: i for i, r in enumerate(rhos)}
+    q = s.groupby("rho")["quality"].mean()
+    present = set(s["method"])
+    fig = Figure(figsize=(17, 10.5), dpi=120, layout="constrained")
+    axes = fig.subplots(2, 3, sharex=True)
+    floor = s[s["method"] == "random"].sort_values("rho")
+    real = s[s["method"] != "random"]
+    lows = {"spearman": min(0.0, float(np.nanmin(real["spearman_lo"].to_numpy(dtype=float)))) - 0.05,
+            "topk_recall": min(0.4, float(np.nanmin(real["topk_recall_lo"].to_numpy(dtype=float)))) - 0.05}
+    top_share = max(0.55, float(np.nanmax(real["decoy_share_hi"].to_numpy(dtype=float))) + 0.03)
+    for row, (group_title, group) in enumerate(GROUPS):
+        methods = [m for m in group if m in present]
+        for col, (metric, label) in enumerate(METRICS.items()):
+            ax = axes[row, col]
+            for k, m in enumerate(methods):
+                g = s[s["method"] == m].sort_values("rho")
+                # dodge: methods with identical values stay visible side by side
+                x = np.asarray([xs[r] for r in g["rho"]]) + (k - (len(methods) - 1) / 2) * 0.04
+                st = style(m)
+                ax.plot(x, g[metric], color=st["color"], marker=st["marker"], ls=st["ls"], lw=1.8, ms=6, label=m)
+                lo, hi = g[f"{metric}_lo"].to_numpy(dtype=float), g[f"{metric}_hi"].to_numpy(dtype=float)
+                ok = np.isfinite(lo) & np.isfinite(hi)
+                ax.fill_between(x[ok], lo[ok], hi[ok], color=st["color"], alpha=0.13, lw=0)
+            if not floor.empty:
+                ax.plot([xs[r] for r in floor["rho"]], floor[metric], color="0.55", ls=":", marker="<", ms=4,
+                        lw=1.2, label="random (floor; no band)")
+            ax.set_ylim(lows.get(metric, -0.01), 1.02 if metric != "decoy_share" else top_share)
+            ax.grid(alpha=0.3)
+            ax.set_title(f"{label}", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(group_title.split(" (")[0], fontsize=10)
+            if row == 1:
+                ax.set_xticks(range(len(rhos)), [f"{r:g}\nR²={q[r]:.3f}" for r in rhos], fontsize=8)
+                ax.set_xlabel("correlation rho (model test R² below)")
+        axes[row, 2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
+                            title=group_title.replace(" (", "\n("), title_fontsize=8)
+    n = int(s["spearman_n"].max())
+    fig.suptitle(textwrap.fill(f"{FAMILY_TITLE.get(family, family)}; model {model}. Mean over {n} seeds "
+                               "with 95% t-CI bands", 150), fontsize=11)
+    fig.savefig(path)
+    return path
+
+
+def rho_table(s: pd.DataFrame, metric: str) -> str:
+    """Markdown: one table per family (and model), methods x rho, 'mean [lo, hi]'."""
+    parts = []
+    for (fam, model), g in s.groupby(["family", "model"], sort=False):
+        digits = 3 if metric == "decoy_share" else 2
+        g = g.assign(v=[fmt(a, b, c, digits) for a, b, c in zip(g[metric], g[f"{metric}_lo"], g[f"{metric}_hi"])])
+        t = g.pivot(index="method", columns="rho", values="v").reindex(index=methods_in(g))
+        t.columns = [f"rho={c:g}" for c in t.columns]
+        parts += [f"### {fam} ({model})", "", markdown_table(t.rename_axis(None, axis=1).reset_index()), ""]
+    return "\n".join(parts)
+
+
+def headline(df: pd.DataFrame, s: pd.DataFrame) -> str:
+    """Generated sentences with the numbers the write-up quotes."""
+    lines = ["# correlation: headline numbers (generated by plot_vs_correlation.py)", "",
+             f"{len(df)} ok method runs in good cells analysed ({df.attrs.get('n_all', len(df))} runs in runs.csv; "
+             f"{df.attrs.get('n_low', 0)} in low-quality cells excluded). Mean [95% t-CI] over seeds.", ""]
+    for (fam, model), g in s.groupby(["family", "model"], sort=False):
+        lo_rho, hi_rho = g["rho"].min(), g["rho"].max()
+        lines.append(f"## {fam} ({model}): rho {lo_rho:g} -> {hi_rho:g}")
+        q = g.groupby("rho")["quality"].mean()
+        lines.append("- model test R²: " + ", ".join(f"rho {r:g}: {v:.4f}" for r, v in q.items()))
+        for m in methods_in(g):
+            a = g[(g["method"] == m) & (g["rho"] == lo_rho)].iloc[0]
+            b = g[(g["method"] == m) & (g["rho"] == hi_rho)].iloc[0]
+            lines.append(f"- {m}: Spearman {fmt(a['spearman'], a['spearman_lo'], a['spearman_hi'])} -> "
+                         f"{fmt(b['spearman'], b['spearman_lo'], b['spearman_hi'])}; top-k recall "
+                         f"{fmt(a['topk_recall'], a['topk_recall_lo'], a['topk_recall_hi'])} -> "
+                         f"{fmt(b['topk_recall'], b['topk_recall_lo'], b['topk_recall_hi'])}; decoy share "
+                         f"{fmt(a['decoy_share'], a['decoy_share_lo'], a['decoy_share_hi'], 3)} -> "
+                         f"{fmt(b['decoy_share'], b['decoy_share_lo'], b['decoy_share_hi'], 3)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", default="results/correlation/runs.csv", type=Path)
+    p.add_argument("--out", default="results/correlation", type=Path)
+    args = p.parse_args(argv)
+    df = load(args.runs)
+    if df.empty:
+        raise SystemExit(f"no ok runs in good cells in {args.runs}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    s = summarise(df)
+    fam_order = {f: i for i, f in enumerate(FAMILIES)}
+    s = s.sort_values(["family", "model", "rho"], key=lambda c: c.map(fam_order).fillna(99) if c.name == "family"
+                      else c).reset_index(drop=True)
+    s.to_csv(args.out / "by_rho.csv", index=False)
+    titles = {**METRICS, "model_spearman": "Spearman vs the trained model's own truth (its total Sobol indices)"}
+    for metric, name in (("spearman", "spearman_by_rho"), ("topk_recall", "topk_by_rho"),
+                         ("decoy_share", "decoy_share_by_rho"), ("model_spearman", "model_truth_by_rho")):
+        (args.out / f"{name}.md").write_text(f"# {titles[metric]} against correlation (mean [95% t-CI] over seeds)"
+                                             f"\n\n{rho_table(s, metric)}")
+    (args.out / "headline.md").write_text(headline(df, s))
+    many_models = s["model"].nunique() > 1
+    for (fam, model), g in s.groupby(["family", "model"], sort=False):
+        name = f"vs_correlation_{fam}" + (f"_{model}" if many_models else "") + ".png"
+        print(f"wrote {plot_family(g, fam, model, args.out / name)}")
+    print(f"wrote by_rho.csv, *_by_rho.md and headline.md to {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

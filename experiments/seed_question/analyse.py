@@ -1,0 +1,397 @@
+"""seed_question analysis: `varbench report`'s runs.csv -> the study's tables and plots.
+
+    python experiments/seed_question/analyse.py --runs results/seed_question/runs.csv --out results/seed_question
+
+Reads only the tidy runs table (plus each dataset's ground truth, regenerated from its config:
+the generators are deterministic given the seed, and only numpy is needed). Every cell is
+(dataset, model, seed); cells whose model failed to learn (`low`) and failed runs are left out
+of the means, as in `varbench report`. Intervals: 95% Student t over cells (varbench.stats).
+
+Writes into --out:
+  by_dataset.{csv,md}   method x dataset: mean Spearman [95% CI] over models and seeds
+  by_model.{csv,md}     method x model: mean Spearman [95% CI] over datasets and seeds
+  classic_by_arch.md    per classic answer (and the best modern method): dataset x model table
+  grid_spearman.md      dataset x model rows, method columns: mean Spearman [95% CI] over seeds
+  grid.csv              method x dataset x model: mean, CI and n of Spearman, top-k recall, the
+                        share of |importance| given to irrelevant features and model_spearman
+  model_truth.{csv,md}  method x dataset: mean Spearman vs the trained model's own Sobol ranking
+  irrelevant_share.{csv,md}  method x dataset: mean share of |importance| on irrelevant features
+  quality.md            model test R² per dataset x architecture (mean and min over seeds)
+  headline.md           the numbers the write-up quotes, generated (never typed by hand)
+  spearman_by_dataset.png, classic_grid.png, irrelevant_share.png
+  importance_<dataset>_<model>_seed<k>.png  truth vs every method for the cells in --cells
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from varbench.datasets.base import Dataset
+from varbench.report import markdown_table
+from varbench.scoring import spearman
+from varbench.stats import t_interval
+
+CLASSIC = ["first_layer", "probing", "lime", "permutation"]
+MODERN = ["conditional_permutation", "integrated_gradients", "deeplift", "kernel_shap", "sage", "sobol_total"]
+FLOOR = ["random"]
+DATASETS = ["linear", "correlated_block", "interaction", "redundant", "mixed_scales"]
+MODELS = ["sq_mlp_narrow", "mlp_wide", "mlp", "sq_mlp_l2", "mlp_deep"]
+MODEL_LABEL = {"sq_mlp_narrow": "[8]", "mlp_wide": "[256]", "mlp": "[64,64]",
+               "sq_mlp_l2": "[64,64]+L2+drop", "mlp_deep": "[32x4]+L2+drop"}
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def order(values: list[str], preferred: list[str]) -> list[str]:
+    """`preferred` entries that occur, then the rest sorted."""
+    present = list(dict.fromkeys(values))
+    return [v for v in preferred if v in present] + sorted(v for v in present if v not in preferred)
+
+
+def datasets(pairs: list[tuple[str, int]]) -> dict[tuple[str, int], Dataset]:
+    """varbench Datasets per (dataset config name, seed), regenerated from conf/dataset."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    out: dict[tuple[str, int], Dataset] = {}
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for name, seed in pairs:
+            node = compose("config", overrides=[f"dataset={name}"]).dataset
+            out[(name, seed)] = instantiate(node, seed=int(seed))
+    return out
+
+
+def truths(pairs: list[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
+    """Ground-truth importance per (dataset config name, seed), regenerated from conf/dataset."""
+    return {k: np.asarray(d.truth.importance, dtype=float) for k, d in datasets(pairs).items()}
+
+
+def irrelevant_share(importance: np.ndarray, truth: np.ndarray) -> float:
+    """Share of sum |importance| that falls on features whose true importance is 0 (NaN if the
+    method gave all features 0)."""
+    a = np.abs(importance)
+    total = a.sum()
+    return float(a[truth == 0].sum() / total) if total > 0 else float("nan")
+
+
+def untied_ceiling(truth: np.ndarray) -> float:
+    """Best Spearman a method can reach without ties: any strict ordering consistent with the
+    truth (ties in the truth, e.g. irrelevant features at 0 or interaction partners, broken
+    arbitrarily) scores the same against the truth's average ranks."""
+    from scipy.stats import rankdata
+
+    t = np.asarray(truth, dtype=float)
+    return spearman(rankdata(t, method="ordinal"), t)
+
+
+def load(path: Path) -> pd.DataFrame:
+    """ok runs in good cells, with the truth-derived columns `irrelevant_share` and `ceiling`."""
+    df = pd.read_csv(path)
+    n_all = len(df)
+    df = df[(df["status"] == "ok") & ~df["low"].astype(bool) & (df["method"] != "oracle")].copy()
+    df["seed"] = df["seed"].astype(int)
+    tr = truths(sorted(set(zip(df["dataset"], df["seed"]))))
+    imps = [np.asarray(json.loads(v), dtype=float) for v in df["importance"]]
+    df["irrelevant_share"] = [irrelevant_share(i, tr[(d, s)]) for i, d, s in zip(imps, df["dataset"], df["seed"])]
+    df["ceiling"] = [untied_ceiling(tr[(d, s)]) for d, s in zip(df["dataset"], df["seed"])]
+    df.attrs["n_all"] = n_all
+    return df
+
+
+def ci_frame(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
+    """Per group: n, mean, lo, hi of `metric` (95% t interval over cells)."""
+    rows = []
+    for key, g in df.groupby(by, sort=False):
+        ci = t_interval(g[metric].to_numpy(dtype=float))
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                     "n": ci.n, "mean": ci.mean, "lo": ci.lo, "hi": ci.hi})
+    return pd.DataFrame(rows)
+
+
+def fmt(mean: float, lo: float, hi: float) -> str:
+    if not np.isfinite(mean):
+        return ""
+    return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else f"{mean:.2f}"
+
+
+def wide(df: pd.DataFrame, row: str, col: str, metric: str, rows: list[str], cols: list[str],
+         total: str | None = "all") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(numeric long table, text table rows x cols of 'mean [lo, hi]'), with an overall column."""
+    long = ci_frame(df, [row, col], metric)
+    if total:
+        long = pd.concat([long, ci_frame(df, [row], metric).assign(**{col: total})], ignore_index=True)
+        cols = cols + [total]
+    text = long.assign(v=[fmt(m, a, b) for m, a, b in zip(long["mean"], long["lo"], long["hi"])])
+    text = text.pivot(index=row, columns=col, values="v").reindex(index=rows, columns=cols)
+    return long, text.rename_axis(None, axis=1).reset_index()
+
+
+def methods_of(df: pd.DataFrame) -> list[str]:
+    return order(list(df["method"]), CLASSIC + MODERN + FLOOR)
+
+
+def style(method: str) -> tuple[str, str]:
+    """(colour, marker): classic answers warm, modern methods cool, the floor grey."""
+    warm = {"first_layer": "#d62728", "probing": "#ff7f0e", "lime": "#bcbd22", "permutation": "#8c564b"}
+    cool = {"conditional_permutation": "#1f77b4", "integrated_gradients": "#17becf", "deeplift": "#2ca02c",
+            "kernel_shap": "#9467bd", "sage": "#e377c2", "sobol_total": "#393b79"}
+    markers = dict(zip(CLASSIC + MODERN + FLOOR, "osD^vP*Xh<>"))
+    colour = warm.get(method) or cool.get(method) or "0.5"
+    return colour, markers.get(method, "o")
+
+
+def plot_by_dataset(df: pd.DataFrame, path: Path) -> Path:
+    """One panel per dataset: mean Spearman with 95% CI per method (pooled over models, seeds),
+    and the best Spearman reachable without ties (dashed)."""
+    from matplotlib.figure import Figure
+
+    datasets = order(list(df["dataset"]), DATASETS)
+    methods = methods_of(df)
+    fig = Figure(figsize=(3.1 * len(datasets) + 1.0, 5.2), dpi=120, layout="constrained")
+    axes = fig.subplots(1, len(datasets), sharey=True, squeeze=False)[0]
+    for ax, ds in zip(axes, datasets):
+        sub = df[df["dataset"] == ds]
+        ci = ci_frame(sub, ["method"], "spearman").set_index("method")
+        for i, m in enumerate(methods):
+            if m not in ci.index:
+                continue
+            c, mk = style(m)
+            r = ci.loc[m]
+            ax.errorbar(i, r["mean"], yerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]], fmt=mk, color=c,
+                        ms=6, capsize=3, lw=1.5)
+        ax.axhline(sub["ceiling"].mean(), ls="--", color="0.3", lw=1)
+        ax.axvspan(-0.5, len(CLASSIC) - 0.5, color="#fbe9e7", zorder=0)
+        ax.set_xticks(range(len(methods)), methods, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
+        ax.set_xlim(-0.6, len(methods) - 0.4)
+        ax.set_title(f"{ds}\n({sub['cell'].nunique()} cells)", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("Spearman vs truth (mean, 95% CI over cells)")
+    axes[0].set_ylim(-0.3, 1.02)
+    n_models = df["model"].nunique()
+    fig.suptitle(textwrap.fill(f"seed_question: Spearman vs truth per dataset, pooled over {n_models} "
+                               "architectures x seeds (shaded: the four classic answers; dashed: the best "
+                               "score reachable without ties)",
+                               int(fig.get_figwidth() * 11)), fontsize=11)
+    fig.savefig(path)
+    return path
+
+
+def plot_grid(df: pd.DataFrame, path: Path, best_modern: str) -> Path:
+    """Heatmaps dataset x architecture of mean Spearman for the classic answers, the best modern
+    method and the random floor."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    panels = [m for m in CLASSIC + [best_modern] + FLOOR if m in set(df["method"])]
+    datasets = order(list(df["dataset"]), DATASETS)
+    models = order(list(df["model"]), MODELS)
+    ncols = 3
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig = Figure(figsize=(4.3 * ncols + 0.8, 3.5 * nrows + 0.6), dpi=120, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    cmap = colormaps["RdYlGn"].with_extremes(bad="#d9d9d9")
+    im = None
+    for p, ax in enumerate(axes.flat):
+        if p >= len(panels):
+            ax.set_axis_off()
+            continue
+        m = panels[p]
+        mat = (df[df["method"] == m].groupby(["dataset", "model"])["spearman"].mean().unstack()
+               .reindex(index=datasets, columns=models))
+        v = mat.to_numpy(dtype=float)
+        im = ax.imshow(np.ma.masked_invalid(v), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
+        for i in range(v.shape[0]):
+            for j in range(v.shape[1]):
+                ax.text(j, i, "n/a" if not np.isfinite(v[i, j]) else f"{v[i, j]:.2f}", ha="center",
+                        va="center", fontsize=8)
+        ax.set_xticks(range(len(models)), [MODEL_LABEL.get(x, x) for x in models], rotation=30, ha="right",
+                      rotation_mode="anchor", fontsize=8)
+        ax.set_yticks(range(len(datasets)), datasets, fontsize=8)
+        ax.set_title(m + ("  (best modern)" if m == best_modern else "  (classic)" if m in CLASSIC else ""),
+                     fontsize=10)
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.7, label="mean Spearman vs truth over seeds")
+    fig.suptitle("seed_question: mean Spearman per dataset (rows) and architecture (columns)", fontsize=11)
+    fig.savefig(path)
+    return path
+
+
+def plot_irrelevant(df: pd.DataFrame, path: Path) -> Path:
+    """Grouped bars: mean share of |importance| on irrelevant features, per dataset and method."""
+    from matplotlib.figure import Figure
+
+    datasets = order(list(df["dataset"]), DATASETS)
+    methods = methods_of(df)
+    ci = ci_frame(df, ["dataset", "method"], "irrelevant_share").set_index(["dataset", "method"])
+    fig = Figure(figsize=(12.5, 4.8), dpi=120, layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(methods)
+    for k, m in enumerate(methods):
+        xs, ys, lo, hi = [], [], [], []
+        for i, ds in enumerate(datasets):
+            if (ds, m) in ci.index:
+                r = ci.loc[(ds, m)]
+                xs.append(i - 0.4 + (k + 0.5) * width)
+                ys.append(r["mean"])
+                lo.append(r["mean"] - r["lo"] if np.isfinite(r["lo"]) else 0)
+                hi.append(r["hi"] - r["mean"] if np.isfinite(r["hi"]) else 0)
+        c, _ = style(m)
+        ax.bar(xs, ys, width=width, color=c, label=m, yerr=[lo, hi], capsize=1.5, error_kw={"lw": 0.8})
+    ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_ylabel("share of sum |importance| on irrelevant features")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(ncols=1, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("seed_question: share of |importance| each method puts on features the function never reads "
+                 "(truth: 0)\nmean with 95% CI over cells (all architectures and seeds)", fontsize=10)
+    fig.savefig(path)
+    return path
+
+
+def plot_cells(df: pd.DataFrame, out: Path, cells: list[tuple[str, str, int]]) -> list[Path]:
+    """Importance bars (varbench.plots.importance_bars) for chosen (dataset, model, seed) cells."""
+    from varbench.plots import importance_bars
+
+    paths = []
+    data = datasets(sorted({(d, s) for d, _, s in cells}))
+    for ds, model, seed in cells:
+        rows = df[(df["dataset"] == ds) & (df["model"] == model) & (df["seed"] == seed)]
+        if rows.empty:
+            print(f"skipped importance bars for {ds}/{model}/{seed}: no runs")
+            continue
+        rows = rows.set_index("method").reindex([m for m in methods_of(rows)])
+        d = data[(ds, seed)]
+        q = rows["quality"].iloc[0]
+        paths.append(importance_bars(
+            d.truth.importance, d.feature_names,
+            {m: json.loads(v) for m, v in rows["importance"].items()},
+            out / f"importance_{ds}_{model}_seed{seed}.png",
+            f"Importance vs truth, {ds}/{model}/seed{seed} (test R² {q:.3f})",
+            {m: f"spearman {v:.2f}" for m, v in rows["spearman"].items()}))
+    return paths
+
+
+def headline(df: pd.DataFrame, best_modern: str, grid: pd.DataFrame) -> str:
+    """Generated sentences with the numbers the write-up quotes."""
+    def ci_of(sub: pd.DataFrame, metric: str = "spearman") -> str:
+        c = t_interval(sub[metric].to_numpy(dtype=float))
+        return f"{fmt(c.mean, c.lo, c.hi)} (n={c.n})" if c.n else "n/a"
+
+    lines = ["# seed_question: headline numbers (generated by analyse.py)", "",
+             f"Good-cell method runs analysed: {len(df)} of {df.attrs.get('n_all', len(df))} runs in runs.csv "
+             f"({df['cell'].nunique()} good cells). Spearman vs truth, mean [95% t-CI] (n = cells).", ""]
+    ceil = df.groupby("dataset")["ceiling"].mean()
+    lines.append("Best Spearman reachable without ties (the truth ties its irrelevant features, and interaction "
+                 "partners): " + ", ".join(f"{d} {ceil[d]:.3f}" for d in order(list(ceil.index), DATASETS)) + ".")
+    lines += ["", "## Overall (all datasets, architectures, seeds)"]
+    for m in methods_of(df):
+        lines.append(f"- {m}: Spearman {ci_of(df[df['method'] == m])}; top-k recall "
+                     f"{ci_of(df[df['method'] == m], 'topk_recall')}; irrelevant share "
+                     f"{ci_of(df[df['method'] == m], 'irrelevant_share')}")
+    lines += ["", f"Best modern method by overall mean Spearman: **{best_modern}**.", ""]
+    lines.append("## first_layer per dataset x architecture (mean Spearman over seeds; best and worst)")
+    fl = grid[(grid["method"] == "first_layer") & (grid["metric"] == "spearman")].sort_values("mean")
+    for _, r in pd.concat([fl.tail(3).iloc[::-1], fl.head(3)]).iterrows():
+        lines.append(f"- {r['dataset']} / {r['model']}: {fmt(r['mean'], r['lo'], r['hi'])} (n={int(r['n'])})")
+    lines += ["", "## Per dataset: classic answers vs the best modern method"]
+    for ds in order(list(df["dataset"]), DATASETS):
+        sub = df[df["dataset"] == ds]
+        parts = [f"{m} {ci_of(sub[sub['method'] == m])}" for m in CLASSIC + [best_modern, "random"]
+                 if m in set(sub["method"])]
+        lines.append(f"- {ds}: " + "; ".join(parts))
+    lines += ["", "## Per architecture: first_layer vs permutation vs the best modern method"]
+    for mo in order(list(df["model"]), MODELS):
+        sub = df[df["model"] == mo]
+        parts = [f"{m} {ci_of(sub[sub['method'] == m])}" for m in ["first_layer", "permutation", best_modern]]
+        lines.append(f"- {mo} ({MODEL_LABEL.get(mo, mo)}): " + "; ".join(parts))
+    lines += ["", "## redundant / mlp_deep: data truth vs the model's own truth (model_spearman)"]
+    sub = df[(df["dataset"] == "redundant") & (df["model"] == "mlp_deep")]
+    for m in methods_of(sub):
+        lines.append(f"- {m}: Spearman vs data truth {ci_of(sub[sub['method'] == m])}; vs the model's own "
+                     f"Sobol ranking {ci_of(sub[sub['method'] == m], 'model_spearman')}")
+    lines += ["", "## Irrelevant share on the redundant and correlated datasets (copies / decoy twins)"]
+    for ds in ["redundant", "correlated_block"]:
+        sub = df[df["dataset"] == ds]
+        if len(sub):
+            lines.append(f"- {ds}: " + "; ".join(f"{m} {ci_of(sub[sub['method'] == m], 'irrelevant_share')}"
+                                                 for m in methods_of(sub)))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", default="results/seed_question/runs.csv", type=Path)
+    p.add_argument("--out", default="results/seed_question", type=Path)
+    p.add_argument("--cells", nargs="*", default=["redundant/mlp_deep/0", "interaction/mlp/0"],
+                   help="DATASET/MODEL/SEED cells to draw importance bars for")
+    args = p.parse_args(argv)
+    cells = []
+    for c in args.cells:
+        parts = c.split("/")
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise SystemExit(f"--cells {c!r} is invalid: expected DATASET/MODEL/SEED, e.g. redundant/mlp_deep/0")
+        cells.append((parts[0], parts[1], int(parts[2])))
+    df = load(args.runs)
+    if df.empty:
+        raise SystemExit(f"no ok runs in good cells in {args.runs}")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    methods = methods_of(df)
+    datasets = order(list(df["dataset"]), DATASETS)
+    models = order(list(df["model"]), MODELS)
+    overall = df[df["method"].isin(MODERN)].groupby("method")["spearman"].mean()
+    best_modern = str(overall.idxmax())
+
+    long_d, text_d = wide(df, "method", "dataset", "spearman", methods, datasets)
+    long_d.to_csv(out / "by_dataset.csv", index=False)
+    (out / "by_dataset.md").write_text(markdown_table(text_d) + "\n")
+    long_m, text_m = wide(df, "method", "model", "spearman", methods, models)
+    long_m.to_csv(out / "by_model.csv", index=False)
+    (out / "by_model.md").write_text(markdown_table(text_m) + "\n")
+    long_i, text_i = wide(df, "method", "dataset", "irrelevant_share", methods, datasets)
+    long_i.to_csv(out / "irrelevant_share.csv", index=False)
+    (out / "irrelevant_share.md").write_text(markdown_table(text_i) + "\n")
+    long_t, text_t = wide(df, "method", "dataset", "model_spearman", methods, datasets)
+    long_t.to_csv(out / "model_truth.csv", index=False)
+    (out / "model_truth.md").write_text(
+        "Spearman vs the trained model's own truth (its total Sobol indices), mean [95% t-CI] over cells\n\n"
+        + markdown_table(text_t) + "\n")
+    grid = pd.concat([ci_frame(df, ["method", "dataset", "model"], m).assign(metric=m)
+                      for m in ("spearman", "topk_recall", "irrelevant_share", "model_spearman")],
+                     ignore_index=True)
+    grid.to_csv(out / "grid.csv", index=False)
+    g = grid[grid["metric"] == "spearman"]
+    g = g.assign(v=[fmt(m, a, b) for m, a, b in zip(g["mean"], g["lo"], g["hi"])])
+    gt = g.pivot_table(index=["dataset", "model"], columns="method", values="v", aggfunc="first")
+    gt = gt.reindex(index=pd.MultiIndex.from_tuples([(d, m) for d in datasets for m in models]), columns=methods)
+    parts = ["Mean Spearman [95% t-CI] over seeds of the classic answers (and the best modern method) "
+             "per dataset (rows) and architecture (columns)", ""]
+    for m in [x for x in CLASSIC + [best_modern] if x in methods]:
+        gm = g[g["method"] == m].pivot(index="dataset", columns="model", values="v").reindex(index=datasets,
+                                                                                          columns=models)
+        parts += [f"### {m}", "", markdown_table(gm.rename_axis(None, axis=1).reset_index()), ""]
+    (out / "classic_by_arch.md").write_text("\n".join(parts))
+    (out / "grid_spearman.md").write_text(
+        "Mean Spearman [95% t-CI] over seeds per dataset and architecture\n\n"
+        + markdown_table(gt.rename_axis(["dataset", "model"]).rename_axis(None, axis=1).reset_index()) + "\n")
+    cells_q = df.drop_duplicates("cell")
+    qt = cells_q.groupby(["dataset", "model"])["quality"].agg(["mean", "min"]).unstack()
+    qt = pd.DataFrame({mo: [f"{qt[('mean', mo)][d]:.3f} (min {qt[('min', mo)][d]:.3f})" for d in datasets]
+                       for mo in models}, index=datasets)
+    (out / "quality.md").write_text("Model test R², mean (min) over seeds, per dataset and architecture\n\n"
+                                    + markdown_table(qt.rename_axis("dataset").reset_index()) + "\n")
+    (out / "headline.md").write_text(headline(df, best_modern, grid))
+    for f in (plot_by_dataset(df, out / "spearman_by_dataset.png"),
+              plot_grid(df, out / "classic_grid.png", best_modern),
+              plot_irrelevant(df, out / "irrelevant_share.png"), *plot_cells(df, out, cells)):
+        print(f"wrote {f}")
+    print(f"wrote tables and headline.md to {out}/ (best modern method: {best_modern})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
