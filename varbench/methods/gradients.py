@@ -89,25 +89,34 @@ def _integrated(model: TrainedModel, X: np.ndarray, ref: np.ndarray, steps: int,
     """IG from `ref` to each row of X, of f or (with noise (n, s, d)) of each shifted model
     f(. + noise[i, s]) averaged over s. Returns phi (n, d) and the completeness deltas.
 
-    One gradient call on all rows x samples x steps; one predict call for the end points."""
+    Rows are taken in blocks of at most `model.chunk_size` path points (samples x steps per
+    row), so peak memory is bounded by the engine's chunk size, not by rows x steps x features;
+    each block is one gradient call and one predict call for its end points."""
     alphas, weights = path_quadrature(steps, method)
     n, d = X.shape
-    eps = np.zeros((n, 1, d), np.float32) if noise is None else noise
-    s = eps.shape[1]
-    diff = X - ref  # float32 (n, d)
-    a = alphas.astype(np.float32)[None, None, :, None]
-    path = ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # (n, s, k, d)
-    G = model.gradient(path.reshape(-1, d)).reshape(n, s, len(alphas), d)
-    avg = np.einsum("k,nskd->nd", weights, G.astype(np.float64)) / s
-    phi = diff.astype(np.float64) * avg
-    if noise is None:
-        out = model.predict(np.vstack([X, ref[None, :]])).astype(np.float64)
-        target = out[:n] - out[n]
-    else:
-        ends = np.concatenate([X[:, None, :] + eps, ref + eps], axis=1).reshape(-1, d)
-        out = model.predict(ends).astype(np.float64).reshape(n, 2, s)
-        target = (out[:, 0] - out[:, 1]).mean(axis=1)
-    return phi, _deltas(phi.sum(axis=1), target)
+    s = 1 if noise is None else noise.shape[1]
+    block = max(1, model.chunk_size // (s * len(alphas)))
+    phis, targets = [], []
+    for lo in range(0, n, block):
+        Xb = X[lo:lo + block]
+        nb = Xb.shape[0]
+        eps = np.zeros((nb, 1, d), np.float32) if noise is None else noise[lo:lo + block]
+        diff = Xb - ref  # float32 (nb, d)
+        a = alphas.astype(np.float32)[None, None, :, None]
+        path = ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # (nb, s, k, d)
+        G = model.gradient(path.reshape(-1, d)).reshape(nb, s, len(alphas), d)
+        del path
+        avg = np.einsum("k,nskd->nd", weights, G.astype(np.float64)) / s
+        phis.append(diff.astype(np.float64) * avg)
+        if noise is None:
+            out = model.predict(np.vstack([Xb, ref[None, :]])).astype(np.float64)
+            targets.append(out[:nb] - out[nb])
+        else:
+            ends = np.concatenate([Xb[:, None, :] + eps, ref + eps], axis=1).reshape(-1, d)
+            out = model.predict(ends).astype(np.float64).reshape(nb, 2, s)
+            targets.append((out[:, 0] - out[:, 1]).mean(axis=1))
+    phi = np.concatenate(phis)
+    return phi, _deltas(phi.sum(axis=1), np.concatenate(targets))
 
 
 # ----------------------------------------------------------------------------- methods
@@ -137,8 +146,8 @@ def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Gene
     """Integrated Gradients (Sundararajan et al. 2017): phi_j = (x_j - b_j) int_0^1
     d f / d x_j (b + a (x - b)) da, the integral by `method` quadrature with `steps` nodes.
     Additive: sum_j phi_j = f(x) - f(b) up to the quadrature error, reported as extras
-    max_abs_delta / mean_abs_delta. Costs rows x steps gradients (one batched call) plus
-    rows + 1 predictions for the delta."""
+    max_abs_delta / mean_abs_delta. Costs rows x steps gradients (batched calls of at most
+    the engine's chunk size) plus rows + 1 predictions per block for the delta."""
     X = _explained_rows(data, n_rows, rng)
     ref = baseline_vector(data.X_train, baseline)
     phi, extras = _integrated(model, X, ref, steps, method, noise=None)

@@ -17,17 +17,23 @@ def loss_increase(model: TrainedModel, X: np.ndarray, y: np.ndarray, replace: Re
                   rng: np.random.Generator, n_repeats: int) -> Attribution:
     """Mean loss with column j replaced, minus the mean loss on X, for each j.
 
-    All repeats of one column are evaluated in one batched call; returns the mean over
+    The repeats of one column are evaluated in batches of at most the engine's chunk size
+    (peak memory bounded by it, not by repeats x rows x features); returns the mean over
     repeats, with the largest standard error across features as a diagnostic."""
     if not isinstance(n_repeats, int) or n_repeats < 1:
         raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 1")
     n, d = X.shape
     base = float(np.mean(model.loss(X, y)))
     means, ses = np.zeros(d), np.zeros(d)
+    block = max(1, model.chunk_size // n)  # repeats per batch: memory bounded by the chunk size
     for j in range(d):
-        Xr = np.repeat(X[None], n_repeats, axis=0)
-        Xr[:, :, j] = replace(j, X, rng, n_repeats)
-        per_repeat = model.loss(Xr.reshape(-1, d), np.tile(y, n_repeats)).reshape(n_repeats, n).mean(axis=1)
+        values = replace(j, X, rng, n_repeats)  # (n_repeats, n): drawn at once, same stream
+        per_repeat = np.empty(n_repeats)
+        for lo in range(0, n_repeats, block):
+            r = min(block, n_repeats - lo)
+            Xr = np.repeat(X[None], r, axis=0)
+            Xr[:, :, j] = values[lo:lo + r]
+            per_repeat[lo:lo + r] = model.loss(Xr.reshape(-1, d), np.tile(y, r)).reshape(r, n).mean(axis=1)
         means[j] = per_repeat.mean() - base
         ses[j] = per_repeat.std(ddof=1) / np.sqrt(n_repeats) if n_repeats > 1 else 0.0
     return Attribution(importance=means, extras={"base_loss": base, "max_stderr": float(ses.max())})
