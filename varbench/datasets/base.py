@@ -57,6 +57,17 @@ class Dataset:
         return int(self.X_train.shape[1])
 
 
+def _check_values(name: str, a: np.ndarray, symbol: str) -> None:
+    """Real, finite values within float32 range (they are trained on as float32)."""
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)
+            or np.issubdtype(a.dtype, np.bool_)):
+        raise ValueError(f"dataset {name} must be real numbers, got dtype {a.dtype}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"dataset {name} contains NaN or inf ({int((~np.isfinite(a)).sum())} entries)")
+    if np.issubdtype(a.dtype, np.floating) and np.abs(a).max() > np.finfo(np.float32).max:
+        raise ValueError(f"dataset {name} has values beyond float32 range (max |{symbol}| = {np.abs(a).max():.3g})")
+
+
 def _check_matrix(name: str, X: object) -> np.ndarray:
     try:
         X = np.asarray(X)
@@ -66,13 +77,7 @@ def _check_matrix(name: str, X: object) -> np.ndarray:
         raise ValueError(f"dataset {name} must be 2-D (n, d), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"dataset {name} has shape {X.shape}: expected at least one row and one feature")
-    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)
-            or np.issubdtype(X.dtype, np.bool_)):
-        raise ValueError(f"dataset {name} must be real numbers, got dtype {X.dtype}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"dataset {name} contains NaN or inf ({int((~np.isfinite(X)).sum())} entries)")
-    if np.issubdtype(X.dtype, np.floating) and np.abs(X).max() > np.finfo(np.float32).max:
-        raise ValueError(f"dataset {name} has values beyond float32 range (max |x| = {np.abs(X).max():.3g})")
+    _check_values(name, X, "x")
     return X
 
 
@@ -82,13 +87,7 @@ def _check_target(name: str, y: object, n: int) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"dataset {name} must have shape ({n},), got {y.shape}")
-    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
-            or np.issubdtype(y.dtype, np.bool_)):
-        raise ValueError(f"dataset {name} must be real numbers, got dtype {y.dtype}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"dataset {name} contains NaN or inf ({int((~np.isfinite(y)).sum())} entries)")
-    if np.issubdtype(y.dtype, np.floating) and np.abs(y).max() > np.finfo(np.float32).max:
-        raise ValueError(f"dataset {name} has values beyond float32 range (max |y| = {np.abs(y).max():.3g})")
+    _check_values(name, y, "y")
     return y
 
 

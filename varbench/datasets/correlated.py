@@ -37,13 +37,13 @@ def default_coefficients(n_features: int, n_relevant: int, positions: np.ndarray
 
 
 def resolve_coefficients(coefficients: Sequence[float] | None, n_relevant: int, n_features: int,
-                         positions: np.ndarray | None = None) -> np.ndarray:
+                         leading: bool = False) -> np.ndarray:
     """Validated coefficient vector: the given one (length n_features, not all zero), or the
-    default 2.0 .. 0.5 ramp on `positions` (spread positions when None)."""
+    default 2.0 .. 0.5 ramp on the first n_relevant features (leading) or spread positions."""
     if coefficients is None:
         check(isinstance(n_relevant, int) and 1 <= n_relevant <= n_features, "n_relevant", n_relevant,
               f"an integer in [1, n_features={n_features}]")
-        pos = spread_positions(n_features, n_relevant) if positions is None else positions
+        pos = np.arange(n_relevant) if leading else spread_positions(n_features, n_relevant)
         return default_coefficients(n_features, n_relevant, pos)
     w = np.asarray(list(coefficients), dtype=float)
     check(w.shape == (n_features,) and bool(np.all(np.isfinite(w))), "coefficients", list(coefficients),

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from varbench.datasets._common import check, check_common, make_dataset
+from varbench.datasets.correlated import resolve_coefficients
 from varbench.datasets.base import Dataset, GroundTruth
 
 
@@ -30,15 +31,7 @@ def linear(
     interventional Shapley value, since E[x_j] = 0 and the features are independent).
     """
     check_common(n_samples, n_features, noise, task, test_fraction)
-    if coefficients is None:
-        check(isinstance(n_relevant, int) and 1 <= n_relevant <= n_features, "n_relevant", n_relevant,
-              f"an integer in [1, n_features={n_features}]")
-        w = np.zeros(n_features)
-        w[:n_relevant] = np.linspace(2.0, 0.5, n_relevant)
-    else:
-        w = np.asarray(list(coefficients), dtype=float)
-        check(w.shape == (n_features,), "coefficients", list(coefficients), f"{n_features} numbers")
-        check(bool(np.any(w != 0)), "coefficients", list(coefficients), "at least one non-zero value")
+    w = resolve_coefficients(coefficients, n_relevant, n_features, leading=True)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))
     f = X @ w
