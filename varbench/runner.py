@@ -214,7 +214,9 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
     """The trained model's own truth (exact Shapley/SAGE by coalition enumeration, total Sobol),
     logged on the cell, so explainer error can be told apart from model error. Empty if disabled,
     if d is too large, or if it fails (the failure is logged, the cell goes on)."""
+    from varbench.config import stable_hash
     from varbench.methods.model_truth import model_truth
+    from varbench.models.cache import cached_arrays
     from varbench.tracking import vector_json
 
     opts = spec.model_truth
@@ -222,10 +224,11 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
         return {}
     start = time.perf_counter()
     model.n_evals = 0
-    try:
-        mt = model_truth(model, spec.dataset, background_size=opts.get("background_size", 32),
-                         rows=opts.get("rows", 100), sobol_samples=opts.get("sobol_samples", 8192),
-                         max_features=opts.get("max_features", 10), seed=spec.seed)
+    try:  # deterministic given the model and options: cached beside the model
+        mt, cached = cached_arrays(spec, "truth-" + stable_hash(opts), lambda: model_truth(
+            model, spec.dataset, background_size=opts.get("background_size", 32), rows=opts.get("rows", 100),
+            sobol_samples=opts.get("sobol_samples", 8192), max_features=opts.get("max_features", 10),
+            seed=spec.seed))
     except Exception as exc:  # noqa: BLE001 - the model truth is a diagnostic: never fatal
         log.warning("model truth failed: %s", exc)
         tracker.log(parent, tags={"model_truth_error": f"{type(exc).__name__}: {exc}"[:4000]})
@@ -235,7 +238,8 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
     tracker.log(parent, metrics={"model_truth_seconds": time.perf_counter() - start,
                                  "model_truth_evals": float(model.n_evals),
                                  **{f"{m}_vs_data": spearman(v, data_truth) for m, v in truths.items()}},
-                tags={f"model_truth_{key}": vector_json(mt[key]) for key in MODEL_TRUTHS.values()})
+                tags={"model_truth_cached": str(cached),
+                      **{f"model_truth_{key}": vector_json(mt[key]) for key in MODEL_TRUTHS.values()}})
     log.info("model truth (%.1fs): Spearman of the model's own Sobol ranking vs data truth %s",
              time.perf_counter() - start, _fmt(spearman(truths["model_spearman"], data_truth)))
     return truths

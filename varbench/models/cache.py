@@ -6,7 +6,9 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from varbench.models.trained import TrainedModel
 from varbench.models.trainer import refitter, train
@@ -45,3 +47,24 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
     os.replace(tmp, path)  # atomic: concurrent workers never see a half-written file
     meta_path.write_text(json.dumps({"quality": model.quality, "train_seconds": model.train_seconds}))
     return model, False
+
+
+def cached_arrays(spec: Any, key: str, compute: Callable[[], dict[str, np.ndarray]]
+                  ) -> tuple[dict[str, np.ndarray], bool]:
+    """Arrays derived deterministically from a cached model (e.g. its own truth), stored beside
+    it as `<model_hash>.<key>.npz`: (arrays, True) from the cache, else computed and stored."""
+    if not spec.cache_dir:
+        return compute(), False
+    path = Path(spec.cache_dir) / f"{spec.model_hash}.{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}, True
+        except Exception as exc:  # noqa: BLE001 - a corrupt entry is recomputed
+            log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
+    np.savez(tmp, **out)
+    os.replace(tmp, path)
+    return out, False
