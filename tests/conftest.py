@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from varbench.paths import conf_dir
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONF_DIR = str(conf_dir())
 
 # A tiny, fast cell: small data, few epochs. Tests add their own overrides.
 TINY = ["dataset.n_samples=300", "trainer.epochs=8", "trainer.patience=0", "trainer.progress_every=0",

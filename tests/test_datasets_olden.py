@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from varbench.paths import conf_dir
 from varbench.datasets.olden import OLDEN2004_CORRELATIONS, correlation_matrix, olden2004, regression_coefficients
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = conf_dir()
 PAPER_LIKE = (0.8, 0.6, 0.4, 0.2, 0.0)  # needs correlated predictors to be a valid correlation matrix
 
 

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from varbench.paths import conf_dir
 from varbench.api import METHOD_DIR, available_methods, method_callable
 from varbench.datasets.synthetic import linear
 from varbench.methods.base import as_attribution
 from varbench.models.mlp import build_mlp
 from varbench.models.trainer import TrainerConfig, train
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = conf_dir()
 ALL = sorted(p.stem for p in METHOD_DIR.glob("*.yaml"))
 METHODS = [m for m in ALL if not m.startswith("inter_")]  # the interaction track has its own tests
 # small settings so the whole table runs in seconds; only keys a method's YAML has are applied

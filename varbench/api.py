@@ -1,7 +1,6 @@
 """Use varbench's methods on your own trained Keras model, outside the harness."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -9,14 +8,14 @@ import pandas as pd
 
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.methods.base import as_attribution
+from varbench.paths import method_dir
 
-METHOD_DIR = Path(__file__).resolve().parent.parent / "conf" / "method"
 
 
 def available_methods() -> list[str]:
     """Names of the registered importance methods (one YAML each in conf/method/; the oracle and
     the interaction track's `inter_*` methods, which return pair matrices, are not listed)."""
-    return sorted(p.stem for p in METHOD_DIR.glob("*.yaml") if p.stem != "oracle" and not p.stem.startswith("inter_"))
+    return sorted(p.stem for p in method_dir().glob("*.yaml") if p.stem != "oracle" and not p.stem.startswith("inter_"))
 
 
 def method_callable(name: str, **params: Any):
@@ -25,7 +24,7 @@ def method_callable(name: str, **params: Any):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    path = METHOD_DIR / f"{name}.yaml"
+    path = method_dir() / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"method={name!r} is not registered; available: {available_methods()}")
     cfg = OmegaConf.merge(OmegaConf.load(path), params, {"_partial_": True})

@@ -734,11 +734,11 @@ def bench_profile(ctx: Context) -> Section:
         return Section("Where the time goes", [], "Not profiled in this mode.")
     from hydra import compose, initialize_config_dir
 
-    from varbench.cli import CONF_DIR
+    from varbench.paths import conf_dir
     from varbench.runner import run_cell
 
     def profiled(seed: int, uri: str) -> tuple[dict, Any]:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             cfg = compose("config", overrides=[*overrides, f"seed={seed}", "cache.dir=null", f"tracking.uri={uri}"])
         prof = cProfile.Profile()
         result = prof.runcall(run_cell, cfg)

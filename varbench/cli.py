@@ -8,7 +8,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from varbench.paths import conf_dir
 log = logging.getLogger("varbench")
 
 
@@ -92,7 +92,7 @@ def _terminate_as_exit() -> None:
 def _hydra_main() -> None:
     import hydra
 
-    hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_job)()
+    hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(_job)()
 
 
 def main() -> None:

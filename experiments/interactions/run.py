@@ -20,13 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+from varbench.paths import conf_dir
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "conf"
+CONF = conf_dir()
 OUT = ROOT / "results" / "interactions"
 FUNCTIONS = [f"F{i}" for i in range(1, 11)]
 CONTROLS = {"inter_product": ["dataset=interaction", "dataset.n_samples=6000"],

@@ -24,12 +24,14 @@ import json
 import sys
 from pathlib import Path
 
+from varbench.paths import conf_dir
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[2]
-DATASET_YAML = ROOT / "conf" / "dataset" / "olden2004.yaml"
+DATASET_YAML = conf_dir() / "dataset" / "olden2004.yaml"
 CLASSIC = ["olden", "garson", "pad", "input_perturbation", "profile", "stepwise_addition",
            "stepwise_elimination"]
 LABELS = {

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.datasets.base import Dataset
+from varbench.paths import conf_dir
 from varbench.report import markdown_table
 from varbench.scoring import spearman
 from varbench.stats import t_interval
@@ -43,7 +44,7 @@ DATASETS = ["linear", "correlated_block", "interaction", "redundant", "mixed_sca
 MODELS = ["sq_mlp_narrow", "mlp_wide", "mlp", "sq_mlp_l2", "mlp_deep"]
 MODEL_LABEL = {"sq_mlp_narrow": "[8]", "mlp_wide": "[256]", "mlp": "[64,64]",
                "sq_mlp_l2": "[64,64]+L2+drop", "mlp_deep": "[32x4]+L2+drop"}
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = conf_dir()
 
 
 def order(values: list[str], preferred: list[str]) -> list[str]:

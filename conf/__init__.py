@@ -1,0 +1,1 @@
+"""varbench's Hydra configs, installed as the package `varbench.conf` (data only)."""

@@ -1,0 +1,27 @@
+"""The wheel ships every package and every config: the package list in pyproject.toml is complete."""
+import tomllib
+from pathlib import Path
+
+from varbench.paths import conf_dir, method_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _declared() -> set[str]:
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+
+
+def test_every_code_package_is_declared():
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "varbench").rglob("__init__.py")}
+    assert found - _declared() == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_every_config_folder_is_declared():
+    folders = {p.parent for p in (ROOT / "conf").rglob("*.yaml")}
+    found = {".".join(("varbench", *f.relative_to(ROOT).parts)) for f in folders}
+    assert found - _declared() == set(), "add these config folders to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_configs_are_found_through_the_package():
+    assert (conf_dir() / "config.yaml").is_file()
+    assert len(list(method_dir().glob("*.yaml"))) > 20
