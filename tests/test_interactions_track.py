@@ -9,7 +9,7 @@ from exact import dataset, function_net
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.interactions import Interactions, pair_matrix
 from varbench.interactions.methods import h_statistic, oracle_interactions, random_interactions
-from varbench.interactions.track import is_interaction_method, run_interaction_method
+from varbench.interactions.track import run_interaction_method
 
 SUITE = {"inter_h_stat", "inter_shapley", "inter_hessian", "inter_nid", "inter_sobol2", "inter_random"}
 
@@ -32,7 +32,8 @@ def _model():
 def test_ok_method_is_scored_and_tagged():
     fn = lambda m, d, rng: h_statistic(m, d, rng, n_rows=30)  # noqa: E731
     metrics, tags, matrix = run_interaction_method("inter_h_stat", fn, _model(), _data(), seed=0)
-    assert tags == {"status": "ok", "track": "interactions", "score_status": tags["score_status"]}
+    assert tags == {"status": "ok", "track": "interactions", "score_status": tags["score_status"],
+                    "returns": "interactions", "estimand": "unknown", "role": "method", "scope": "global", "needs": ""}
     assert tags["score_status"].startswith("ok")
     assert metrics["pair_auroc"] == 1.0 and metrics["pair_ap"] == 1.0 and metrics["r_precision"] == 1.0
     assert metrics["n_true_pairs"] == 1.0 and metrics["n_model_evals"] == (4 + 6) * 30 * 30
@@ -80,7 +81,7 @@ def test_suite_runs_on_a_trained_tsang_cell(compose_cfg):
                        "methods.inter_sobol2.n_samples=256", "methods.inter_hessian.n_rows=100"])
     spec = resolve_cell(cfg)
     assert set(spec.methods) == SUITE
-    assert all(is_interaction_method(fn) for fn in spec.methods.values())
+    assert all(m.returns == "interactions" for m in spec.method_meta.values())
     data = spec.dataset
     model = train(spec.build, data.X_train, data.y_train, data.task, spec.seed, spec.trainer)
     for name, fn in spec.methods.items():
@@ -100,12 +101,17 @@ def test_each_method_config_composes(compose_cfg, name):
     assert list(cfg.methods) == [name] and cfg.methods[name]["_target_"].startswith("varbench.interactions.")
 
 
-def test_dispatch_predicate():
-    import functools
+def test_dispatch_follows_the_metadata():
+    from varbench.registry import MethodMeta
+    from varbench.runner import run_method
 
-    from varbench.methods.baselines import random as main_random
-    from varbench.methods.perturbation import permutation
+    def plain(m, d, rng):  # no metadata, returns Interactions: recognised by its result
+        return Interactions(matrix=pair_matrix([{0, 1}], 4))
 
-    assert is_interaction_method(h_statistic) and is_interaction_method(functools.partial(h_statistic, n_rows=5))
-    assert not is_interaction_method(main_random) and not is_interaction_method(functools.partial(permutation))
-    assert not is_interaction_method(lambda m, d, rng: None)
+    _, tags, _ = run_method("user_pairs", plain, _model(), _data(), seed=0)
+    assert tags["track"] == "interactions" and tags["returns"] == "interactions"
+    _, tags, _ = run_method("user_vec", lambda m, d, rng: np.ones(4), _model(), _data(), seed=0)
+    assert tags["track"] == "main" and tags["returns"] == "importance" and tags["role"] == "method"
+    _, tags, _ = run_method("declared", lambda m, d, rng: np.ones(4), _model(), _data(), seed=0,
+                            meta=MethodMeta(returns="interactions"))
+    assert tags["track"] == "interactions" and tags["status"] == "failed"  # a vector is no pair matrix

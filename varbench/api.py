@@ -8,26 +8,26 @@ import pandas as pd
 
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.methods.base import as_attribution
-from varbench.paths import method_dir
 
 
 
 def available_methods() -> list[str]:
-    """Names of the registered importance methods (one YAML each in conf/method/; the oracle and
-    the interaction track's `inter_*` methods, which return pair matrices, are not listed)."""
-    return sorted(p.stem for p in method_dir().glob("*.yaml") if p.stem != "oracle" and not p.stem.startswith("inter_"))
+    """Names of the registered importance methods (their `_meta_` says `returns: importance`;
+    ceilings such as the oracle, which read the data's truth, are not listed)."""
+    from varbench.registry import available_methods as _available
+
+    return _available("importance")
 
 
 def method_callable(name: str, **params: Any):
     """The registered method `name` as a callable (model, data, rng), with params overriding
-    its YAML defaults."""
+    its YAML defaults (its `_meta_` block is not passed on)."""
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    path = method_dir() / f"{name}.yaml"
-    if not path.exists():
-        raise ValueError(f"method={name!r} is not registered; available: {available_methods()}")
-    cfg = OmegaConf.merge(OmegaConf.load(path), params, {"_partial_": True})
+    from varbench.registry import method_info
+
+    cfg = OmegaConf.merge(method_info(name).config, params, {"_partial_": True})
     return instantiate(cfg)
 
 

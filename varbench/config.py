@@ -50,6 +50,7 @@ class CellSpec:
     method_hashes: dict[str, str] | None = None
     model_truth: dict[str, Any] = field(default_factory=dict)
     resume: bool = True
+    method_meta: dict[str, Any] = field(default_factory=dict)  # name -> varbench.registry.MethodMeta
 
 
 def stable_hash(obj: Any) -> str:
@@ -176,11 +177,15 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
     if not isinstance(methods_cfg, dict) or not methods_cfg:
         raise ConfigError(f"methods={methods_cfg!r} is invalid: expected at least one method "
                           "(methods=SUITE or methods=[a,b])")
+    from varbench.registry import split_meta
+
     methods: dict[str, Callable[..., Any]] = {}
-    for name, node in methods_cfg.items():
+    meta: dict[str, Any] = {}
+    for name, node in list(methods_cfg.items()):
         if not isinstance(node, dict) or "_target_" not in node:
             raise ConfigError(one_line(f"methods.{name}={node!r} is invalid: expected a method config with a _target_"))
-        methods[name] = load_target(node, f"methods.{name}", METHOD_ARGS, counts=True)
+        meta[name], methods_cfg[name] = split_meta(node, f"methods.{name}")  # _meta_ is never passed on
+        methods[name] = load_target(methods_cfg[name], f"methods.{name}", METHOD_ARGS, counts=True)
 
     trainer_cfg = c["trainer"] or {}
     trainer = _trainer(trainer_cfg)
@@ -219,4 +224,5 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
                        for name, node in methods_cfg.items()},
         resume=top.resume,
         model_truth=asdict(top.model_truth) if top.model_truth is not None else {"enabled": False},
+        method_meta=meta,
     )

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.stats import Comparison, block_ranks, compare, t_interval
-from varbench.summary import CEILINGS, format_summary, summarize
+from varbench.summary import ceiling_mask, format_summary, summarize
 
 # Dataset-name patterns -> the condition they test (first match wins; case-insensitive).
 CONDITIONS: dict[str, str] = {
@@ -91,7 +91,7 @@ class ReportData:
     n_duplicates: int = 0
 
     def _ceiling(self) -> pd.Series:
-        return self.runs["method"].isin(CEILINGS) & (not self.include_oracle)
+        return ceiling_mask(self.runs) & (not self.include_oracle)
 
     @property
     def ranked(self) -> pd.DataFrame:
@@ -112,7 +112,7 @@ class ReportData:
     @property
     def ceilings(self) -> pd.DataFrame:
         """Ceiling (oracle) runs in good cells."""
-        return self.runs[~self.runs["low"] & self.runs["method"].isin(CEILINGS)]
+        return self.runs[~self.runs["low"] & ceiling_mask(self.runs)]
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -422,7 +422,7 @@ def recommendation(data: ReportData, comp: Comparison | None = None) -> str:
         if len(high) and len(weak):
             lines.append(_condition_line(f"well-trained models (quality >= {HIGH_QUALITY})", high, m))
             lines.append(_condition_line(f"weaker models (quality < {HIGH_QUALITY})", weak, m))
-    low = data.low[(data.low["status"] == "ok") & ~data.low["method"].isin(CEILINGS)]
+    low = data.low[(data.low["status"] == "ok") & ~ceiling_mask(data.low)]
     low = low[np.isfinite(low[m])]
     if len(low):
         lines.append(_condition_line("models that failed to learn (low-quality cells, excluded above)", low, m))
@@ -533,7 +533,7 @@ def make_plots(data: ReportData, out: Path, comp: Comparison, scores: pd.DataFra
                                         f"Mean {m} vs cost ({s['cell'].nunique()} good cells)", styles))
     else:
         notes.append("score vs cost: no scored runs in good cells")
-    allr = data.runs[(data.runs["status"] == "ok") & ~data.runs["method"].isin(CEILINGS)]
+    allr = data.runs[(data.runs["status"] == "ok") & ~ceiling_mask(data.runs)]
     q = allr.assign(score=allr[m])[["method", "quality", "score", "low"]]
     if q.dropna(subset=["quality", "score"]).empty:
         notes.append("score vs quality: no run has both a model quality and a score")
@@ -555,7 +555,7 @@ def make_plots(data: ReportData, out: Path, comp: Comparison, scores: pd.DataFra
             continue
         truth = json.loads(meta.iloc[0]["truth"])
         names = str(meta.iloc[0].get("feature_names") or "").split(",")
-        ok = rows[(rows["status"] == "ok") & (rows["importance"] != "") & ~rows["method"].isin(CEILINGS)]
+        ok = rows[(rows["status"] == "ok") & (rows["importance"] != "") & ~ceiling_mask(rows)]
         ok = ok.set_index("method").reindex([x for x in ranks["method"] if x in set(ok["method"])] +
                                             sorted(set(ok["method"]) - set(ranks["method"])))
         imps = {meth: json.loads(v) for meth, v in ok["importance"].items()}
@@ -631,7 +631,7 @@ def write_report(data: ReportData, out: Path, source: str, cell: str | None = No
         + (f"; {data.n_duplicates} older duplicate run(s) ignored" if data.n_duplicates else "") + ".",
         "Intervals are two-sided 95% Student t intervals over cells (seeds): mean ± t(0.975, n-1)·s/√n "
         "(not clipped to the metric's range). "
-        "Ceilings (" + ", ".join(CEILINGS) + ") are " + ("included" if data.include_oracle else "excluded")
+        "Ceilings (" + (", ".join(sorted(set(data.runs.loc[ceiling_mask(data.runs), "method"]))) or "none") + ") are " + ("included" if data.include_oracle else "excluded")
         + " from ranks and statistics.", "",
         rec, "## Mean rank within cells (1 = best; ties averaged)", "", markdown_table(ranks, 2), "",
         "## Scores per dataset (good cells)", "",

@@ -2,6 +2,7 @@
 every method with failure isolation, and log everything."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import zlib
@@ -43,25 +44,29 @@ def method_rng(seed: int, name: str) -> np.random.Generator:
 
 
 def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int, k: int | None = None,
-               model_truths: dict[str, np.ndarray] | None = None, track: str | None = None
+               model_truths: dict[str, np.ndarray] | None = None, meta: Any = None
                ) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
     """Run one method with fault isolation, time it, count its model evaluations, and score it.
 
-    An importance vector / `Attribution` is scored against the data's truth (and, as
-    `model_spearman*`, against the trained model's own truth when given); an `Interactions`
-    result (or any method of track="interactions") is scored as a pairwise interaction matrix.
-    Returns (metrics, tags, payload = importance vector or interaction matrix); never raises for
-    a fault of the method: it is reported as status=failed with the error."""
-    from varbench.interactions.track import TRACK, is_interaction_method, score_interaction_result
+    `meta` (a `varbench.registry.MethodMeta`; defaults for a method without one) says what the
+    method returns: an importance vector / `Attribution` is scored against the data's truth (and,
+    as `model_spearman*`, against the trained model's own truth when given); a method with
+    `returns: interactions` (or any method returning `Interactions`) is scored as a pairwise
+    interaction matrix on the interaction track. Returns (metrics, tags, payload = importance
+    vector or interaction matrix); never raises for a fault of the method: it is reported as
+    status=failed with the error. Tags carry the metadata (returns, estimand, role, ...)."""
+    from varbench.interactions.track import TRACK, score_interaction_result
+    from varbench.registry import MethodMeta
 
-    track = track or (TRACK if is_interaction_method(fn) else "main")
+    meta = meta or MethodMeta()
+    track = TRACK if meta.returns == "interactions" else "main"
     model.n_evals = 0
     start = time.perf_counter()
     try:
         raw = fn(model, data, method_rng(seed, name))
         seconds = time.perf_counter() - start
         if track == TRACK or isinstance(raw, Interactions):
-            track = TRACK
+            track, meta = TRACK, dataclasses.replace(meta, returns="interactions")
             metrics, tags, payload = score_interaction_result(raw, data)
         else:
             metrics, tags, payload = _score_attribution(raw, data, k, model_truths)
@@ -70,7 +75,7 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
         log.warning("method %s failed: %s: %s", name, type(exc).__name__, exc)
         metrics, payload = {}, None
         tags = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:4000]}
-    tags["track"] = track
+    tags.update(meta.as_tags(), track=track)
     metrics.update({"seconds": seconds, "n_model_evals": float(model.n_evals)})
     return metrics, tags, payload
 
@@ -148,7 +153,8 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         log.info("cell %s: resuming, %d of %d methods to run", label, len(todo), len(spec.methods))
     else:
         parent = tracker.start_run(label.replace(" ", "/"), {**base_tags, "kind": "cell", "status": "running"})
-        tracker.log(parent, params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+        tracker.log(parent, params={k: v for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()
+                                    if "._meta_." not in k},  # method metadata travels as run tags
                     tags={"truth": vector_json(data.truth.importance), "truth_definition": data.truth.definition,
                           "feature_names": ",".join(data.feature_names),
                           **({"truth_interactions": matrix_json(data.truth.interactions)}
@@ -182,7 +188,8 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         return result
 
     for i, (name, fn) in enumerate(todo.items(), 1):
-        metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k, model_truths)
+        metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k, model_truths,
+                                               spec.method_meta.get(name))
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
         kind = "interaction" if tags["track"] == "interactions" else "method"
         child = tracker.start_run(name, {**base_tags, "kind": kind, "method": name, "cell_status": cell_status,

@@ -21,6 +21,33 @@ METRICS = ("spearman", "kendall", "topk_recall", "precision_at_k", "auroc")
 
 
 @dataclass(frozen=True)
+class MetricInfo:
+    """How to read a logged metric: its direction and its range (intervals are kept inside it)."""
+
+    higher_is_better: bool = True
+    low: float = -1.0
+    high: float = 1.0
+
+
+# One place for every score metric the runner logs and the reports rank: add new metrics here.
+METRIC_INFO: dict[str, MetricInfo] = {
+    "spearman": MetricInfo(True, -1.0, 1.0),
+    "kendall": MetricInfo(True, -1.0, 1.0),
+    "topk_recall": MetricInfo(True, 0.0, 1.0),
+    "precision_at_k": MetricInfo(True, 0.0, 1.0),
+    "auroc": MetricInfo(True, 0.0, 1.0),
+    "local_spearman": MetricInfo(True, -1.0, 1.0),
+    "local_cosine": MetricInfo(True, -1.0, 1.0),
+    "model_spearman": MetricInfo(True, -1.0, 1.0),
+    "model_spearman_shapley": MetricInfo(True, -1.0, 1.0),
+    "model_spearman_sage": MetricInfo(True, -1.0, 1.0),
+    "pair_auroc": MetricInfo(True, 0.0, 1.0),
+    "pair_ap": MetricInfo(True, 0.0, 1.0),
+    "r_precision": MetricInfo(True, 0.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
 class Scores:
     """metrics: name -> value (NaN where undefined); status: "ok" or "undefined: ..."."""
 

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-CEILINGS = ("oracle",)
+
+
+def ceiling_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows of ceiling methods (role=ceiling: they read the truth), from the run's `role` tag or,
+    for runs logged before it existed, the registry's metadata."""
+    from varbench.registry import role_of
+
+    roles = df["role"] if "role" in df else pd.Series([None] * len(df), index=df.index)
+    return pd.Series([role_of(m, r) == "ceiling" for m, r in zip(df["method"], roles)], index=df.index, dtype=bool)
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -14,6 +22,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("spearman", "topk_recall", "seconds"):
         if col not in df:
             df = df.assign(**{col: float("nan")})
+    ceilings = set(df.loc[ceiling_mask(df), "method"])
     g = df.groupby("method", sort=False)
     out = pd.DataFrame({
         "spearman": g["spearman"].mean(),
@@ -22,7 +31,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         "runs": g.size(),
         "failed": g["status"].apply(lambda s: int((s != "ok").sum())),
     }).reset_index()
-    ceiling = out["method"].isin(CEILINGS)
+    ceiling = out["method"].isin(ceilings)
     ranked = out[~ceiling].sort_values("spearman", ascending=False, na_position="last")
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     rest = out[ceiling].assign(rank="-")

@@ -5,7 +5,8 @@ Contract (stable; see README "Tracking contract"):
   `truth` (JSON importance vector) and `feature_names`, the resolved
   config as params, quality metrics (`r2`, or `accuracy` and `auc`) and `train_seconds`;
 - one child run per method (`mlflow.parentRunId` = the cell), tag `kind=method`, tags
-  study/dataset/model/seed/task/method/status/cell_status/error/aggregation/score_status, metrics spearman, kendall,
+  study/dataset/model/seed/task/method/status/cell_status/error/aggregation/score_status and the
+  method's metadata returns/estimand/role/scope/needs (varbench.registry), metrics spearman, kendall,
   topk_recall, precision_at_k, auroc, seconds, n_model_evals (+ quality_* copies of the
   cell's quality), and the importance vector as `importance.json` (also as a tag).
 """
@@ -177,7 +178,8 @@ class Tracker:
 
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",
-             "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions")
+             "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions",
+             "returns", "estimand", "role", "scope", "needs")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
              "truth_definition", "feature_names", "model_cached", "truth_interactions")
 

@@ -13,8 +13,9 @@ TASKS = ("regression", "classification")
 class GroundTruth:
     """What is known about the data-generating process.
 
-    importance: non-negative per-feature importance magnitude (0 = irrelevant).
-    relevant: boolean mask of the features the target depends on.
+    importance: non-negative importance magnitude per variable (0 = irrelevant): per feature
+        column, or, for a dataset with `groups`, per variable in `Dataset.variables` order.
+    relevant: boolean mask of the variables the target depends on (same indexing).
     definition: one line saying how `importance` was computed (e.g. "variance contribution").
     local: optional callable X -> (n, d) exact per-row attributions (interventional Shapley
         values) where they are known in closed form.
@@ -38,7 +39,11 @@ class GroundTruth:
 
 @dataclass
 class Dataset:
-    """Train/test splits plus the ground truth. X is float32 (n, d); y is (n,)."""
+    """Train/test splits plus the ground truth. X is float32 (n, d); y is (n,).
+
+    groups: optional {variable name: column indices} (e.g. a categorical stored one-hot, or any
+    block judged as one variable; columns may be given by name or index and are stored as indices).
+    The truth is then per variable (`variables`), and so is scoring."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -48,13 +53,68 @@ class Dataset:
     truth: GroundTruth
     feature_names: list[str] = field(default_factory=list)
     name: str = "dataset"
+    groups: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
         validate_dataset(self)  # also names the features x0, x1, ... when no names are given
 
     @property
     def n_features(self) -> int:
+        """Number of input columns d."""
         return int(self.X_train.shape[1])
+
+    @property
+    def variables(self) -> list[tuple[str, list[int]]]:
+        """The variables importance is judged on, as (name, column indices), ordered by first column:
+        each group of `groups` (e.g. the one-hot columns of a categorical) is one variable, every
+        other column a variable of its own. Without groups: one variable per column."""
+        return variables(self.feature_names, self.groups)
+
+    @property
+    def n_variables(self) -> int:
+        return len(self.variables)
+
+
+def variables(feature_names: list[str], groups: dict[str, list[int]] | None) -> list[tuple[str, list[int]]]:
+    """(name, columns) per variable: the groups, plus one per ungrouped column, by first column."""
+    grouped = {j for cols in (groups or {}).values() for j in cols}
+    out = [(name, sorted(cols)) for name, cols in (groups or {}).items()]
+    out += [(f, [j]) for j, f in enumerate(feature_names) if j not in grouped]
+    return sorted(out, key=lambda v: v[1][0])
+
+
+def _check_groups(groups: object, names: list[str]) -> dict[str, list[int]] | None:
+    """Groups as {variable name: [column index, ...]}; columns may be given by name or index."""
+    if groups is None or (isinstance(groups, dict) and not groups):
+        return None
+    if not isinstance(groups, dict):
+        raise ValueError(f"dataset groups={groups!r} is invalid: expected a mapping of name -> columns")
+    d, index = len(names), {f: j for j, f in enumerate(names)}
+    out: dict[str, list[int]] = {}
+    seen: dict[int, str] = {}
+    for gname, cols in groups.items():
+        if not isinstance(gname, str) or not gname:
+            raise ValueError(f"dataset groups has a group named {gname!r}: expected a non-empty string")
+        if isinstance(cols, (str, int)) or not hasattr(cols, "__iter__") or not list(cols):
+            raise ValueError(f"dataset groups[{gname!r}]={cols!r} is invalid: expected a non-empty list of columns")
+        idx = []
+        for c in cols:
+            if isinstance(c, str) and c in index:
+                j = index[c]
+            elif isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= int(c) < d:
+                j = int(c)
+            else:
+                raise ValueError(f"dataset groups[{gname!r}] names column {c!r}, which is not a feature name "
+                                 f"or an index in [0, {d})")
+            if j in seen:
+                raise ValueError(f"dataset groups: column {names[j]!r} is in both {seen[j]!r} and {gname!r}")
+            seen[j] = gname
+            idx.append(j)
+        out[gname] = sorted(idx)
+    clash = sorted(set(out) & {f for j, f in enumerate(names) if j not in seen})
+    if clash:
+        raise ValueError(f"dataset groups {clash} have the name of an ungrouped feature: rename the group")
+    return out
 
 
 def _check_values(name: str, a: np.ndarray, symbol: str) -> None:
@@ -119,15 +179,18 @@ def validate_dataset(ds: Dataset) -> None:
         dup = sorted({f for f in names if names.count(f) > 1})
         raise ValueError(f"dataset feature_names repeats {dup}: names must be unique")
     ds.feature_names = names
+    ds.groups = _check_groups(ds.groups, names)
+    n_var = len(variables(names, ds.groups))
     t = ds.truth
     if not isinstance(t, GroundTruth):
         raise ValueError(f"dataset truth must be a GroundTruth, got {type(t).__name__}")
     imp = np.asarray(t.importance, dtype=float)
     rel = np.asarray(t.relevant, dtype=bool)
-    if imp.shape != (d,):
-        raise ValueError(f"dataset truth.importance has shape {imp.shape}, expected ({d},)")
-    if rel.shape != (d,):
-        raise ValueError(f"dataset truth.relevant has shape {rel.shape}, expected ({d},)")
+    per = "per variable (one per group or ungrouped column)" if ds.groups else "per feature"
+    if imp.shape != (n_var,):
+        raise ValueError(f"dataset truth.importance has shape {imp.shape}, expected ({n_var},): {per}")
+    if rel.shape != (n_var,):
+        raise ValueError(f"dataset truth.relevant has shape {rel.shape}, expected ({n_var},): {per}")
     if not np.all(np.isfinite(imp)) or np.any(imp < 0):
         raise ValueError("dataset truth.importance must be finite and non-negative")
     if not rel.any():

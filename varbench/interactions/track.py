@@ -1,11 +1,10 @@
-"""The interaction track's side of the runner: recognise an interaction method, score its
-matrix. `varbench.runner.run_method` does the running (fault isolation, timing, counts) for both
-tracks and dispatches here when a method returns `Interactions`."""
+"""The interaction track's side of the runner: score an interaction method's matrix.
+`varbench.runner.run_method` does the running (fault isolation, timing, counts) for both tracks and
+dispatches here for a method whose metadata says `returns: interactions` (or that returns
+`Interactions`)."""
 from __future__ import annotations
 
-import functools
 import logging
-import typing
 from typing import Any, Callable
 
 import numpy as np
@@ -16,19 +15,6 @@ from varbench.interactions.scoring import score_interactions
 log = logging.getLogger(__name__)
 
 TRACK = "interactions"
-
-
-def is_interaction_method(fn: Callable[..., Any]) -> bool:
-    """True if `fn` (a function or a functools.partial of one, as Hydra's `_partial_` builds)
-    is annotated to return `Interactions`: how the runner can dispatch a configured method to
-    this track before calling it. A method without that return annotation is not recognised."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    try:
-        hint = typing.get_type_hints(fn).get("return")
-    except Exception:  # noqa: BLE001 - unresolvable annotations: not ours
-        return False
-    return isinstance(hint, type) and issubclass(hint, Interactions)
 
 
 def score_interaction_result(result: object, data: Any) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
@@ -55,9 +41,10 @@ def run_interaction_method(name: str, fn: Callable[..., Any], model: Any, data: 
     stream, fault isolation, timing and model-evaluation count) on the interaction track.
     Returns (metrics, tags, matrix); tags carry track=interactions; never raises for a fault of
     the method (status=failed with the error, matrix None)."""
+    from varbench.registry import MethodMeta
     from varbench.runner import run_method
 
-    return run_method(name, fn, model, data, seed, track=TRACK)
+    return run_method(name, fn, model, data, seed, meta=MethodMeta(returns="interactions"))
 
 
-__all__ = ["run_interaction_method", "score_interaction_result", "is_interaction_method", "TRACK"]
+__all__ = ["run_interaction_method", "score_interaction_result", "TRACK"]
