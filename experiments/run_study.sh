@@ -32,7 +32,7 @@ t1=$(date +%s)
 rm -rf "$OUT" && mkdir -p "$OUT"   # no stale tables or plots from an earlier run
 # importance bars for one telling cell only (the report would draw one per dataset x model)
 "$VARBENCH" report --study $STUDY --out "$OUT" --uri "$URI" --no-mlflow-log --cell "$CELL"
-"$PYTHON" "experiments/$STUDY/$ANALYSIS" --runs "$OUT/runs.csv" --out "$OUT"
+VARBENCH_TRACKING_URI="$URI" "$PYTHON" "experiments/$STUDY/$ANALYSIS" --runs "$OUT/runs.csv" --out "$OUT"
 t2=$(date +%s)
 
 cat > "$OUT/wall_time.txt" <<TXT

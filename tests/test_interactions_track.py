@@ -9,7 +9,15 @@ from exact import dataset, function_net
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.interactions import Interactions, pair_matrix
 from varbench.interactions.methods import h_statistic, oracle_interactions, random_interactions
-from varbench.interactions.track import run_interaction_method
+from varbench.registry import MethodMeta
+from varbench.runner import run_method
+
+PAIRS = MethodMeta(returns="interactions")
+
+
+def run_interaction_method(name, fn, model, data, seed):
+    """The runner's own entry, with interaction metadata (as a registered interaction method has)."""
+    return run_method(name, fn, model, data, seed, meta=PAIRS)
 
 SUITE = {"inter_h_stat", "inter_shapley", "inter_hessian", "inter_nid", "inter_sobol2", "inter_random"}
 
@@ -115,3 +123,32 @@ def test_dispatch_follows_the_metadata():
     _, tags, _ = run_method("declared", lambda m, d, rng: np.ones(4), _model(), _data(), seed=0,
                             meta=MethodMeta(returns="interactions"))
     assert tags["track"] == "interactions" and tags["status"] == "failed"  # a vector is no pair matrix
+
+
+def test_the_study_runs_on_the_runner(compose_cfg, tmp_path):
+    """`+experiment=interactions` is an ordinary study: its cells go through run_cell (MLflow,
+    cache), interaction runs are logged as kind=interaction with the study tag."""
+    from varbench.runner import run_cell
+    from varbench.tracking import fetch_table
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    cfg = compose_cfg(["+experiment=interactions", "dataset=tsang_f5", "dataset.n_samples=400", "model=mlp_nid",
+                       "trainer.epochs=2", "trainer.patience=0", "trainer.progress_every=0", "cache.dir=null",
+                       f"tracking.uri={uri}", "methods=[inter_nid,inter_random,inter_oracle]"])
+    assert cfg.model.l1 == 1e-4 and cfg.model.hidden == [256, 128, 64] and cfg.study == "interactions"
+    result = run_cell(cfg, names={"dataset": "tsang_f5", "model": "mlp_nid"})
+    assert [r["method"] for r in result.rows] == ["inter_nid", "inter_random", "inter_oracle"]
+    runs = fetch_table(uri, "varbench", "tags.study = 'interactions'", kind="interaction")
+    assert sorted(runs["method"]) == ["inter_nid", "inter_oracle", "inter_random"]
+    assert set(runs["role"]) == {"method", "floor", "ceiling"} and set(runs["track"]) == {"interactions"}
+    assert runs.loc[runs.method == "inter_oracle", "pair_auroc"].item() == 1.0
+
+
+def test_build_mlp_l1_penalises_every_kernel():
+    from varbench.models.mlp import build_mlp
+
+    net = build_mlp(3, "regression", hidden=(4,), l1=0.5)
+    assert [type(layer.kernel_regularizer).__name__ for layer in net.layers[1:]] == ["L1L2", "L1"]
+    assert build_mlp(3, "regression", hidden=(4,)).layers[-1].kernel_regularizer is None
+    with pytest.raises(ValueError, match="model.l1=-1"):
+        build_mlp(3, "regression", l1=-1)

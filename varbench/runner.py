@@ -174,7 +174,8 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     quality = {k: v for k, v in model.quality.items() if k in ("r2", "accuracy", "auc")}
     low = spec.quality_threshold is not None and not _headline(quality) >= spec.quality_threshold
     cell_status = "low_quality" if low else "ok"
-    tracker.log(parent, metrics={**quality, "train_seconds": model.train_seconds,
+    output_sd = float(np.std(model.predict(data.X_test)))  # the scale of what the methods explain
+    tracker.log(parent, metrics={**quality, "train_seconds": model.train_seconds, "output_sd": output_sd,
                                  "epochs": model.quality.get("epochs", float("nan"))},
                 tags={"status": cell_status, "model_cached": str(cached)})
     log.info("model quality %s (%s, %.1fs)%s", {k: round(v, 4) for k, v in quality.items()},

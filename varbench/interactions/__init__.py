@@ -1,10 +1,11 @@
-"""The interaction-detection track: generators with known interacting pairs, pairwise
-interaction methods, their scores and the runner hook.
+"""The interaction-detection track: pairwise interaction methods, their scores and the runner
+hook (its generators with known interacting pairs are in `varbench.datasets.interactions`).
 
 A method of this track is a callable ``fn(model, data, rng, **params)`` returning an
 `Interactions` (or a bare (d, d) array): a symmetric matrix of pairwise interaction strengths
 whose diagonal is ignored. It is scored by `varbench.interactions.scoring.score_interactions`
-against `data.truth.interactions` (see `varbench.interactions.track.run_interaction_method`).
+against `data.truth.interactions` by the runner (`varbench.runner.run_method`, for a method whose
+`_meta_` says `returns: interactions`).
 """
 from __future__ import annotations
 

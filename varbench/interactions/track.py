@@ -5,7 +5,7 @@ dispatches here for a method whose metadata says `returns: interactions` (or tha
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,16 +35,4 @@ def score_interaction_result(result: object, data: Any) -> tuple[dict[str, float
     return metrics, {"status": "ok", "score_status": score_status}, res.matrix
 
 
-def run_interaction_method(name: str, fn: Callable[..., Any], model: Any, data: Any,
-                           seed: int) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
-    """Run one interaction method through the runner's shared machinery (same per-method random
-    stream, fault isolation, timing and model-evaluation count) on the interaction track.
-    Returns (metrics, tags, matrix); tags carry track=interactions; never raises for a fault of
-    the method (status=failed with the error, matrix None)."""
-    from varbench.registry import MethodMeta
-    from varbench.runner import run_method
-
-    return run_method(name, fn, model, data, seed, meta=MethodMeta(returns="interactions"))
-
-
-__all__ = ["run_interaction_method", "score_interaction_result", "TRACK"]
+__all__ = ["score_interaction_result", "TRACK"]

@@ -11,20 +11,27 @@ def build_mlp(
     activation: str = "relu",
     dropout: float = 0.0,
     l2: float = 0.0,
+    l1: float = 0.0,
 ):
     """A dense network n_features -> hidden... -> 1.
 
     The single output is the regression value, or the logit of class 1 for classification
     (the sigmoid is applied by `TrainedModel` when probabilities are explained).
+    l2: L2 penalty on the hidden kernels; l1: L1 penalty on every kernel, the output's included
+    (as in the reference code of Neural Interaction Detection, which sparsifies every weight matrix).
     """
     import keras
 
-    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    for name, value in (("l1", l1), ("l2", l2), ("dropout", dropout)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+            raise ValueError(f"model.{name}={value!r} is invalid: expected a number >= 0")
+    reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 > 0 or l2 > 0) else None
+    out_reg = keras.regularizers.L1(l1) if l1 > 0 else None
     inputs = keras.Input(shape=(n_features,), name="x")
     h = inputs
     for i, width in enumerate(hidden):
         h = keras.layers.Dense(int(width), activation=activation, kernel_regularizer=reg, name=f"dense_{i}")(h)
         if dropout > 0:
             h = keras.layers.Dropout(dropout, name=f"dropout_{i}")(h)
-    out = keras.layers.Dense(1, name="output")(h)
+    out = keras.layers.Dense(1, kernel_regularizer=out_reg, name="output")(h)
     return keras.Model(inputs, out, name="mlp")
