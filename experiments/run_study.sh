@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Shared driver of the studies' run.sh: experiments/run_study.sh STUDY CELL ANALYSIS_SCRIPT
+# Shared driver of the studies' run.sh: experiments/run_study.sh STUDY CELL ANALYSIS_SCRIPT [--write-results]
 # 1. the sweep (conf/experiment/STUDY.yaml) into a study-local MLflow store and model cache under
 #    outputs/ (not committed); re-running resumes: finished (cell, method) pairs are skipped;
-# 2. `varbench report` -> results/STUDY/ (tables, statistics, generic plots; importance bars for CELL);
-# 3. experiments/STUDY/ANALYSIS_SCRIPT -> the study's own tables and plots;
-# 4. results/STUDY/wall_time.txt.
+# 2. `varbench report` -> OUT (tables, statistics, generic plots; importance bars for CELL);
+# 3. experiments/STUDY/ANALYSIS_SCRIPT -> the study's own tables and plots in OUT;
+# 4. OUT/wall_time.txt.
+# OUT is outputs/studies/STUDY/results; the committed results/STUDY/ is replaced only with
+# --write-results (the committed reference outputs are never overwritten by accident).
 # Environment: VARBENCH_STORE (default outputs/studies/STUDY), VARBENCH_JOBS (default 2),
 # VARBENCH (default varbench), PYTHON (default python).
 set -euo pipefail
@@ -12,11 +14,14 @@ cd "$(dirname "$0")/.."
 STUDY=$1
 CELL=$2
 ANALYSIS=$3
+WRITE=${4:-}
 STORE=${VARBENCH_STORE:-outputs/studies/$STUDY}
 JOBS=${VARBENCH_JOBS:-2}
 VARBENCH=${VARBENCH:-varbench}
 PYTHON=${PYTHON:-python}
-OUT=results/$STUDY
+OUT=$STORE/results
+if [ "$WRITE" = "--write-results" ]; then OUT=results/$STUDY; elif [ -n "$WRITE" ]; then
+  echo "run_study.sh: unknown argument '$WRITE' (expected --write-results)" >&2; exit 2; fi
 URI=sqlite:///$STORE/mlflow.db
 fresh=yes; [ -e "$STORE/mlflow.db" ] && fresh="no (resumed an existing store)"
 mkdir -p "$STORE" "$OUT"

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/../.."
 N=${N:-50}
 M=${M:-25}
 STORE=${STORE:-outputs/olden2004}
-OUT=${OUT:-results/olden2004}
+OUT=${OUT:-$STORE/results}   # the committed results/olden2004/ is replaced only with --write-results
+if [ "${1:-}" = "--write-results" ]; then OUT=results/olden2004; elif [ -n "${1:-}" ]; then
+  echo "run.sh: unknown argument '$1' (expected --write-results)" >&2; exit 2; fi
 VARBENCH=${VARBENCH:-varbench}
 PYTHON=${PYTHON:-python}
 rm -rf "$STORE"
