@@ -25,3 +25,21 @@ def test_every_config_folder_is_declared():
 def test_configs_are_found_through_the_package():
     assert (conf_dir() / "config.yaml").is_file()
     assert len(list(method_dir().glob("*.yaml"))) > 20
+
+
+def test_the_built_wheel_holds_every_source_and_config_file(tmp_path):
+    """Build the wheel (no dependencies, no network) and compare its files with the source tree:
+    every .py and data file under varbench/ and every config under conf/ must ship."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                    "--quiet", "-w", str(tmp_path)], check=True, capture_output=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("varbench-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if not n.startswith("varbench-")}
+    source = {str(p.relative_to(ROOT)) for p in (ROOT / "varbench").rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts}
+    source |= {"varbench/" + str(p.relative_to(ROOT)) for p in (ROOT / "conf").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert source - shipped == set(), "missing from the wheel: add them to package-data in pyproject.toml"
