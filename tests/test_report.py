@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as sps
 
 from varbench import report
-from varbench.plots import pareto_front
+from varbench.report.plots import pareto_front
 from varbench.report import build_filter, main, prepare
 from varbench.tracking import Tracker, fetch_cells, fetch_table, vector_json
 
@@ -116,15 +116,18 @@ def test_score_table_means_and_t_intervals(data):
     a = row(s, setting="linear", method="a")
     half = T975_DF2 * 0.1 / np.sqrt(3)                                   # sd(0.9, 0.8, 1.0) = 0.1
     assert a["n"] == 3 and a["spearman"] == pytest.approx(0.9)           # latest run kept, not the stale 0.0
-    assert (a["spearman_lo"], a["spearman_hi"]) == pytest.approx((0.9 - half, 0.9 + half))
+    # 0.9 + half = 1.148 lies above Spearman's range: the interval is clipped to [-1, 1]
+    assert (a["spearman_lo"], a["spearman_hi"]) == pytest.approx((0.9 - half, 1.0))
     sd = np.std([1.0, 1.0, 0.5], ddof=1)
     assert a["topk_recall"] == pytest.approx(2.5 / 3)
-    assert a["topk_recall_hi"] == pytest.approx(2.5 / 3 + T975_DF2 * sd / np.sqrt(3))
+    assert a["topk_recall_lo"] == pytest.approx(2.5 / 3 - T975_DF2 * sd / np.sqrt(3))     # 0.116, inside [0, 1]
+    assert a["topk_recall_hi"] == 1.0                                    # 0.833 + 0.717 clipped to 1
     c = row(s, setting="linear", method="c")
     assert (c["runs"], c["failed"], c["n"]) == (3, 1, 2) and c["spearman"] == pytest.approx(0.25)
     ac = row(s, setting="correlated_x", method="a")                      # the low-quality seed 2 is not averaged
     assert ac["n"] == 2 and ac["spearman"] == pytest.approx(0.5)
-    assert ac["spearman_hi"] == pytest.approx(0.5 + T975_DF1 * np.std([0.4, 0.6], ddof=1) / np.sqrt(2))
+    assert ac["spearman_lo"] == pytest.approx(0.5 - T975_DF1 * np.std([0.4, 0.6], ddof=1) / np.sqrt(2))  # -0.77
+    assert ac["spearman_hi"] == 1.0                                      # 0.5 + 1.27 clipped
     assert data.n_duplicates == 5                                        # the stale cell's 5 runs
 
 
@@ -190,13 +193,13 @@ def test_recommendation_comes_from_the_numbers(data):
     text = report.recommendation(data)
     lines = {l.split("**")[1]: l for l in text.splitlines() if l.startswith("- **")}
     ind = lines["independent features"]
-    # linear: a 0.9 [0.65, 1.15] is the top; b's 0.6 is below a's lower bound; c 0.25 < 0.5;
+    # linear: a 0.9 [0.65, 1.15 clipped to 1] is the top; b's 0.6 is below a's lower bound; c 0.25 < 0.5;
     # random -0.033 [-0.41, 0.35]: c's 0.25 is below its upper bound
-    assert "best by mean spearman (within the 95% CI of the top method): a 0.90 [0.65, 1.15]." in ind
+    assert "best by mean spearman (within the 95% CI of the top method): a 0.90 [0.65, 1.00]." in ind
     assert "Fail (mean spearman < 0.5): c 0.25." in ind
     assert "not better than random (mean <= its upper bound): c 0.25." in ind
     corr = lines["correlated features"]
-    assert "b 0.85 [0.21, 1.49]" in corr and "a 0.50" in corr            # a's 0.5 lies in b's CI
+    assert "b 0.85 [0.21, 1.00]" in corr and "a 0.50" in corr            # a's 0.5 lies in b's CI
     assert "well-trained models (quality >= 0.9)" in lines and "weaker models (quality < 0.9)" in lines
     low = lines["models that failed to learn (low-quality cells, excluded above)"]
     assert "a 0.90 (one cell, no CI)" in low
@@ -280,16 +283,16 @@ def test_cli_errors(store, tmp_path, capsys):
 
 def test_report_when_every_cell_is_low_quality(data, tmp_path):
     allbad = prepare(data.runs.drop(columns=["quality", "low"]), data.cells, quality_threshold=0.99)
-    written, comp, notes = report.write_report(allbad, tmp_path, "test")
-    assert not comp.ok and report.score_table(allbad).empty
-    names = {p.name for p in written}
+    res = report.write_report(allbad, tmp_path, "test")
+    assert not res.comparison.ok and report.score_table(allbad).empty
+    names = {p.name for p in res.paths}
     assert "score_vs_quality.png" in names and "heatmap.png" not in names
-    assert any("heatmap" in n for n in notes)
+    assert any("heatmap" in n for n in res.notes)
     assert "No good cell has a scored method run." in (tmp_path / "recommendation.md").read_text()
 
 
 def test_plot_functions_on_edge_cases(tmp_path):
-    from varbench import plots
+    from varbench.report import plots
 
     mat = pd.DataFrame([[0.9, np.nan], [-0.2, 0.4]], index=["m1", "a_long_method_name"], columns=["d1", "d2"])
     check_png(plots.heatmap(mat, tmp_path / "h.png", "heat", "spearman"))

@@ -1,10 +1,10 @@
-"""varbench.stats against hand computations, statistical tables and scipy's reference tests."""
+"""varbench.report.stats against hand computations, statistical tables and scipy's reference tests."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from varbench.stats import (block_ranks, cliques, compare, friedman, holm, nemenyi_cd, nemenyi_q,
+from varbench.report.stats import (block_ranks, cliques, compare, friedman, holm, nemenyi_cd, nemenyi_q,
                             t_interval)
 
 T975_DF2 = 4.302652729749464    # Student t quantile 0.975, 2 degrees of freedom (t-table)

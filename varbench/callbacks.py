@@ -18,7 +18,7 @@ def print_summary(uri: str, experiment: str, sweep: str) -> None:
     """Print the ranked table of one sweep's method runs and set the exit code."""
     import pandas as pd
 
-    from varbench.summary import format_summary, summarize
+    from varbench.report.tables import format_summary, summarize
     from varbench.tracking import fetch_table
 
     df = fetch_table(uri, experiment, f"tags.sweep = '{sweep}'")

@@ -223,3 +223,11 @@ def fetch_cells(uri: str, experiment: str, filter_string: str = "") -> pd.DataFr
     """All cell (parent) runs: tags incl. the truth vector as JSON, quality metrics, train_seconds."""
     flt = "tags.kind = 'cell'" + (f" and {filter_string}" if filter_string else "")
     return _search(uri, experiment, flt, CELL_TAGS)
+
+
+def experiment_id(uri: str, experiment: str) -> str | None:
+    """The id of an experiment (None if it does not exist), e.g. for links to the MLflow UI."""
+    from mlflow import MlflowClient
+
+    exp = MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment)
+    return None if exp is None else str(exp.experiment_id)

@@ -337,3 +337,146 @@ def interaction_panels(truth: np.ndarray, matrices: Mapping[str, np.ndarray], pa
     if im is not None:
         fig.colorbar(im, ax=axes, label="|strength| / max (diagonal blank)", shrink=0.8)
     return _save(fig, path)
+
+
+# ------------------------------------------------------------------ the figures of a report
+def safe_name(name: str) -> str:
+    """A file-name-safe version of a label."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+
+
+def parse_cell(text: str) -> tuple[str, str, int]:
+    """'DATASET/MODEL/SEED' (SEED may be 'seed3') -> (dataset, model, seed)."""
+    import re
+
+    parts = text.split("/")
+    m = re.fullmatch(r"(?:seed)?(\d+)", parts[-1]) if len(parts) == 3 else None
+    if not m:
+        raise ValueError(f"--cell={text!r} is invalid: expected DATASET/MODEL/SEED, e.g. linear/mlp/0")
+    return parts[0], parts[1], int(m.group(1))
+
+
+def importance_cells(data, cell: str | None) -> list[str]:
+    """Cell labels to draw importance bars for: the chosen one, or the first (lowest seed,
+    preferring good cells) of each setting."""
+    r = data.runs
+    if cell:
+        ds, model, seed = parse_cell(cell)
+        hit = r[(r["dataset"] == ds) & (r["model"] == model) & (r["seed"] == seed)]
+        if hit.empty:
+            raise ValueError(f"--cell={cell!r} is invalid: no method runs in that cell")
+        return list(dict.fromkeys(hit["cell"]))
+    first = r.sort_values(["low", "seed"], kind="stable").drop_duplicates("setting")
+    order = {s: i for i, s in enumerate(data.settings)}
+    return list(first.assign(_o=first["setting"].map(order)).sort_values("_o")["cell"])
+
+
+def report_figures(data, out: Path, comp, scores: pd.DataFrame, cell: str | None = None,
+                   ranks: pd.DataFrame | None = None) -> tuple[list[tuple[Path, str]], list[str]]:
+    """Every plot of the main track that the data allow: ([(path, caption)], notes on plots skipped)."""
+    import json
+
+    from varbench.report.tables import ALPHA, ci_table, cost_table, rank_table
+
+    m = data.metric
+    figs: list[tuple[Path, str]] = []
+    notes: list[str] = []
+    styles = method_styles(sorted(data.runs["method"].unique()))
+    ranks = rank_table(data) if ranks is None else ranks
+    if not scores.empty and scores[m].notna().any():
+        mat = scores.pivot_table(index="method", columns="setting", values=m, aggfunc="first", dropna=False)
+        mat = mat.reindex(index=[x for x in ranks["method"] if x in mat.index] +
+                          [x for x in mat.index if x not in set(ranks["method"])],
+                          columns=[s for s in data.settings if s in mat.columns])
+        figs.append((heatmap(mat, out / "heatmap.png",
+                             f"Mean {m} per method and dataset\n(good cells; rows ordered by mean rank)", m),
+                     f"Mean {m} per method and dataset ({data.spec.direction})."))
+    else:
+        notes.append("heatmap: no scored runs in good cells")
+    if comp.ok:
+        verdict = f"Friedman p = {comp.pvalue:.3g}" if np.isfinite(comp.pvalue) else "Friedman undefined"
+        figs.append((cd_diagram(comp.mean_ranks, comp.cd, comp.groups, out / "critical_difference.png",
+                                f"Critical difference diagram: Nemenyi CD (alpha={ALPHA}); {verdict}\n"
+                                f"mean rank by {m} over {comp.n_blocks} complete cells "
+                                f"({comp.n_dropped} dropped); bars join methods within CD"),
+                     "Critical-difference diagram of the compared methods."))
+    else:
+        notes.append(f"critical-difference diagram: {comp.note}")
+    s = data.scored
+    if not s.empty:
+        ci = ci_table(s, ["method"], [m]).rename(columns={m: "mean", f"{m}_lo": "lo", f"{m}_hi": "hi"})
+        ci = ci.merge(cost_table(data)[["method", "seconds"]], on="method", how="left")
+        figs.append((cost_scatter(ci, out / "score_vs_cost.png", m,
+                                  f"Mean {m} vs cost ({s['cell'].nunique()} good cells)", styles),
+                     "Score against cost, with the Pareto front."))
+    else:
+        notes.append("score vs cost: no scored runs in good cells")
+    allr = data.runs[(data.runs["status"] == "ok") & (data.runs["role"] != "ceiling")]
+    q = allr.assign(score=allr[m])[["method", "quality", "score", "low"]]
+    if q.dropna(subset=["quality", "score"]).empty:
+        notes.append("score vs quality: no run has both a model quality and a score")
+    else:
+        names = set(allr["quality_name"]) - {""}
+        label = {"R2": "model quality: test R²", "AUC": "model quality: test ROC AUC"}.get(
+            next(iter(names)) if len(names) == 1 else "", "model quality (test R² or ROC AUC)")
+        figs.append((quality_scatter(q, out / "score_vs_quality.png", m, f"{m} vs model quality (every method run)",
+                                     data.quality_threshold, label, styles),
+                     "Score of every method run against its model's quality (hollow: low-quality cells)."))
+    for c in importance_cells(data, cell):
+        rows = data.runs[data.runs["cell"] == c]
+        key = rows.iloc[0]
+        if not isinstance(key.get("truth"), str) or not key.get("truth"):
+            notes.append(f"importance bars for {c}: the cell run (with its truth) is not in the store/filter")
+            continue
+        truth = json.loads(key["truth"])
+        names = str(key.get("feature_names") or "").split(",")
+        ok = rows[(rows["status"] == "ok") & (rows["importance"] != "") & (rows["role"] != "ceiling")]
+        ok = ok.set_index("method").reindex([x for x in ranks["method"] if x in set(ok["method"])] +
+                                            sorted(set(ok["method"]) - set(ranks["method"])))
+        imps = {meth: json.loads(v) for meth, v in ok["importance"].items()}
+        subs = {meth: f"{m} {v:.2f}" if np.isfinite(v) else f"{m} n/a" for meth, v in ok[m].items()}
+        qv = key["quality"]
+        qname = {"R2": "test R²", "AUC": "test ROC AUC"}.get(key["quality_name"], "quality")
+        title = (f"Importance vs truth, {c}" + (f" ({qname} {qv:.2f})" if np.isfinite(qv) else "")
+                 + ("  [LOW QUALITY]" if key["low"] else ""))
+        figs.append((importance_bars(truth, names, imps, out / f"importance_{safe_name(c)}.png", title, subs, styles),
+                     f"Each method's importance against the truth in cell {c}."))
+    return figs, notes
+
+
+def interaction_figures(data, out: Path, scores: pd.DataFrame) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The interaction track's plots: a heatmap of mean pairwise AUROC and, for the first cell of
+    each setting, the true interaction matrix beside every method's."""
+    import json
+
+    figs: list[tuple[Path, str]] = []
+    notes: list[str] = []
+    m = data.metric
+    if scores.empty or not scores[m].notna().any():
+        return figs, ["interaction heatmap: no scored interaction runs in good cells"]
+    matrix = scores.pivot_table(index="method", columns="setting", values=m, aggfunc="first", dropna=False)
+    matrix = matrix.loc[matrix.mean(axis=1).sort_values(ascending=False).index]
+    figs.append((heatmap(matrix, out / "interactions_heatmap.png",
+                         "Interaction track: mean pairwise ROC AUC (true pairs vs the rest)", m),
+                 "Mean pairwise ROC AUC of true interacting pairs vs the rest."))
+    ok = data.scored
+    for setting, g in ok.groupby("setting", sort=True):
+        first = g.sort_values(["seed", "model"]).iloc[0]
+        truth = first.get("truth_interactions")
+        if not isinstance(truth, str) or not truth:
+            notes.append(f"interaction panels for {first['cell']}: the cell's truth is not in the store/filter")
+            continue
+        same = g[g["cell"] == first["cell"]]
+        mats = {r["method"]: np.array(json.loads(r["interactions"])) for _, r in same.iterrows()
+                if isinstance(r.get("interactions"), str) and r["interactions"]}
+        if not mats:
+            continue
+        sub = {r["method"]: f"AUC {float(r[m]):.2f}" for _, r in same.iterrows()
+               if r["method"] in mats and math.isfinite(float(r[m]))}
+        name = f"interactions_{safe_name(first['dataset'])}_{safe_name(str(first['model']))}_seed{int(first['seed'])}.png"
+        figs.append((interaction_panels(np.array(json.loads(truth)), mats, out / name,
+                                        f"Interactions vs truth, {first['cell']}", sub),
+                     f"True interaction matrix beside every method's, cell {first['cell']}."))
+    return figs, notes

@@ -4,7 +4,9 @@ Conventions:
 - Every metric is "higher is better"; rank 1 is the best method of a block (a cell).
 - Ties share the average rank.
 - Confidence intervals are two-sided Student t intervals, mean +- t_{1-a/2, n-1} * s / sqrt(n)
-  with the sample standard deviation s (ddof=1); undefined (NaN) for n < 2.
+  with the sample standard deviation s (ddof=1); undefined (NaN) for n < 2. Given the metric's
+  range, the interval is intersected with it (the true mean lies in the range, so this never
+  lowers coverage; a Spearman interval never reaches above 1).
 - Friedman's chi-square uses the tie-corrected statistic (as scipy.stats.friedmanchisquare);
   Nemenyi's critical difference is CD = q_alpha * sqrt(k (k+1) / (6 N)) with
   q_alpha = studentized_range.ppf(1 - alpha, k, inf) / sqrt(2) (Demsar 2006, Table 5);
@@ -41,8 +43,10 @@ def _check_level(name: str, value: float) -> None:
         raise ValueError(f"{name}={value!r} is invalid: expected a number in (0, 1)")
 
 
-def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Interval:
-    """Mean and two-sided Student t confidence interval of the finite values (NaN dropped)."""
+def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95,
+               bounds: tuple[float, float] = (-np.inf, np.inf)) -> Interval:
+    """Mean and two-sided Student t confidence interval of the finite values (NaN dropped),
+    intersected with `bounds` (the metric's range)."""
     _check_level("level", level)
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -53,7 +57,8 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Int
     if n == 1:
         return Interval(mean, float("nan"), float("nan"), 1, level)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return Interval(mean, mean - half, mean + half, n, level)
+    lo, hi = bounds
+    return Interval(mean, max(mean - half, lo), min(mean + half, hi), n, level)
 
 
 def block_ranks(scores: np.ndarray) -> np.ndarray:
@@ -149,6 +154,7 @@ class Comparison:
     wilcoxon: pd.DataFrame = field(default_factory=pd.DataFrame)
     groups: list[list[str]] = field(default_factory=list)
     note: str = ""
+    left_out: dict[str, int] = field(default_factory=dict)   # method -> cells scored, too few to compare
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,184 @@
+"""`varbench report`: method runs in the tracking store -> tables (markdown + CSV), statistics,
+PNG plots, a leaderboard, a generated recommendation and one self-contained report.html, logged
+back to MLflow as one run tagged kind=report (named for its filter). Every track (the method runs
+and the interaction track) goes through the same preparation (varbench.report.prepare)."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from varbench.report.metrics import METRICS
+from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_label, prepare
+from varbench.report.tables import format_summary, low_quality_table, summarize
+from varbench.report.write import files, leaderboard_markdown, write_report
+
+MLFLOW_UI = "http://127.0.0.1:5000"    # `mlflow ui`'s default address, for links into a local store
+
+
+class Progress:
+    """One line per step on stderr, with the seconds since the report started."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.t0 = time.perf_counter()
+        self.quiet = quiet
+
+    def __call__(self, step: str) -> None:
+        if not self.quiet:
+            print(f"report [{time.perf_counter() - self.t0:5.1f}s] {step}", file=sys.stderr, flush=True)
+
+
+def run_url(uri: str, experiment_id: str | None) -> tuple[object, str]:
+    """(run id -> URL in the MLflow UI, a note on how to open them); (None, '') without an id."""
+    if experiment_id is None:
+        return None, ""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else MLFLOW_UI
+    note = ("" if base != MLFLOW_UI else
+            f"Links open in the MLflow UI: start it with `mlflow ui --backend-store-uri {uri}` (default address "
+            f"{MLFLOW_UI}).")
+    return (lambda run_id: f"{base}/#/experiments/{experiment_id}/runs/{run_id}"), note
+
+
+def log_to_mlflow(uri: str, experiment: str, paths: Sequence[Path], tags: dict[str, str], name: str) -> str:
+    """Log the report's files as one run tagged kind=report; returns the run id."""
+    from varbench.tracking import Tracker
+
+    tracker = Tracker(uri, experiment)
+    run = tracker.start_run(name, {"kind": "report", **tags})
+    try:
+        for p in paths:
+            tracker.log_file(run, str(p), "report")
+    except Exception:
+        tracker.end_run(run, "FAILED")
+        raise
+    tracker.end_run(run, "FINISHED")
+    return run
+
+
+def report_name(kind: str, label: str) -> str:
+    """MLflow run name of a report: 'report:full' or 'report:full[study=x,dataset=y]'."""
+    return f"report:{kind}" + (f"[{label}]" if label else "")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="varbench report", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--uri", default="sqlite:///mlflow.db", help="MLflow tracking URI")
+    p.add_argument("--experiment", default="varbench")
+    p.add_argument("--study", help="only runs with this study tag (--leaderboard: default 'standard')")
+    p.add_argument("--dataset")
+    p.add_argument("--model")
+    p.add_argument("--sweep", help="only runs of this sweep (its output dir)")
+    p.add_argument("--out", default="outputs/report",
+                   help="output directory; the previous report's files there are replaced")
+    p.add_argument("--quality-threshold", type=float, default=None,
+                   help="also treat cells whose test R2 / ROC AUC is below this as low quality "
+                        "(cells tagged cell_status=low_quality always are)")
+    p.add_argument("--metric", default="spearman", choices=list(METRICS), help="metric for ranks and statistics")
+    p.add_argument("--leaderboard", action="store_true",
+                   help="only the leaderboard of the standard study (mean rank across cells)")
+    p.add_argument("--cell", help="draw importance bars for this cell only (DATASET/MODEL/SEED)")
+    p.add_argument("--include-oracle", action="store_true", help="rank the oracle like any method")
+    p.add_argument("--no-plots", action="store_true", help="tables and statistics only")
+    p.add_argument("--no-mlflow-log", action="store_true", help="do not log the report as an MLflow run")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return p
+
+
+def _fail(exc: Exception) -> int:
+    print(f"varbench report: {exc}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry (`varbench report ...`): 0 on success, 1 if there is nothing to report or
+    logging failed, 2 for invalid arguments."""
+    args = parser().parse_args(argv)
+    progress = Progress(args.quiet)
+    from varbench.report.plots import importance_cells, parse_cell
+    from varbench.tracking import experiment_id, fetch_cells, fetch_table
+
+    study = args.study or ("standard" if args.leaderboard else None)
+    try:
+        flt = build_filter(args.dataset, args.model, args.sweep, study)
+        if args.cell:
+            parse_cell(args.cell)
+        if args.quality_threshold is not None and not math.isfinite(args.quality_threshold):
+            raise ValueError(f"--quality-threshold={args.quality_threshold!r} is invalid: expected a finite number")
+    except ValueError as exc:
+        return _fail(exc)
+    label = filter_label(args.dataset, args.model, args.sweep, study)
+    progress(f"reading runs from {args.uri}, experiment {args.experiment!r}" + (f" ({label})" if label else ""))
+    runs = fetch_table(args.uri, args.experiment, flt)
+    inter = pd.DataFrame() if args.leaderboard else fetch_table(args.uri, args.experiment, flt, kind="interaction")
+    source = f"{args.uri}, experiment '{args.experiment}'" + (f", filter `{flt}`" if flt else "")
+    if runs.empty and inter.empty:
+        print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
+        return 1
+    cells = fetch_cells(args.uri, args.experiment, flt)
+    progress(f"preparing {len(runs)} method run(s), {len(inter)} interaction run(s), {len(cells)} cell(s)")
+    try:
+        data = prepare(runs, cells, args.metric, args.quality_threshold, args.include_oracle) if len(runs) else None
+        idata = (prepare(inter, cells, "pair_auroc", args.quality_threshold, args.include_oracle,
+                         INTERACTION_HEADLINE, "interactions") if len(inter) else None)
+        if args.cell:
+            importance_cells(data if data is not None else idata, args.cell)
+    except ValueError as exc:
+        return _fail(exc)
+    out = Path(args.out)
+    if args.leaderboard:
+        if data is None:
+            print(f"no method runs of study {study!r} for the leaderboard")
+            return 1
+        out.mkdir(parents=True, exist_ok=True)
+        from varbench.report.tables import leaderboard
+
+        text = leaderboard_markdown(data, source)
+        written = [out / "leaderboard.md", out / "leaderboard.csv"]
+        written[0].write_text(text)
+        leaderboard(data).to_csv(written[1], index=False)
+        print(text)
+    else:
+        link, note = run_url(args.uri, experiment_id(args.uri, args.experiment))
+        res = write_report(data, out, source, args.cell, not args.no_plots, idata, link, note, progress)
+        written = res.paths
+        if idata is not None:
+            print(f"interaction track: {len(idata.runs)} runs, see {out / 'interactions.md'}")
+        if data is not None:
+            table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"))
+            print(format_summary(table, f"{len(data.runs)} method runs in {data.runs['cell'].nunique()} cells "
+                                        f"({source}); good cells only, ranked by mean spearman"))
+            n_low = len(low_quality_table(data))
+            if n_low:
+                print(f"{n_low} low-quality cell(s) reported separately (low_quality.csv), not averaged in")
+            comp = res.comparison
+            if comp.ok:
+                print(f"Friedman over {comp.n_blocks} complete cells ({comp.n_dropped} dropped): "
+                      f"p = {comp.pvalue:.3g}; Nemenyi CD = {comp.cd:.2f}; significant Wilcoxon-Holm pairs: "
+                      f"{int(comp.wilcoxon['significant'].sum())} of {len(comp.wilcoxon)}")
+            else:
+                print(f"statistics skipped: {comp.note}")
+            if comp.left_out:
+                print("not compared (partial coverage): "
+                      + ", ".join(f"{m} ({n} cells)" for m, n in comp.left_out.items()))
+        for n in res.notes:
+            print(f"plot skipped: {n}")
+    print(f"\nwrote {len(written)} files to {out}/ ({files(written)})")
+    if not args.no_mlflow_log:
+        kind = "leaderboard" if args.leaderboard else "full"
+        try:
+            run = log_to_mlflow(args.uri, args.experiment, written,
+                                {"report": kind, "filter": flt, "metric": args.metric, "study": study or ""},
+                                report_name(kind, label))
+        except Exception as exc:  # noqa: BLE001 - files are written; say that logging failed
+            print(f"varbench report: logging the report to MLflow failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"logged as MLflow run {run} ({report_name(kind, label)}, kind=report) in experiment "
+              f"{args.experiment!r}")
+    progress("done")
+    return 0

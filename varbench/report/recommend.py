@@ -1,0 +1,163 @@
+"""The generated recommendation: which methods to trust under which conditions. Every statement
+is computed from the runs (rules: CONDITIONS, HIGH_QUALITY, FAIL_AT, the metric's direction)."""
+from __future__ import annotations
+
+import fnmatch
+
+import numpy as np
+import pandas as pd
+
+from varbench.report.prepare import ReportData, role_of
+from varbench.report.stats import Comparison
+from varbench.report.tables import ALPHA, ci_table, ci_text, comparison
+
+# Dataset-name patterns -> the condition they test (first match wins; case-insensitive).
+CONDITIONS: dict[str, str] = {
+    "correlated*": "correlated features",
+    "redundant*": "correlated features",
+    "decoys*": "correlated features",
+    "xai_bench*": "correlated features",
+    "semisynthetic*": "correlated features",
+    "interaction*": "interactions",
+    "xor*": "interactions",
+    "ishigami*": "interactions",
+    "sobol_g*": "interactions",
+    "tsang*": "interactions",
+    "*scales*": "mixed scales",
+    "heavy*": "mixed scales",
+    "linear*": "independent features",
+    "friedman*": "independent features",
+    "*additive*": "independent features",
+    "olden*": "independent features",
+}
+OTHER = "other datasets"
+HIGH_QUALITY = 0.9      # model quality (R^2 or AUC) from which a model counts as well trained
+FAIL_AT = 0.5           # a mean worse than this (below if higher is better, above if lower) is a failure
+
+
+def condition_of(dataset: str) -> str:
+    """The condition a dataset tests, from CONDITIONS (first matching pattern)."""
+    for pattern, condition in CONDITIONS.items():
+        if fnmatch.fnmatchcase(dataset.lower(), pattern):
+            return condition
+    return OTHER
+
+
+def _beside(value: float, bar: float, strict: bool, sign: float = 1.0) -> str:
+    """value with 2 decimals, or more if 2 would print it on the wrong side of bar: the printed
+    value stays worse than bar (strict) or no better than it, in the metric's direction."""
+    for digits in (2, 3, 4):
+        shown = sign * round(value, digits)
+        if (shown < sign * bar) if strict else (shown <= sign * bar):
+            break
+    return f"{value:.{digits}f}"
+
+
+def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.0) -> str:
+    """One bullet: best methods (mean within the top method's CI), failures, random floor, and
+    the cells each method was scored on when they differ."""
+    if runs.empty:
+        return f"- **{title}**: no scored runs."
+    ci = ci_table(runs, ["method"], [metric]).set_index("method")
+    ci = ci.assign(_v=sign * ci[metric]).sort_values("_v", ascending=False, kind="stable")
+    # oriented bounds: "near" is the bound towards worse values
+    near, far = (f"{metric}_lo", f"{metric}_hi") if sign > 0 else (f"{metric}_hi", f"{metric}_lo")
+    top = ci.iloc[0]
+    cutoff = sign * (top[near] if np.isfinite(top[near]) else top[metric])
+    best = ci[ci["_v"] >= cutoff]
+    n_cells = runs["cell"].nunique()
+    n_of = ci[f"{metric}_n"]
+
+    def shown(m: str, r: pd.Series) -> str:
+        cov = f" (n={int(n_of[m])} of {n_cells} cells)" if n_of[m] < n_cells and n_of[m] > 1 else ""
+        return f"{m} {ci_text(r[metric], r[f'{metric}_lo'], r[f'{metric}_hi'])}{cov}"
+
+    datasets = ", ".join(sorted(runs["dataset"].unique()))
+    q = runs.drop_duplicates("cell")["quality"].mean()
+    qtxt = f", mean model quality {q:.2f}" if np.isfinite(q) else ""
+    rule = "within the 95% CI of the top method" if np.isfinite(top[near]) else "top mean; CI undefined"
+    parts = [f"- **{title}** ({datasets}; {n_cells} cell{'s' if n_cells != 1 else ''}{qtxt}): "
+             f"best by mean {metric} ({rule}): " + ", ".join(shown(m, r) for m, r in best.iterrows()) + "."]
+    floor = [m for m in ci.index if role_of(m) == "floor"]
+    others = ci.drop(index=floor)
+    word = "<" if sign > 0 else ">"
+    fails = others[others["_v"] < sign * FAIL_AT]
+    if len(fails):
+        parts.append(f"Fail (mean {metric} {word} {FAIL_AT}): "
+                     + ", ".join(f"{m} {_beside(r[metric], FAIL_AT, True, sign)}" for m, r in fails.iterrows()) + ".")
+    else:
+        parts.append(f"No method has mean {metric} {word} {FAIL_AT}.")
+    bound = "upper" if sign > 0 else "lower"
+    for f in floor:
+        rnd = ci.loc[f]
+        bar = rnd[far] if np.isfinite(rnd[far]) else rnd[metric]
+        weak = others[others["_v"] <= sign * bar]
+        listed = ", ".join(f"{m} {_beside(r[metric], bar, False, sign)}" for m, r in weak.iterrows())
+        parts.append(f"Floor {f} {ci_text(rnd[metric], rnd[f'{metric}_lo'], rnd[f'{metric}_hi'])}"
+                     + (f": not better than {f} (mean {'<=' if sign > 0 else '>='} its {bound} bound): {listed}."
+                        if len(weak) else f"; every other method is beyond its {bound} bound."))
+    return " ".join(parts)
+
+
+def _overall(comp: Comparison) -> list[str]:
+    if not comp.ok:
+        return [f"- **Overall**: no test ({comp.note})."]
+    ranks = ", ".join(f"{k} {v:.2f}" for k, v in comp.mean_ranks.items())
+    verdict = (f"the methods differ significantly (Friedman p = {comp.pvalue:.3g} < {ALPHA})"
+               if comp.pvalue < ALPHA else f"no significant difference (Friedman p = {comp.pvalue:.3g})")
+    lines = [f"- **Overall** ({comp.n_blocks} complete cells): mean ranks {ranks}; {verdict}."]
+    w = comp.wilcoxon
+    best = comp.mean_ranks.index[0]
+    mine = w[(w["method_a"] == best) | (w["method_b"] == best)]
+    other = np.where(mine["method_a"] == best, mine["method_b"], mine["method_a"])
+    beats = [o for o, r in zip(other, mine.itertuples()) if r.significant and r.better == best]
+    loses = [o for o, r in zip(other, mine.itertuples()) if r.significant and r.better != best]
+    tied = [o for o, r in zip(other, mine.itertuples()) if not r.significant]
+    lines.append(f"  {int(w['significant'].sum())} of {len(w)} pairs differ significantly (Wilcoxon "
+                 f"signed-rank, Holm, alpha {ALPHA}). Best-ranked {best} is significantly better than: "
+                 f"{', '.join(beats) or 'none'}; not distinguishable from: {', '.join(tied) or 'none'}"
+                 + (f"; significantly worse than {', '.join(loses)}" if loses else "") + ".")
+    return lines
+
+
+def coverage_note(comp: Comparison) -> str:
+    """One sentence naming the methods left out of ranks and tests for partial coverage ('' if none)."""
+    if not comp.left_out:
+        return ""
+    return ("Scored on too few of the cells to be ranked beside the rest (ranked only within their own "
+            "cells, not tested): " + ", ".join(f"{m} ({n} cell{'s' if n != 1 else ''})"
+                                              for m, n in comp.left_out.items()) + ".")
+
+
+def recommendation(data: ReportData, comp: Comparison | None = None) -> str:
+    """A generated markdown summary of which methods to trust under which conditions."""
+    m = data.metric
+    sign = data.spec.sign
+    s = data.scored
+    lines = ["## Recommendation", "",
+             f"Generated from {s['cell'].nunique()} good cells ({m}, {data.spec.direction}; means with 95% "
+             f"t-CI over cells). 'Best' = mean inside the 95% CI of the top method; 'fail' = mean {m} "
+             f"{'<' if sign > 0 else '>'} {FAIL_AT}; conditions group datasets by name "
+             "(varbench.report.CONDITIONS).", ""]
+    comp = comparison(data) if comp is None else comp
+    lines += _overall(comp)
+    if comp.left_out:
+        lines.append("  " + coverage_note(comp))
+    if s.empty:
+        lines.append("- No good cell has a scored method run.")
+    else:
+        cond = s["dataset"].map(condition_of)
+        for c in sorted(cond.unique(), key=lambda c: (c == OTHER, c)):
+            lines.append(condition_line(c, s[cond == c], m, sign))
+        high = s[s["quality"] >= HIGH_QUALITY]
+        weak = s[s["quality"] < HIGH_QUALITY]
+        if len(high) and len(weak):
+            lines.append(condition_line(f"well-trained models (quality >= {HIGH_QUALITY})", high, m, sign))
+            lines.append(condition_line(f"weaker models (quality < {HIGH_QUALITY})", weak, m, sign))
+    low = data.low[(data.low["status"] == "ok") & (data.low["role"] != "ceiling")]
+    low = low[np.isfinite(low[m])]
+    if len(low):
+        lines.append(condition_line("models that failed to learn (low-quality cells, excluded above)", low, m, sign))
+    else:
+        lines.append("- No scored run is in a low-quality cell.")
+    return "\n".join(lines) + "\n"

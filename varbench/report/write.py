@@ -1,0 +1,234 @@
+"""The report's files: CSV tables, PNG figures, recommendation.md, and one document rendered as
+report.md and report.html. A report written into a folder replaces the files of the previous
+report there (listed in its manifest, report_files.txt) and touches nothing else."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from varbench.report.prepare import ReportData, ceilings
+from varbench.report.recommend import coverage_note, recommendation
+from varbench.report.render import Document, Figure, Link, Section, Table, Text, to_html, to_markdown
+from varbench.report.stats import Comparison
+from varbench.report.tables import (ALPHA, ceiling_table, comparison, cost_table, coverage, failed_table,
+                                    leaderboard, low_quality_table, rank_table, score_table, tidy_labels, with_ci)
+
+MANIFEST = "report_files.txt"
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class Written:
+    """What `write_report` produced."""
+
+    paths: list[Path] = field(default_factory=list)
+    comparison: Comparison | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def clear_previous(out: Path) -> int:
+    """Delete the files the previous report listed in out/report_files.txt; returns how many."""
+    manifest = out / MANIFEST
+    if not manifest.is_file():
+        return 0
+    n = 0
+    for name in manifest.read_text().split():
+        p = out / name
+        if p.parent == out and p.is_file():      # only plain file names inside out
+            p.unlink()
+            n += 1
+    manifest.unlink()
+    return n
+
+
+def _csv(df: pd.DataFrame, path: Path, written: list[Path]) -> None:
+    df.to_csv(path, index=False)
+    written.append(path)
+
+
+def stats_blocks(comp: Comparison) -> list:
+    """The statistics section: Friedman, Nemenyi groups and pairs, Wilcoxon-Holm."""
+    if not comp.ok:
+        return [Text(f"Not computed: {comp.note}.")]
+    sig = "**significant**" if comp.pvalue < ALPHA else "not significant"
+    text = (f"Blocks: {comp.n_blocks} cells where every compared method has a score "
+            f"({comp.n_dropped} cell(s) dropped for a missing or failed method). Methods: "
+            f"{', '.join(comp.methods)}.\n\n"
+            f"- Friedman chi-square (tie-corrected, df = {len(comp.methods) - 1}): {comp.statistic:.3f}, "
+            f"p = {comp.pvalue:.3g} -> {sig} at alpha = {ALPHA}.\n"
+            f"- Nemenyi critical difference (alpha = {comp.alpha}): CD = {comp.cd:.3f} "
+            f"(q_alpha * sqrt(k(k+1)/(6N)), k = {len(comp.methods)}, N = {comp.n_blocks}). Groups not "
+            "significantly different: "
+            + ("; ".join("{" + ", ".join(g) + "}" for g in comp.groups) if comp.groups else "none") + ".")
+    if comp.left_out:
+        text += "\n- " + coverage_note(comp)
+    w = comp.wilcoxon.assign(p=comp.wilcoxon["p"].map(lambda v: f"{v:.3g}"),
+                             p_holm=comp.wilcoxon["p_holm"].map(lambda v: f"{v:.3g}"))
+    return [Text(text), Table(comp.nemenyi, caption="Nemenyi pairs (mean-rank difference > CD is significant):"),
+            Table(w, caption="Wilcoxon signed-rank (two-sided, zero differences dropped), Holm-corrected over all "
+                             "pairs:")]
+
+
+def run_links(data: ReportData, link: Callable[[str], str] | None) -> pd.DataFrame:
+    """One row per cell: its status and links to its MLflow cell run and method runs."""
+    r = data.runs
+    if link is None or "run_id" not in r or "parent_run_id" not in r:
+        return pd.DataFrame()
+    rows = []
+    for cell, g in r.groupby("cell", sort=True):
+        parent = g["parent_run_id"].dropna()
+        rows.append({"cell": cell, "cell status": g["cell_status"].iloc[0] or "",
+                     "cell run": Link(str(parent.iloc[0])[:8], link(str(parent.iloc[0]))) if len(parent) else "",
+                     "method runs": [Link(f"{m}" + ("" if s == "ok" else f" ({s})"), link(str(i)))
+                                     for m, s, i in zip(g["method"], g["status"], g["run_id"])]})
+    return pd.DataFrame(rows)
+
+
+def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, written: list[Path],
+                   progress: Progress, link: Callable[[str], str] | None) -> tuple[list[Section], Comparison,
+                                                                                    list[str], list]:
+    m = data.metric
+    progress("tables and statistics")
+    scores, ranks, cost = score_table(data), rank_table(data), cost_table(data)
+    low, ceil, failed = low_quality_table(data), ceiling_table(data), failed_table(data)
+    comp = comparison(data)
+    board = leaderboard(data)
+    cov = coverage(data)
+    for name, df in (("runs", data.runs), ("scores", scores), ("ranks", ranks), ("cost", cost),
+                     ("low_quality", low), ("oracle", ceil), ("failed", failed), ("leaderboard", board),
+                     ("coverage", cov), ("nemenyi", comp.nemenyi), ("wilcoxon", comp.wilcoxon)):
+        _csv(df, out / f"{name}.csv", written)
+    friedman = pd.DataFrame([{"n_blocks": comp.n_blocks, "n_dropped": comp.n_dropped, "k": len(comp.methods),
+                              "statistic": comp.statistic, "p": comp.pvalue, "cd": comp.cd, "alpha": comp.alpha,
+                              "note": comp.note}])
+    _csv(friedman, out / "friedman.csv", written)
+    rec = recommendation(data, comp)
+    (out / "recommendation.md").write_text(rec)
+    written.append(out / "recommendation.md")
+    figs, notes = [], []
+    if plots:
+        from varbench.report.plots import report_figures
+
+        progress("figures")
+        figs, notes = report_figures(data, out, comp, scores, cell, ranks)
+    n_good = data.ranked["cell"].nunique()
+    n_low = data.low["cell"].nunique()
+    intro = Text(
+        f"Metric for ranks and statistics: **{m}** ({data.spec.direction}). "
+        f"{len(data.runs)} method runs in {data.runs['cell'].nunique()} cells: {n_good} good, {n_low} low-quality "
+        "(reported separately, not averaged in"
+        + (f"; plus {len(low) - n_low} low-quality cell(s) whose methods were skipped" if len(low) > n_low else "")
+        + ")" + (f"; {data.n_duplicates} older duplicate run(s) ignored" if data.n_duplicates else "") + ".\n"
+        "Intervals are two-sided 95% Student t intervals over cells (seeds): mean ± t(0.975, n-1)·s/√n, "
+        "clipped to the metric's range. Ceilings (" + ", ".join(ceilings()) + ") are "
+        + ("included" if data.include_oracle else "excluded") + " from ranks and statistics.")
+    rank_note = ("Compared methods are ranked among themselves over the cells they scored; `coverage` is the "
+                 "share of good cells each method was scored on.")
+    if comp.left_out:
+        rank_note += " " + coverage_note(comp) + " They are listed after the rest with `compared` = no."
+    heads = data.metric_columns()
+    sections = [
+        Section("Recommendation", [Text(rec.split("\n", 2)[2])]),
+        Section("Mean rank within cells (1 = best; ties averaged)", [Text(rank_note), Table(ranks, 2)], nav="Ranks"),
+        Section("Scores per dataset (good cells)", [Table(with_ci(tidy_labels(scores), heads))], nav="Scores"),
+        Section("Plots", [Figure(p, c) for p, c in figs] + ([Text("\n".join(f"- skipped {n}" for n in notes))]
+                                                          if notes else [])
+                if plots else [Text("Not drawn (--no-plots).")]),
+        Section("Statistics", stats_blocks(comp)),
+        Section("Cost (good cells, successful runs)", [Table(cost)], nav="Cost"),
+        Section("Ceiling (oracle; not ranked)", [Table(ceil)], nav="Ceiling"),
+        Section("Low-quality cells (not averaged in)", [Table(low)], nav="Low quality"),
+        Section("Failed runs", [Table(failed)], nav="Failed"),
+    ]
+    return sections, comp, notes, [intro]
+
+
+def _interaction_sections(data: ReportData, out: Path, plots: bool, written: list[Path],
+                          progress: Progress) -> tuple[list[Section], list[str], str]:
+    progress("interaction track")
+    scores = score_table(data)
+    _csv(scores, out / "interactions.csv", written)
+    failed = failed_table(data)
+    figs, notes = [], []
+    if plots:
+        from varbench.report.plots import interaction_figures
+
+        figs, notes = interaction_figures(data, out, scores)
+    text = ("Pairwise interaction detection against the known interacting pairs: ROC AUC and average precision of "
+            "true pairs vs the rest, R-precision (precision at the number of true pairs); mean with a 95% t interval "
+            "over seeds, clipped to [0, 1]; same preparation as the main track (newest run per cell and method, "
+            "low-quality cells apart, one model per setting).")
+    body = [Section("Interaction track", [Text(text), Table(with_ci(tidy_labels(scores), data.metric_columns()))],
+                    nav="Interactions"),
+            Section("Failed interaction runs", [Table(failed)], level=3)]
+    if figs or notes:
+        body.append(Section("Interaction plots", [Figure(p, c) for p, c in figs]
+                            + [Text("\n".join(f"- skipped {n}" for n in notes))], level=3))
+    md = to_markdown(Document("Interaction track", [Section(s.title, s.blocks, 2) for s in body[1:]],
+                              body[0].blocks))
+    return body, notes, md
+
+
+def write_report(data: ReportData | None, out: Path, source: str, cell: str | None = None, plots: bool = True,
+                 interactions: ReportData | None = None, link: Callable[[str], str] | None = None,
+                 link_note: str = "", progress: Progress = _quiet) -> Written:
+    """Write every table (CSV), figure (PNG), recommendation.md, report.md and report.html into
+    `out`, replacing the previous report's files there."""
+    out.mkdir(parents=True, exist_ok=True)
+    n_old = clear_previous(out)
+    if n_old:
+        progress(f"removed {n_old} file(s) of the previous report in {out}")
+    res = Written()
+    sections: list[Section] = []
+    intro: list = [Text(f"Source: {source}.")]
+    if data is not None:
+        main, res.comparison, res.notes, more = _main_sections(data, out, cell, plots, res.paths, progress, link)
+        sections += main
+        intro += more
+    if interactions is not None:
+        inter, notes, md = _interaction_sections(interactions, out, plots, res.paths, progress)
+        sections += inter
+        res.notes += notes
+        (out / "interactions.md").write_text(md)
+        res.paths.append(out / "interactions.md")
+    runs = pd.concat([d.runs for d in (data, interactions) if d is not None])
+    links = run_links(ReportData(runs, pd.DataFrame(), "spearman"), link) if link else pd.DataFrame()
+    if not links.empty:
+        sections.append(Section("MLflow runs", ([Text(link_note)] if link_note else []) + [Table(links)], nav="Runs"))
+    progress("rendering report.md and report.html")
+    doc = Document("varbench report", sections, intro)
+    (out / "report.md").write_text(to_markdown(doc))
+    (out / "report.html").write_text(to_html(doc))
+    res.paths += [out / "report.md", out / "report.html"]
+    res.paths += sorted({b.path for s in sections for b in s.blocks if isinstance(b, Figure)})
+    (out / MANIFEST).write_text("\n".join(sorted({p.name for p in res.paths})) + "\n")
+    return res
+
+
+def leaderboard_markdown(data: ReportData, source: str) -> str:
+    """The leaderboard page (mean rank across cells, pooled CI, coverage)."""
+    from varbench.report.render import markdown_table
+
+    board = leaderboard(data)
+    m = data.metric
+    shown = with_ci(board, [m]) if not board.empty else board
+    shown = shown[[c for c in shown.columns if c != "seconds"] + (["seconds"] if "seconds" in shown else [])]
+    comp = comparison(data)
+    return "\n".join([
+        "# varbench leaderboard", "",
+        f"Source: {source}. Methods ranked by mean rank of {m} ({data.spec.direction}) within cells (1 = best) over "
+        f"{data.scored['cell'].nunique()} good cells; {m} is the mean with a 95% t-CI over all those cells "
+        f"(pooled across datasets, clipped to the metric's range); low-quality cells "
+        f"({data.low['cell'].nunique()}) and ceilings excluded." + (" " + coverage_note(comp) if comp.left_out else ""),
+        "", markdown_table(shown, 3), ""])
+
+
+def files(paths: Sequence[Path]) -> str:
+    return ", ".join(p.name for p in paths[:6]) + (", ..." if len(paths) > 6 else "")
