@@ -303,3 +303,58 @@ def test_plot_functions_on_edge_cases(tmp_path):
                                     tmp_path / "bars.png", "bars, 50 features"))
     with pytest.raises(ValueError, match="at least 2 methods"):
         plots.cd_diagram(pd.Series({"m1": 1.0}), 0.5, [], tmp_path / "x.png", "x")
+
+
+def test_filtered_report_is_named_for_its_filter_and_replaces_the_last(store, tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    out = tmp_path / "f"
+    assert main(["--uri", store, "--experiment", EXP, "--study", "standard", "--dataset", "linear", "--out", str(out),
+                 "--cell", "linear/mlp/1"]) == 0
+    assert (out / "importance_linear_mlp_seed1.png").exists()
+    client = MlflowClient(tracking_uri=store)
+    exp = client.get_experiment_by_name(EXP)
+    named = client.search_runs([exp.experiment_id], "tags.kind = 'report' and tags.filter != ''")
+    assert [r.info.run_name for r in named] == ["report:full[study=standard,dataset=linear]"]
+    err = capsys.readouterr().err
+    assert "report [" in err and "tables and statistics" in err and "rendering report.md and report.html" in err
+    assert main(["--uri", store, "--experiment", EXP, "--study", "standard", "--dataset", "linear", "--out", str(out),
+                 "--cell", "linear/mlp/2", "--no-mlflow-log"]) == 0
+    assert not (out / "importance_linear_mlp_seed1.png").exists() and (out / "importance_linear_mlp_seed2.png").exists()
+
+
+CHECK_JS = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  document.body.dataset.images = imgs.length;
+  document.body.dataset.broken = imgs.filter(i => !(i.complete && i.naturalWidth > 100)).map(i => i.alt).join(',');
+  document.body.dataset.tables = document.querySelectorAll('table').length;
+});
+</script></body>"""
+
+
+def test_html_report_renders_in_headless_chromium(store, tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it as root)")
+    out = tmp_path / "html"
+    assert main(["--uri", store, "--experiment", EXP, "--study", "standard", "--out", str(out), "--no-mlflow-log",
+                 "--quiet"]) == 0
+    page = (out / "report.html").read_text()
+    assert "src=\"http" not in page and "<link" not in page             # self-contained: nothing to fetch
+    assert page.count("data:image/png;base64,") == len(list(out.glob("*.png"))) == 6
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", CHECK_JS))
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                          "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, dom[:500]
+    attrs = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1)))
+    assert attrs == {"images": "6", "broken": "", "tables": attrs.get("tables")} and int(attrs["tables"]) >= 9
+    for text in ("Recommendation", "Mean rank within cells", "ValueError: boom", "a 0.90 [0.65, 1.00]",
+                 "#/experiments/", "MLflow runs"):
+        assert text in dom, text

@@ -405,14 +405,14 @@ def report_figures(data, out: Path, comp, scores: pd.DataFrame, cell: str | None
     else:
         notes.append(f"critical-difference diagram: {comp.note}")
     s = data.scored
-    if not s.empty:
-        ci = ci_table(s, ["method"], [m]).rename(columns={m: "mean", f"{m}_lo": "lo", f"{m}_hi": "hi"})
-        ci = ci.merge(cost_table(data)[["method", "seconds"]], on="method", how="left")
+    ci = ci_table(s, ["method"], [m]).rename(columns={m: "mean", f"{m}_lo": "lo", f"{m}_hi": "hi"})
+    ci = ci.merge(cost_table(data)[["method", "seconds"]], on="method", how="left")
+    if not ci.dropna(subset=["mean", "seconds"]).empty:
         figs.append((cost_scatter(ci, out / "score_vs_cost.png", m,
                                   f"Mean {m} vs cost ({s['cell'].nunique()} good cells)", styles),
                      "Score against cost, with the Pareto front."))
     else:
-        notes.append("score vs cost: no scored runs in good cells")
+        notes.append("score vs cost: no method has both a score and a cost in good cells")
     allr = data.runs[(data.runs["status"] == "ok") & (data.runs["role"] != "ceiling")]
     q = allr.assign(score=allr[m])[["method", "quality", "score", "low"]]
     if q.dropna(subset=["quality", "score"]).empty:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from varbench.report.prepare import ReportData, role_of
 from varbench.report.stats import Comparison
-from varbench.report.tables import ALPHA, ci_table, ci_text, comparison
+from varbench.report.tables import ALPHA, COVERAGE_MIN, ci_table, ci_text, comparison
 
 # Dataset-name patterns -> the condition they test (first match wins; case-insensitive).
 CONDITIONS: dict[str, str] = {
@@ -60,6 +60,8 @@ def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.
         return f"- **{title}**: no scored runs."
     ci = ci_table(runs, ["method"], [metric]).set_index("method")
     ci = ci.assign(_v=sign * ci[metric]).sort_values("_v", ascending=False, kind="stable")
+    enough = ci[f"{metric}_n"] >= COVERAGE_MIN * ci[f"{metric}_n"].max()
+    partial, ci = ci[~enough], ci[enough]
     # oriented bounds: "near" is the bound towards worse values
     near, far = (f"{metric}_lo", f"{metric}_hi") if sign > 0 else (f"{metric}_hi", f"{metric}_lo")
     top = ci.iloc[0]
@@ -96,6 +98,9 @@ def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.
         parts.append(f"Floor {f} {ci_text(rnd[metric], rnd[f'{metric}_lo'], rnd[f'{metric}_hi'])}"
                      + (f": not better than {f} (mean {'<=' if sign > 0 else '>='} its {bound} bound): {listed}."
                         if len(weak) else f"; every other method is beyond its {bound} bound."))
+    if len(partial):
+        parts.append("Scored on too few of these cells to compare: " + ", ".join(
+            f"{m} {r[metric]:.2f} ({int(r[f'{metric}_n'])} of {n_cells} cells)" for m, r in partial.iterrows()) + ".")
     return " ".join(parts)
 
 
