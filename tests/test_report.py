@@ -314,8 +314,9 @@ def test_filtered_report_is_named_for_its_filter_and_replaces_the_last(store, tm
     assert (out / "importance_linear_mlp_seed1.png").exists()
     client = MlflowClient(tracking_uri=store)
     exp = client.get_experiment_by_name(EXP)
-    named = client.search_runs([exp.experiment_id], "tags.kind = 'report' and tags.filter != ''")
-    assert [r.info.run_name for r in named] == ["report:full[study=standard,dataset=linear]"]
+    named = {r.data.tags["filter"]: r.info.run_name
+             for r in client.search_runs([exp.experiment_id], "tags.kind = 'report'")}
+    assert named["tags.study = 'standard' and tags.dataset = 'linear'"] == "report:full[study=standard,dataset=linear]"
     err = capsys.readouterr().err
     assert "report [" in err and "tables and statistics" in err and "rendering report.md and report.html" in err
     assert main(["--uri", store, "--experiment", EXP, "--study", "standard", "--dataset", "linear", "--out", str(out),
