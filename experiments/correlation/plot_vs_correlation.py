@@ -3,13 +3,14 @@
     python experiments/correlation/plot_vs_correlation.py --runs results/correlation/runs.csv --out results/correlation
 
 Dataset names carry the family and the correlation: `<family>_rNN` means rho = NN / 100
-(conf/dataset/xai_bench_r*.yaml, decoys_r*.yaml, decoys_noisy_r*.yaml). Failed runs and cells
-whose model failed to learn (`low`) are left out, as in `varbench report`. Every mean comes with a
-95% Student t interval over seeds (varbench.stats.t_interval).
+(conf/dataset/xai_bench_r*.yaml, decoys_r*.yaml, decoys_noisy_r*.yaml). The runs go through the
+report layer's preparation (varbench.report): failed runs and cells whose model failed to learn
+(`low`) are left out. Every mean comes with a 95% Student t interval over seeds, clipped to the
+metric's range (varbench.report.ci_table).
 
 "Decoy share" is the share of a method's sum |importance| that falls on features the function
-never reads (truth 0): the decoy twins in decoys*, the weight-0 feature in xai_bench. The truth is
-regenerated from each dataset config (shared helpers from experiments/seed_question/analyse.py).
+never reads (truth 0): the decoy twins in decoys*, the weight-0 feature in xai_bench; the run
+table's `irrelevant_share`, computed from the truth each run carries.
 
 Writes into --out:
   by_rho.csv             family x model x rho x method: n, mean, lo, hi of spearman, topk_recall,
@@ -23,8 +24,6 @@ Writes into --out:
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import re
 import textwrap
 from pathlib import Path
@@ -32,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from varbench.report import markdown_table
-from varbench.stats import t_interval
+from varbench.report import ci_table, ci_text, markdown_table, read_runs
+from varbench.report.tables import ordered
 
-HERE = Path(__file__).resolve().parent
 FAMILIES = ["xai_bench", "decoys", "decoys_noisy"]
 FAMILY_TITLE = {
     "xai_bench": "XAI-Bench Gaussian linear: 5 equicorrelated features, weights [4,3,2,1,0], noise 0.01",
@@ -51,14 +49,6 @@ METRICS = {"spearman": "Spearman vs truth", "topk_recall": "top-k recall (k = 4 
 NAME = re.compile(r"^(?P<family>.+)_r(?P<rho>\d{2})$")
 
 
-def _seed_question_helpers():
-    """experiments/seed_question/analyse.py, loaded by path (truth regeneration, shares)."""
-    spec = importlib.util.spec_from_file_location("seed_question_analyse", HERE.parent / "seed_question" / "analyse.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def parse_dataset(name: str) -> tuple[str, float]:
     """'decoys_noisy_r95' -> ('decoys_noisy', 0.95)."""
     m = NAME.match(name)
@@ -69,37 +59,27 @@ def parse_dataset(name: str) -> tuple[str, float]:
 
 def load(path: Path) -> pd.DataFrame:
     """ok runs in good cells, with family, rho and decoy_share columns."""
-    sq = _seed_question_helpers()
-    df = pd.read_csv(path)
-    n_all = len(df)
-    n_low = int(df["low"].astype(bool).sum())
-    df = df[(df["status"] == "ok") & ~df["low"].astype(bool) & (df["method"] != "oracle")].copy()
+    data = read_runs(path)
+    df = data.ok.copy()
     df["seed"] = df["seed"].astype(int)
     parsed = [parse_dataset(d) for d in df["dataset"]]
     df["family"] = [f for f, _ in parsed]
     df["rho"] = [r for _, r in parsed]
-    truth = sq.truths(sorted(set(zip(df["dataset"], df["seed"]))))
-    df["decoy_share"] = [sq.irrelevant_share(np.asarray(json.loads(v), dtype=float), truth[(d, s)])
-                         for v, d, s in zip(df["importance"], df["dataset"], df["seed"])]
-    df.attrs.update(n_all=n_all, n_low=n_low)
+    df["decoy_share"] = df["irrelevant_share"]
+    df.attrs.update(n_all=len(data.runs), n_low=len(data.low))
     return df
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """family x model x rho x method: n, mean, lo, hi per metric, plus model quality."""
-    rows = []
-    for (fam, model, rho, method), g in df.groupby(["family", "model", "rho", "method"]):
-        row = {"family": fam, "model": model, "rho": rho, "method": method}
-        for m in list(METRICS) + ["model_spearman", "quality"]:
-            ci = t_interval(g[m].to_numpy(dtype=float))
-            row.update({f"{m}_n": ci.n, m: ci.mean, f"{m}_lo": ci.lo, f"{m}_hi": ci.hi})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    cols = list(METRICS) + ["model_spearman", "quality"]
+    s = ci_table(df.sort_values(["family", "model", "rho", "method"], kind="stable"),
+                 ["family", "model", "rho", "method"], cols, bounds={"decoy_share": (0.0, 1.0), "quality": (-np.inf, 1.0)})
+    return s[["family", "model", "rho", "method"] + [f"{m}{x}" for m in cols for x in ("_n", "", "_lo", "_hi")]]
 
 
 def methods_in(df: pd.DataFrame) -> list[str]:
-    present = set(df["method"])
-    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+    return ordered(list(df["method"]), METHOD_ORDER)
 
 
 def style(method: str) -> dict:
@@ -113,9 +93,7 @@ def style(method: str) -> dict:
 
 
 def fmt(mean: float, lo: float, hi: float, digits: int = 2) -> str:
-    if not np.isfinite(mean):
-        return ""
-    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if np.isfinite(lo) else f"{mean:.{digits}f}"
+    return ci_text(mean, lo, hi, digits, single="", missing="")
 
 
 GROUPS = [("marginal methods (explain the model; interventional / marginal)", MARGINAL),

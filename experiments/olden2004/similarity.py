@@ -3,8 +3,10 @@
 
     python experiments/olden2004/similarity.py results/olden2004/runs.csv --out results/olden2004
 
-Per replicate (cell) and method, the predictors are ranked by |importance| (1 = most important)
-and compared with the true ranking (by |corr(x_j, y)|, the dataset's truth):
+The runs go through the report layer's preparation (varbench.report.read_runs: newest run per
+cell and method, low-quality cells left out); each run carries its cell's truth. Per replicate
+(cell) and method, the predictors are ranked by |importance| (1 = most important) and compared
+with the true ranking (by |corr(x_j, y)|, the dataset's truth):
 - similarity: the fraction of predictors whose estimated rank equals the true rank. This is
   Gower's similarity between the two rank vectors when, as for a pair of objects, each
   predictor's range is the difference itself (mismatch = 1, match = 0): our reading of the
@@ -15,7 +17,8 @@ and compared with the true ranking (by |corr(x_j, y)|, the dataset's truth):
 - rank_k_correct: whether the truly k-th predictor got rank k (the paper's per-rank figure).
 Also a reference row: ordinary least squares |coefficients| fitted on the same training rows
 (regenerated from conf/dataset/olden2004.yaml and each seed): what the data allow a linear fit.
-Writes similarity.csv (per method and cell), similarity_summary.csv and similarity.md.
+Writes similarity.csv (per method and cell), similarity_summary.csv and similarity.md; the
+similarity's 95% t interval is clipped to [0, 1] (shown as ± half-width while symmetric).
 """
 from __future__ import annotations
 
@@ -24,13 +27,14 @@ import json
 import sys
 from pathlib import Path
 
-from varbench.paths import conf_dir
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[2]
+from varbench.paths import conf_dir
+from varbench.report import read_runs, truth_of
+from varbench.report.tables import ci_long
+
 DATASET_YAML = conf_dir() / "dataset" / "olden2004.yaml"
 CLASSIC = ["olden", "garson", "pad", "input_perturbation", "profile", "stepwise_addition",
            "stepwise_elimination"]
@@ -98,27 +102,36 @@ def ols_rows(seeds: list[int], params: dict) -> list[dict]:
     return rows
 
 
-def per_cell(runs: pd.DataFrame, truth: np.ndarray) -> pd.DataFrame:
-    """One row per ok method run: the similarity measures of its ranking."""
-    ok = runs[(runs["status"] == "ok") & runs["importance"].notna()]
-    true_rank = rank_desc(truth)
-    rows = [{"method": r.method, "seed": int(r.seed), **compare(true_rank, rank_desc(json.loads(r.importance)))}
-            for r in ok.itertuples()]
+def per_cell(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per ok method run: the similarity measures of its ranking against its cell's truth."""
+    ok = runs[(runs["status"] == "ok") & runs["importance"].astype(bool)]
+    rows = [{"method": r["method"], "seed": int(r["seed"]),
+             **compare(rank_desc(truth_of(r)), rank_desc(json.loads(r["importance"])))} for _, r in ok.iterrows()]
     return pd.DataFrame(rows)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95 % t-interval half-width of `similarity` per method, plus the other means."""
+    """Mean and 95 % t interval (clipped to [0, 1]; ci95 = its half-width) of `similarity` per
+    method, plus the other means."""
+    ci = ci_long(table, ["method"], "similarity", bounds=(0.0, 1.0)).set_index("method")
     out = []
     for method, g in table.groupby("method", sort=False):
-        n = len(g)
-        sim = g["similarity"].to_numpy()
-        half = stats.t.ppf(0.975, n - 1) * sim.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-        row = {"method": method, "n": n, "similarity": sim.mean(), "ci95": half,
+        c = ci.loc[method]
+        row = {"method": method, "n": len(g), "similarity": c["mean"], "ci95": (c["hi"] - c["lo"]) / 2,
                "gower_range": g["gower_range"].mean(), "all_correct": g["all_correct"].mean()}
-        row.update({c: g[c].mean() for c in g.columns if c.startswith("rank_")})
+        row.update({k: g[k].mean() for k in g.columns if k.startswith("rank_")})
+        row.update({"similarity_lo": c["lo"], "similarity_hi": c["hi"]})
         out.append(row)
     return pd.DataFrame(out).sort_values("similarity", ascending=False, ignore_index=True)
+
+
+def _ci(r) -> str:
+    """'0.81 ± 0.06' while the interval is symmetric, '0.97 [0.93, 1.00]' once clipped."""
+    if not np.isfinite(r.ci95):
+        return f"{r.similarity:.2f}"
+    if np.isclose(r.similarity - r.similarity_lo, r.similarity_hi - r.similarity):
+        return f"{r.similarity:.2f} ± {r.ci95:.2f}"
+    return f"{r.similarity:.2f} [{r.similarity_lo:.2f}, {r.similarity_hi:.2f}]"
 
 
 def markdown(summary: pd.DataFrame, spearman: pd.Series) -> str:
@@ -129,7 +142,7 @@ def markdown(summary: pd.DataFrame, spearman: pd.Series) -> str:
     for r in summary.itertuples():
         paper = PAPER.get(r.method, PAPER_OTHERS if r.method in CLASSIC else "-")
         sp = spearman.get(r.method, np.nan)
-        lines.append(f"| {LABELS.get(r.method, r.method)} | {paper} | {r.similarity:.2f} ± {r.ci95:.2f} | "
+        lines.append(f"| {LABELS.get(r.method, r.method)} | {paper} | {_ci(r)} | "
                      f"{r.gower_range:.2f} | {100 * r.all_correct:.0f} % | "
                      f"{'-' if not np.isfinite(sp) else f'{sp:.2f}'} | {r.n} |")
     ranks = ["", "Percentage of replicates in which the truly k-th predictor got rank k:", "",
@@ -148,27 +161,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--study", default="olden2004")
     p.add_argument("--no-ols", action="store_true", help="skip the OLS reference row")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="dataset parameter the runs used instead of the YAML's (e.g. n_samples=400)")
+                   help="dataset parameter the runs used instead of the YAML's (e.g. n_samples=400), "
+                        "for the OLS reference's training rows")
     args = p.parse_args(argv)
     out = args.out or args.runs.parent
-    runs = pd.read_csv(args.runs)
-    runs = runs[(runs["study"] == args.study) & (runs["dataset"] == "olden2004")]
-    if "low" in runs:  # cells whose model failed to learn are left out, as in the report
-        runs = runs[~runs["low"].astype(str).str.lower().eq("true")]
+    runs = read_runs(args.runs, study=args.study).ok   # good cells, ceilings apart
+    runs = runs[runs["dataset"] == "olden2004"]
     if runs.empty:
         print(f"no olden2004 runs of study {args.study!r} in {args.runs}", file=sys.stderr)
         return 1
-    from varbench.datasets.olden import olden2004
-
-    params = _dataset_params(args.set)
-    truth = olden2004(**params, seed=0).truth.importance  # population truth: seed-free
-    table = per_cell(runs, truth)
+    table = per_cell(runs)
     if not args.no_ols:
+        params = _dataset_params(args.set)
         table = pd.concat([table, pd.DataFrame(ols_rows(sorted(table["seed"].unique()), params))],
                           ignore_index=True)
     summary = summarize(table)
-    ok = runs[runs["status"] == "ok"]
-    spearman = pd.to_numeric(ok["spearman"], errors="coerce").groupby(ok["method"]).mean()
+    spearman = runs.groupby("method")["spearman"].mean()
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "similarity.csv", index=False)
     summary.to_csv(out / "similarity_summary.csv", index=False)

@@ -2,10 +2,10 @@
 
     python experiments/seed_question/analyse.py --runs results/seed_question/runs.csv --out results/seed_question
 
-Reads only the tidy runs table (plus each dataset's ground truth, regenerated from its config:
-the generators are deterministic given the seed, and only numpy is needed). Every cell is
-(dataset, model, seed); cells whose model failed to learn (`low`) and failed runs are left out
-of the means, as in `varbench report`. Intervals: 95% Student t over cells (varbench.stats).
+Reads only the tidy runs table, through the report layer's preparation (varbench.report): each
+run carries its cell's truth. Every cell is (dataset, model, seed); cells whose model failed to
+learn (`low`) and failed runs are left out of the means, as in `varbench report`. Intervals: 95%
+Student t over cells, clipped to the metric's range (varbench.report.ci_long).
 
 Writes into --out:
   by_dataset.{csv,md}   method x dataset: mean Spearman [95% CI] over models and seeds
@@ -31,11 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from varbench.datasets.base import Dataset
-from varbench.paths import conf_dir
-from varbench.report import markdown_table
+from varbench.report import markdown_table, read_runs, truth_of
+from varbench.report.tables import ci_long, ci_text, ordered
 from varbench.scoring import spearman
-from varbench.stats import t_interval
 
 CLASSIC = ["first_layer", "probing", "lime", "permutation"]
 MODERN = ["conditional_permutation", "integrated_gradients", "deeplift", "kernel_shap", "sage", "sobol_total"]
@@ -44,39 +42,7 @@ DATASETS = ["linear", "correlated_block", "interaction", "redundant", "mixed_sca
 MODELS = ["sq_mlp_narrow", "mlp_wide", "mlp", "sq_mlp_l2", "mlp_deep"]
 MODEL_LABEL = {"sq_mlp_narrow": "[8]", "mlp_wide": "[256]", "mlp": "[64,64]",
                "sq_mlp_l2": "[64,64]+L2+drop", "mlp_deep": "[32x4]+L2+drop"}
-CONF = conf_dir()
-
-
-def order(values: list[str], preferred: list[str]) -> list[str]:
-    """`preferred` entries that occur, then the rest sorted."""
-    present = list(dict.fromkeys(values))
-    return [v for v in preferred if v in present] + sorted(v for v in present if v not in preferred)
-
-
-def datasets(pairs: list[tuple[str, int]]) -> dict[tuple[str, int], Dataset]:
-    """varbench Datasets per (dataset config name, seed), regenerated from conf/dataset."""
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-
-    out: dict[tuple[str, int], Dataset] = {}
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        for name, seed in pairs:
-            node = compose("config", overrides=[f"dataset={name}"]).dataset
-            out[(name, seed)] = instantiate(node, seed=int(seed))
-    return out
-
-
-def truths(pairs: list[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
-    """Ground-truth importance per (dataset config name, seed), regenerated from conf/dataset."""
-    return {k: np.asarray(d.truth.importance, dtype=float) for k, d in datasets(pairs).items()}
-
-
-def irrelevant_share(importance: np.ndarray, truth: np.ndarray) -> float:
-    """Share of sum |importance| that falls on features whose true importance is 0 (NaN if the
-    method gave all features 0)."""
-    a = np.abs(importance)
-    total = a.sum()
-    return float(a[truth == 0].sum() / total) if total > 0 else float("nan")
+order = ordered
 
 
 def untied_ceiling(truth: np.ndarray) -> float:
@@ -90,33 +56,23 @@ def untied_ceiling(truth: np.ndarray) -> float:
 
 
 def load(path: Path) -> pd.DataFrame:
-    """ok runs in good cells, with the truth-derived columns `irrelevant_share` and `ceiling`."""
-    df = pd.read_csv(path)
-    n_all = len(df)
-    df = df[(df["status"] == "ok") & ~df["low"].astype(bool) & (df["method"] != "oracle")].copy()
+    """ok runs in good cells (the report's preparation), with the truth-derived `ceiling`; the
+    share of |importance| on irrelevant features (`irrelevant_share`) comes with the table."""
+    data = read_runs(path)
+    df = data.ok.copy()
     df["seed"] = df["seed"].astype(int)
-    tr = truths(sorted(set(zip(df["dataset"], df["seed"]))))
-    imps = [np.asarray(json.loads(v), dtype=float) for v in df["importance"]]
-    df["irrelevant_share"] = [irrelevant_share(i, tr[(d, s)]) for i, d, s in zip(imps, df["dataset"], df["seed"])]
-    df["ceiling"] = [untied_ceiling(tr[(d, s)]) for d, s in zip(df["dataset"], df["seed"])]
-    df.attrs["n_all"] = n_all
+    df["ceiling"] = [untied_ceiling(truth_of(r)) for _, r in df.iterrows()]
+    df.attrs["n_all"] = len(data.runs)
     return df
 
 
 def ci_frame(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
-    """Per group: n, mean, lo, hi of `metric` (95% t interval over cells)."""
-    rows = []
-    for key, g in df.groupby(by, sort=False):
-        ci = t_interval(g[metric].to_numpy(dtype=float))
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
-                     "n": ci.n, "mean": ci.mean, "lo": ci.lo, "hi": ci.hi})
-    return pd.DataFrame(rows)
+    """Per group: n, mean, lo, hi of `metric` (95% t interval over cells, within its range)."""
+    return ci_long(df, by, metric)
 
 
 def fmt(mean: float, lo: float, hi: float) -> str:
-    if not np.isfinite(mean):
-        return ""
-    return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else f"{mean:.2f}"
+    return ci_text(mean, lo, hi, 2, single="", missing="")
 
 
 def wide(df: pd.DataFrame, row: str, col: str, metric: str, rows: list[str], cols: list[str],
@@ -254,21 +210,20 @@ def plot_irrelevant(df: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_cells(df: pd.DataFrame, out: Path, cells: list[tuple[str, str, int]]) -> list[Path]:
-    """Importance bars (varbench.plots.importance_bars) for chosen (dataset, model, seed) cells."""
-    from varbench.plots import importance_bars
+    """Importance bars (varbench.report.plots.importance_bars) for chosen (dataset, model, seed) cells."""
+    from varbench.report.plots import importance_bars
 
     paths = []
-    data = datasets(sorted({(d, s) for d, _, s in cells}))
     for ds, model, seed in cells:
         rows = df[(df["dataset"] == ds) & (df["model"] == model) & (df["seed"] == seed)]
         if rows.empty:
             print(f"skipped importance bars for {ds}/{model}/{seed}: no runs")
             continue
         rows = rows.set_index("method").reindex([m for m in methods_of(rows)])
-        d = data[(ds, seed)]
-        q = rows["quality"].iloc[0]
+        first = rows.iloc[0]
+        q = first["quality"]
         paths.append(importance_bars(
-            d.truth.importance, d.feature_names,
+            truth_of(first), str(first["feature_names"]).split(","),
             {m: json.loads(v) for m, v in rows["importance"].items()},
             out / f"importance_{ds}_{model}_seed{seed}.png",
             f"Importance vs truth, {ds}/{model}/seed{seed} (test R² {q:.3f})",
@@ -279,8 +234,9 @@ def plot_cells(df: pd.DataFrame, out: Path, cells: list[tuple[str, str, int]]) -
 def headline(df: pd.DataFrame, best_modern: str, grid: pd.DataFrame) -> str:
     """Generated sentences with the numbers the write-up quotes."""
     def ci_of(sub: pd.DataFrame, metric: str = "spearman") -> str:
-        c = t_interval(sub[metric].to_numpy(dtype=float))
-        return f"{fmt(c.mean, c.lo, c.hi)} (n={c.n})" if c.n else "n/a"
+        c = ci_long(sub.assign(_all=0), ["_all"], metric)
+        n = int(c["n"].iloc[0]) if len(c) else 0
+        return f"{fmt(*c[['mean', 'lo', 'hi']].iloc[0])} (n={n})" if n else "n/a"
 
     lines = ["# seed_question: headline numbers (generated by analyse.py)", "",
              f"Good-cell method runs analysed: {len(df)} of {df.attrs.get('n_all', len(df))} runs in runs.csv "

@@ -97,6 +97,12 @@ class ReportData:
         return r[(r["status"] == "ok") & np.isfinite(r[self.metric])]
 
     @property
+    def ok(self) -> pd.DataFrame:
+        """`ranked` runs that succeeded (what study views average)."""
+        r = self.ranked
+        return r[r["status"] == "ok"]
+
+    @property
     def low(self) -> pd.DataFrame:
         """Runs in cells whose model failed to learn (reported separately)."""
         return self.runs[self.runs["low"]]
@@ -183,8 +189,35 @@ def prepare(runs: pd.DataFrame, cells: pd.DataFrame | None, metric: str = "spear
         cells["study"] = cells["study"].fillna("-") if "study" in cells else "-"
         cells = cells.sort_values("start_time", kind="stable").drop_duplicates(CELL_KEY, keep="last")
         df = _attach_truth(df, cells)
+    df = add_truth_metrics(df)
     return ReportData(df.reset_index(drop=True), cells.reset_index(drop=True), metric, quality_threshold,
                       include_oracle, n_dup, tuple(headline), track)
+
+
+def irrelevant_share(importance: np.ndarray, truth: np.ndarray) -> float:
+    """Share of sum |importance| that falls on features whose true importance is 0 (NaN if the
+    method gave every feature 0)."""
+    a = np.abs(np.asarray(importance, dtype=float))
+    total = a.sum()
+    return float(a[np.asarray(truth) == 0].sum() / total) if total > 0 else float("nan")
+
+
+def add_truth_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    """Metrics computed from the truth the table carries, for runs that did not log them:
+    irrelevant_share (share of |importance| on features with truth 0)."""
+    if "truth" not in df or "importance" not in df:
+        return df
+    import json
+
+    logged = numeric(df, "irrelevant_share")
+    values = []
+    for imp, truth, have in zip(df["importance"], df["truth"], logged):
+        ok = isinstance(imp, str) and imp and isinstance(truth, str) and truth
+        t = np.asarray(json.loads(truth), dtype=float) if ok else None
+        i = np.asarray(json.loads(imp), dtype=float) if ok else None
+        values.append(have if np.isfinite(have) else
+                      irrelevant_share(i, t) if ok and i.shape == t.shape else float("nan"))
+    return df.assign(irrelevant_share=values)
 
 
 def read_runs(path: str | Path, metric: str = "spearman", study: str | None = None) -> ReportData:

@@ -23,26 +23,48 @@ ALPHA = 0.05            # significance level of every test
 COVERAGE_MIN = 0.5      # share of the best-covered method's cells a method needs to be compared
 
 
-def ci_table(df: pd.DataFrame, by: list[str], cols: Sequence[str], level: float = LEVEL) -> pd.DataFrame:
+def _bounds(col: str, given: dict[str, tuple[float, float]] | None) -> tuple[float, float]:
+    if given and col in given:
+        return given[col]
+    m = spec(col)
+    return (m.lo, m.hi) if m else (-np.inf, np.inf)
+
+
+def ci_table(df: pd.DataFrame, by: list[str], cols: Sequence[str], level: float = LEVEL,
+             bounds: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
     """Per group: per column mean / _lo / _hi / _n of the finite values (Student t interval over
-    the group's rows, clipped to the metric's range where the metric is known)."""
+    the group's rows, clipped to the metric's range: from `bounds`, else the metric spec)."""
     rows = []
     for key, g in df.groupby(by, sort=False):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         for c in cols:
-            m = spec(c)
-            ci = t_interval(numeric(g, c).to_numpy(dtype=float), level,
-                            (m.lo, m.hi) if m else (-np.inf, np.inf))
+            ci = t_interval(numeric(g, c).to_numpy(dtype=float), level, _bounds(c, bounds))
             row.update({c: ci.mean, f"{c}_lo": ci.lo, f"{c}_hi": ci.hi, f"{c}_n": ci.n})
         rows.append(row)
     out = pd.DataFrame(rows)
     return out if len(out) else pd.DataFrame(columns=by + [f"{c}{s}" for c in cols for s in ("", "_lo", "_hi", "_n")])
 
 
-def ci_text(mean: float, lo: float, hi: float, digits: int = 2, single: str = " (one cell, no CI)") -> str:
-    """'mean [lo, hi]'; `single` is appended when the interval is undefined (n = 1); '' for no mean."""
+def ci_long(df: pd.DataFrame, by: list[str], col: str, bounds: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Per group: n, mean, lo, hi of one column (as ci_table; `bounds` for a column the report
+    does not know, e.g. a study's own measure)."""
+    t = ci_table(df, by, [col], bounds={col: bounds} if bounds else None)
+    t = t.rename(columns={f"{col}_n": "n", col: "mean", f"{col}_lo": "lo", f"{col}_hi": "hi"})
+    return t[by + ["n", "mean", "lo", "hi"]]
+
+
+def ordered(values: Sequence[str], preferred: Sequence[str]) -> list[str]:
+    """The distinct values: those in `preferred` first (in its order), then the rest sorted."""
+    present = list(dict.fromkeys(values))
+    return [v for v in preferred if v in present] + sorted(v for v in present if v not in preferred)
+
+
+def ci_text(mean: float, lo: float, hi: float, digits: int = 2, single: str = " (one cell, no CI)",
+            missing: str = "n/a") -> str:
+    """'mean [lo, hi]'; `single` is appended when the interval is undefined (n = 1); `missing`
+    when there is no mean."""
     if not np.isfinite(mean):
-        return "n/a"
+        return missing
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return f"{mean:.{digits}f}{single}"
     return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
