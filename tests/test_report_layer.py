@@ -164,3 +164,19 @@ def test_markdown_and_html_render_the_same_document(tmp_path):
     assert "<li><strong>bold</strong> and <code>code</code><br>more</li>" in html
     assert "<td>a&lt;b&gt;</td><td class=\"num\">0.12</td><td><a href=\"http://x/1\">r1</a></td>" in html
     assert 'src="data:image/png;base64,iVBORw0KGgo' in html                 # the PNG itself, embedded
+
+
+def test_every_method_is_also_compared_on_the_cells_all_share(partial, tmp_path):
+    wide = report.tables.wide_comparison(partial)
+    assert not wide.ok and "have 5 methods, 1 complete cells" in wide.note      # x, y share one cell only
+    # two extra methods on 2 of 5 cells: they are left out of the main test (2 < 2.5) but tested with all on 2 cells
+    rows = [{"seed": s, "method": m, "spearman": v} for s, ms in SCORES.items() for m, v in ms.items()]
+    rows += [{"seed": 3, "method": "x", "spearman": 0.1}, {"seed": 3, "method": "y", "spearman": 0.2}]
+    data = prepare(frame(rows), None)
+    assert report.comparison(data).left_out == {"x": 2, "y": 2}
+    wide = report.tables.wide_comparison(data)
+    ref = sps.friedmanchisquare(*[[SCORES[3][m] if m in SCORES[3] else {"x": .1, "y": .2}[m], SCORES[4][m]]
+                                  for m in ("a", "b", "random", "x", "y")])
+    assert wide.ok and wide.n_blocks == 2 and wide.statistic == pytest.approx(ref.statistic)
+    report.write_report(data, tmp_path, "test", plots=False)
+    assert "### Every method, on the cells they all share" in (tmp_path / "report.md").read_text()

@@ -242,6 +242,15 @@ def comparison(data: ReportData) -> Comparison:
     return comp
 
 
+def wide_comparison(data: ReportData) -> Comparison | None:
+    """The same tests over every method (compared and partial) on the cells they all share; None
+    when every method is compared. Its `note` says why it could not run (e.g. 1 shared cell)."""
+    M = cell_matrix(data)
+    if M.empty or coverage(data)["compared"].all():
+        return None
+    return compare(data.spec.sign * M, ALPHA)
+
+
 def leaderboard(data: ReportData) -> pd.DataFrame:
     """Methods ranked by mean rank across cells, with the mean metric and its 95% t-CI over all
     cells pooled, mean seconds and coverage; partial-coverage methods unranked after the rest."""

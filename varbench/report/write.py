@@ -14,7 +14,8 @@ from varbench.report.recommend import coverage_note, recommendation
 from varbench.report.render import Document, Figure, Link, Section, Table, Text, to_html, to_markdown
 from varbench.report.stats import Comparison
 from varbench.report.tables import (ALPHA, ceiling_table, comparison, cost_table, coverage, failed_table,
-                                    leaderboard, low_quality_table, rank_table, score_table, tidy_labels, with_ci)
+                                    leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
+                                    wide_comparison, with_ci)
 
 MANIFEST = "report_files.txt"
 Progress = Callable[[str], None]
@@ -53,6 +54,11 @@ def _csv(df: pd.DataFrame, path: Path, written: list[Path]) -> None:
     written.append(path)
 
 
+def _shown_p(w: pd.DataFrame) -> pd.DataFrame:
+    """p-values with 3 significant digits (tiny ones stay readable)."""
+    return w.assign(p=w["p"].map(lambda v: f"{v:.3g}"), p_holm=w["p_holm"].map(lambda v: f"{v:.3g}"))
+
+
 def stats_blocks(comp: Comparison) -> list:
     """The statistics section: Friedman, Nemenyi groups and pairs, Wilcoxon-Holm."""
     if not comp.ok:
@@ -69,11 +75,23 @@ def stats_blocks(comp: Comparison) -> list:
             + ("; ".join("{" + ", ".join(g) + "}" for g in comp.groups) if comp.groups else "none") + ".")
     if comp.left_out:
         text += "\n- " + coverage_note(comp)
-    w = comp.wilcoxon.assign(p=comp.wilcoxon["p"].map(lambda v: f"{v:.3g}"),
-                             p_holm=comp.wilcoxon["p_holm"].map(lambda v: f"{v:.3g}"))
+    w = _shown_p(comp.wilcoxon)
     return [Text(text), Table(comp.nemenyi, caption="Nemenyi pairs (mean-rank difference > CD is significant):"),
             Table(w, caption="Wilcoxon signed-rank (two-sided, zero differences dropped), Holm-corrected over all "
                              "pairs:")]
+
+
+def _wide_blocks(wide: Comparison | None) -> list:
+    """The comparison of every method on the cells they all share (when some are partial)."""
+    if wide is None:
+        return []
+    head = Text("### Every method, on the cells they all share\n\n"
+                + (f"Not computed: {wide.note}." if not wide.ok else
+                   f"{len(wide.methods)} methods on {wide.n_blocks} shared cells: Friedman p = {wide.pvalue:.3g}, "
+                   f"Nemenyi CD = {wide.cd:.3f}; mean ranks "
+                   + ", ".join(f"{k} {v:.2f}" for k, v in wide.mean_ranks.items()) + "."))
+    return [head] if not wide.ok else [head, Table(_shown_p(wide.wilcoxon),
+                                                   caption="Wilcoxon signed-rank on the shared cells, Holm-corrected:")]
 
 
 def run_links(data: ReportData, link: Callable[[str], str] | None) -> pd.DataFrame:
@@ -99,6 +117,7 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
     scores, ranks, cost = score_table(data), rank_table(data), cost_table(data)
     low, ceil, failed = low_quality_table(data), ceiling_table(data), failed_table(data)
     comp = comparison(data)
+    wide = wide_comparison(data)
     board = leaderboard(data)
     cov = coverage(data)
     for name, df in (("runs", data.runs), ("scores", scores), ("ranks", ranks), ("cost", cost),
@@ -141,7 +160,7 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
         Section("Plots", [Figure(p, c) for p, c in figs] + ([Text("\n".join(f"- skipped {n}" for n in notes))]
                                                           if notes else [])
                 if plots else [Text("Not drawn (--no-plots).")]),
-        Section("Statistics", stats_blocks(comp)),
+        Section("Statistics", stats_blocks(comp) + _wide_blocks(wide)),
         Section("Cost (good cells, successful runs)", [Table(cost)], nav="Cost"),
         Section("Ceiling (oracle; not ranked)", [Table(ceil)], nav="Ceiling"),
         Section("Low-quality cells (not averaged in)", [Table(low)], nav="Low quality"),
