@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from varbench.report import ci_table, ci_text, markdown_table, read_runs
-from varbench.report.tables import ordered
+from varbench.report import ci_table, ci_text, markdown_table, ordered, read_runs
 
 FAMILIES = ["xai_bench", "decoys", "decoys_noisy"]
 FAMILY_TITLE = {

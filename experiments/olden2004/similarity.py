@@ -32,8 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from varbench.paths import conf_dir
-from varbench.report import read_runs, truth_of
-from varbench.report.tables import ci_long
+from varbench.report import ci_long, read_runs, truth_of
 
 DATASET_YAML = conf_dir() / "dataset" / "olden2004.yaml"
 CLASSIC = ["olden", "garson", "pad", "input_perturbation", "profile", "stepwise_addition",

@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from varbench.report import markdown_table, read_runs, truth_of
-from varbench.report.tables import ci_long, ci_text, ordered
+from varbench.report import ci_long, ci_text, markdown_table, ordered, read_runs, truth_of
 from varbench.scoring import spearman
 
 CLASSIC = ["first_layer", "probing", "lime", "permutation"]

@@ -18,9 +18,9 @@ from varbench.report.prepare import (CELL_KEY, ReportData, build_filter, filter_
                                      role_of, truth_of)
 from varbench.report.recommend import CONDITIONS, OTHER, condition_line, condition_of, recommendation
 from varbench.report.render import markdown_table
-from varbench.report.tables import (ceiling_table, ci_table, ci_text, comparison, cost_table, coverage,
-                                    failed_table, leaderboard, low_quality_table, rank_table, score_table,
-                                    with_ci)
+from varbench.report.tables import (ceiling_table, ci_long, ci_table, ci_text, comparison, cost_table, coverage,
+                                    failed_table, leaderboard, low_quality_table, ordered, rank_table, score_table,
+                                    wide_comparison, with_ci)
 from varbench.report.write import write_report
 
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["CELL_KEY", "CONDITIONS", "METRICS", "Metric", "OTHER", "ReportData", "build_filter", "ceiling_table",
-           "ci_table", "ci_text", "comparison", "condition_line", "condition_of", "cost_table", "coverage",
+           "ci_long", "ci_table", "ci_text", "comparison", "condition_line", "condition_of", "cost_table", "coverage",
            "failed_table", "filter_label", "leaderboard", "low_quality_table", "main", "markdown_table", "metric",
-           "prepare", "rank_table", "read_runs", "recommendation", "role_of", "score_table", "truth_of",
-           "with_ci", "write_report"]
+           "ordered", "prepare", "rank_table", "read_runs", "recommendation", "role_of", "score_table", "truth_of",
+           "wide_comparison", "with_ci", "write_report"]

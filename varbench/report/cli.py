@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     if runs.empty and inter.empty:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
+    if len(runs) and args.metric not in runs and (runs["status"] == "ok").any():
+        logged = [m for m in METRICS if m in runs]
+        return _fail(ValueError(f"--metric={args.metric!r} is invalid: no method run logged it (logged: "
+                                f"{', '.join(logged) or 'none'})"))
     cells = fetch_cells(args.uri, args.experiment, flt)
     progress(f"preparing {len(runs)} method run(s), {len(inter)} interaction run(s), {len(cells)} cell(s)")
     try:
