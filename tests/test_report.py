@@ -274,9 +274,10 @@ def test_cli_errors(store, tmp_path, capsys):
     assert main(["--uri", store, "--experiment", EXP, "--cell", "linear/0", "--out", str(tmp_path)]) == 2
     assert main(["--uri", store, "--experiment", EXP, "--study", "standard", "--cell", "linear/mlp/9",
                  "--out", str(tmp_path), "--no-mlflow-log"]) == 2
-    assert main(["--uri", store, "--experiment", EXP, "--metric", "ndcg", "--out", str(tmp_path), "--no-mlflow-log"]) == 2
+    assert main(["--uri", store, "--experiment", EXP, "--metric", "local_spearman", "--out", str(tmp_path),
+                 "--no-mlflow-log"]) == 2
     err = capsys.readouterr().err
-    assert "--metric='ndcg' is invalid: no method run logged it (logged: spearman, kendall, topk_recall" in err
+    assert "--metric='local_spearman' is invalid: no method run logged it (logged: spearman, kendall, topk_recall" in err
     assert "--dataset=\"it's\" is invalid" in err and "--cell='linear/0' is invalid" in err
     assert "no method runs in that cell" in err
     with pytest.raises(SystemExit):

@@ -120,16 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     if runs.empty and inter.empty:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
-    if len(runs) and args.metric not in runs and (runs["status"] == "ok").any():
-        logged = [m for m in METRICS if m in runs]
-        return _fail(ValueError(f"--metric={args.metric!r} is invalid: no method run logged it (logged: "
-                                f"{', '.join(logged) or 'none'})"))
     cells = fetch_cells(args.uri, args.experiment, flt)
     progress(f"preparing {len(runs)} method run(s), {len(inter)} interaction run(s), {len(cells)} cell(s)")
     try:
         data = prepare(runs, cells, args.metric, args.quality_threshold, args.include_oracle) if len(runs) else None
         idata = (prepare(inter, cells, "pair_auroc", args.quality_threshold, args.include_oracle,
                          INTERACTION_HEADLINE, "interactions") if len(inter) else None)
+        if data is not None and (data.runs["status"] == "ok").any() and data.runs[args.metric].isna().all():
+            logged = [m for m in METRICS if m in data.runs and data.runs[m].notna().any()]
+            raise ValueError(f"--metric={args.metric!r} is invalid: no method run logged it (logged: "
+                             f"{', '.join(logged) or 'none'})")
         if args.cell:
             importance_cells(data if data is not None else idata, args.cell)
     except ValueError as exc:

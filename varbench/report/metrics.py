@@ -1,13 +1,17 @@
 """What the report knows about each metric of the run table: its direction (higher or lower is
-better), its range (intervals are clipped to it, plots use it for axes and colours) and a label.
+better) and its range (intervals are clipped to it, plots use it for axes and colours).
 
-One place: a metric the runner logs is shown and ranked by the report once it is listed here.
+The score metrics the runner logs are declared once, in `varbench.scoring.METRIC_INFO`; this
+module adds the metrics the report derives itself from the truth each run carries (DERIVED) and
+the costs. A metric in the run table is shown and ranked by the report once it is declared.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from varbench.scoring import METRIC_INFO
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,6 @@ class Metric:
     higher_is_better: bool
     lo: float
     hi: float
-    label: str
 
     @property
     def sign(self) -> float:
@@ -29,39 +32,14 @@ class Metric:
     def direction(self) -> str:
         return "higher is better" if self.higher_is_better else "lower is better"
 
-    def clip(self, value: float) -> float:
-        """value limited to [lo, hi] (NaN stays NaN)."""
-        return float(np.clip(value, self.lo, self.hi)) if np.isfinite(value) else float(value)
 
-
-_CORR = (-1.0, 1.0)
-_SHARE = (0.0, 1.0)
-_SPECS = [
-    ("spearman", True, _CORR, "Spearman vs truth"),
-    ("kendall", True, _CORR, "Kendall tau-b vs truth"),
-    ("topk_recall", True, _SHARE, "top-k recall"),
-    ("precision_at_k", True, _SHARE, "precision at k"),
-    ("auroc", True, _SHARE, "ROC AUC relevant vs irrelevant"),
-    ("local_spearman", True, _CORR, "local Spearman vs local truth"),
-    ("local_cosine", True, _CORR, "local cosine vs local truth"),
-    ("model_spearman", True, _CORR, "Spearman vs the model's Sobol truth"),
-    ("model_spearman_shapley", True, _CORR, "Spearman vs the model's Shapley truth"),
-    ("model_spearman_sage", True, _CORR, "Spearman vs the model's SAGE truth"),
-    ("relevant_spearman", True, _CORR, "Spearman among relevant features"),
-    ("ndcg", True, _SHARE, "NDCG"),
-    ("irrelevant_share", False, _SHARE, "share of |importance| on irrelevant features"),
-    ("decoy_share", False, _SHARE, "share of |importance| on decoys"),
-    ("importance_tv", False, _SHARE, "total variation to the true importance shares"),
-    ("fdr", False, _SHARE, "selection false discovery rate"),
-    ("power", True, _SHARE, "selection power"),
-    ("pair_auroc", True, _SHARE, "pairwise interaction ROC AUC"),
-    ("pair_ap", True, _SHARE, "pairwise interaction average precision"),
-    ("r_precision", True, _SHARE, "pairwise interaction R-precision"),
-]
-METRICS: dict[str, Metric] = {n: Metric(n, hib, lo, hi, label) for n, hib, (lo, hi), label in _SPECS}
+# derived by varbench.report.prepare.add_truth_metrics where the runs did not log them
+DERIVED: dict[str, tuple[bool, float, float]] = {"irrelevant_share": (False, 0.0, 1.0)}
+METRICS: dict[str, Metric] = {n: Metric(n, i.higher_is_better, i.low, i.high) for n, i in METRIC_INFO.items()}
+METRICS.update({n: Metric(n, hib, lo, hi) for n, (hib, lo, hi) in DERIVED.items() if n not in METRICS})
 COSTS: dict[str, Metric] = {
-    "seconds": Metric("seconds", False, 0.0, np.inf, "seconds per run"),
-    "n_model_evals": Metric("n_model_evals", False, 0.0, np.inf, "model evaluations per run"),
+    "seconds": Metric("seconds", False, 0.0, np.inf),
+    "n_model_evals": Metric("n_model_evals", False, 0.0, np.inf),
 }
 
 

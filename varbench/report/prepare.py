@@ -7,8 +7,9 @@ Rules (also written into report.md):
   quality threshold) are flagged `low`: reported separately and never averaged in.
 - A "setting" is a dataset, with its model (and study) when the runs hold several, so a
   comparison never mixes models.
-- Ceilings (the oracle) are shown apart from ranks and statistics; floors (random) are ranked and
-  mark "no better than chance".
+- Roles come from each run's `role` tag (the method's metadata, varbench.registry): ceilings (the
+  oracle) are shown apart from ranks and statistics; floors (random) are ranked and mark "no
+  better than chance".
 - The truth travels in the table: each run carries its cell's `truth`, `feature_names` and
   `truth_interactions` (JSON, as the cell logged them).
 """
@@ -24,21 +25,18 @@ from varbench.report.metrics import Metric, metric as metric_spec
 
 CELL_KEY = ["study", "dataset", "model", "seed"]
 TRUTH_COLUMNS = ("truth", "feature_names", "truth_interactions", "truth_definition")
-# method roles (floor / ceiling); every other method has the role "method"
-ROLES: dict[str, str] = {"oracle": "ceiling", "inter_oracle": "ceiling", "random": "floor", "inter_random": "floor"}
 HEADLINE = ("spearman", "topk_recall")          # the main track's table metrics (plus --metric)
 INTERACTION_HEADLINE = ("pair_auroc", "pair_ap", "r_precision")
 TEXT_COLUMNS = ("study", "dataset", "model", "method", "status", "cell_status", "error", "task", "importance")
-DERIVED = ("quality", "quality_name", "low", "low_reason", "cell", "setting", "role")
+DERIVED = ("quality", "quality_name", "low", "low_reason", "cell", "setting")
 
 
-def role_of(method: str) -> str:
-    """'ceiling', 'floor' or 'method'."""
-    return ROLES.get(method, "method")
+def role_of(method: str, tag: str | None = None) -> str:
+    """'ceiling', 'floor' or 'method': the run's `role` tag, else the method's metadata
+    (varbench.registry), else 'method'."""
+    from varbench.registry import role_of as registered
 
-
-def ceilings() -> list[str]:
-    return [m for m, r in ROLES.items() if r == "ceiling"]
+    return registered(method, tag if isinstance(tag, str) else None)
 
 
 def build_filter(dataset: str | None = None, model: str | None = None, sweep: str | None = None,
@@ -183,7 +181,8 @@ def prepare(runs: pd.DataFrame, cells: pd.DataFrame | None, metric: str = "spear
     df["cell"] = _cell_labels(df, many_studies)
     pre = df["study"] + ":" if many_studies else ""
     df["setting"] = pre + df["dataset"] + ((" / " + df["model"]) if df["model"].nunique() > 1 else "")
-    df["role"] = df["method"].map(role_of)
+    tags = df["role"] if "role" in df else pd.Series(None, index=df.index, dtype=object)
+    df["role"] = [role_of(m, t) for m, t in zip(df["method"], tags)]
     cells = pd.DataFrame() if cells is None else cells.copy()
     if not cells.empty:
         cells["study"] = cells["study"].fillna("-") if "study" in cells else "-"

@@ -273,6 +273,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("spearman", "topk_recall", "seconds"):
         if col not in df:
             df = df.assign(**{col: float("nan")})
+    tags = df["role"] if "role" in df else pd.Series(None, index=df.index, dtype=object)
+    ceilings = {m for m, t in zip(df["method"], tags) if role_of(m, t) == "ceiling"}
     g = df.groupby("method", sort=False)
     out = pd.DataFrame({
         "spearman": g["spearman"].mean(),
@@ -281,7 +283,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         "runs": g.size(),
         "failed": g["status"].apply(lambda s: int((s != "ok").sum())),
     }).reset_index()
-    ceiling = out["method"].map(role_of) == "ceiling"
+    ceiling = out["method"].isin(ceilings)
     ranked = out[~ceiling].sort_values("spearman", ascending=False, na_position="last")
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     rest = out[ceiling].assign(rank="-")

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from varbench.report.prepare import ReportData, ceilings
+from varbench.report.prepare import ReportData
 from varbench.report.recommend import coverage_note, recommendation
 from varbench.report.render import Document, Figure, Link, Section, Table, Text, to_html, to_markdown
 from varbench.report.stats import Comparison
@@ -146,7 +146,8 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
         + (f"; plus {len(low) - n_low} low-quality cell(s) whose methods were skipped" if len(low) > n_low else "")
         + ")" + (f"; {data.n_duplicates} older duplicate run(s) ignored" if data.n_duplicates else "") + ".\n"
         "Intervals are two-sided 95% Student t intervals over cells (seeds): mean ± t(0.975, n-1)·s/√n, "
-        "clipped to the metric's range. Ceilings (" + ", ".join(ceilings()) + ") are "
+        "clipped to the metric's range. Ceilings ("
+        + (", ".join(sorted(set(data.runs.loc[data.runs["role"] == "ceiling", "method"]))) or "none") + ") are "
         + ("included" if data.include_oracle else "excluded") + " from ranks and statistics.")
     rank_note = ("Compared methods are ranked among themselves over the cells they scored; `coverage` is the "
                  "share of good cells each method was scored on.")
