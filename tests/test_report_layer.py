@@ -136,6 +136,9 @@ def test_interaction_track_goes_through_the_same_preparation(tmp_path):
     names = {p.name for p in res.paths}
     assert {"interactions.csv", "interactions.md", "interactions_heatmap.png", "report.html",
             "interactions_tsang_f1_mlp_seed0.png", "interactions_tsang_f1_wide_seed0.png"} <= names
+    ranks = pd.read_csv(tmp_path / "interaction_ranks.csv").set_index("method")
+    # inter_nid beats inter_random in all 4 good cells: mlp 0.9/0.5, 0.92/0.62; wide 0.7/0.5, 0.72/0.62
+    assert ranks["mean_rank"].to_dict() == {"inter_nid": 1.0, "inter_random": 2.0}
     md = (tmp_path / "interactions.md").read_text()
     assert "| tsang_f1 / mlp | tsang_f1 | mlp | inter_nid | 2 | 0 | 2 | 0.91 [0.78, 1.00] |" in md   # hi 1.04 clipped
 

@@ -185,8 +185,12 @@ def _interaction_sections(data: ReportData, out: Path, plots: bool, written: lis
             "true pairs vs the rest, R-precision (precision at the number of true pairs); mean with a 95% t interval "
             "over seeds, clipped to [0, 1]; same preparation as the main track (newest run per cell and method, "
             "low-quality cells apart, one model per setting).")
+    ranks = rank_table(data)
+    _csv(ranks, out / "interaction_ranks.csv", written)
     body = [Section("Interaction track", [Text(text), Table(with_ci(tidy_labels(scores), data.metric_columns()))],
                     nav="Interactions"),
+            Section(f"Mean rank within cells by {data.metric} (interaction track)", [Table(ranks, 2)], level=3),
+            Section("Statistics (interaction track)", stats_blocks(comparison(data)), level=3),
             Section("Failed interaction runs", [Table(failed)], level=3)]
     if figs or notes:
         body.append(Section("Interaction plots", [Figure(p, c) for p, c in figs]
