@@ -94,9 +94,9 @@ def _wide_blocks(wide: Comparison | None) -> list:
                                                    caption="Wilcoxon signed-rank on the shared cells, Holm-corrected:")]
 
 
-def run_links(data: ReportData, link: Callable[[str], str] | None) -> pd.DataFrame:
-    """One row per cell: its status and links to its MLflow cell run and method runs."""
-    r = data.runs
+def run_links(r: pd.DataFrame, link: Callable[[str], str] | None) -> pd.DataFrame:
+    """One row per cell of the prepared runs `r`: its status and links to its MLflow cell run and
+    method runs."""
     if link is None or "run_id" not in r or "parent_run_id" not in r:
         return pd.DataFrame()
     rows = []
@@ -110,8 +110,7 @@ def run_links(data: ReportData, link: Callable[[str], str] | None) -> pd.DataFra
 
 
 def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, written: list[Path],
-                   progress: Progress, link: Callable[[str], str] | None) -> tuple[list[Section], Comparison,
-                                                                                    list[str], list]:
+                   progress: Progress) -> tuple[list[Section], Comparison, list[str], list]:
     m = data.metric
     progress("tables and statistics")
     scores, ranks, cost = score_table(data), rank_table(data), cost_table(data)
@@ -205,6 +204,8 @@ def write_report(data: ReportData | None, out: Path, source: str, cell: str | No
                  link_note: str = "", progress: Progress = _quiet) -> Written:
     """Write every table (CSV), figure (PNG), recommendation.md, report.md and report.html into
     `out`, replacing the previous report's files there."""
+    if data is None and interactions is None:
+        raise ValueError("no method or interaction runs to report")
     out.mkdir(parents=True, exist_ok=True)
     n_old = clear_previous(out)
     if n_old:
@@ -213,7 +214,7 @@ def write_report(data: ReportData | None, out: Path, source: str, cell: str | No
     sections: list[Section] = []
     intro: list = [Text(f"Source: {source}.")]
     if data is not None:
-        main, res.comparison, res.notes, more = _main_sections(data, out, cell, plots, res.paths, progress, link)
+        main, res.comparison, res.notes, more = _main_sections(data, out, cell, plots, res.paths, progress)
         sections += main
         intro += more
     if interactions is not None:
@@ -222,8 +223,7 @@ def write_report(data: ReportData | None, out: Path, source: str, cell: str | No
         res.notes += notes
         (out / "interactions.md").write_text(md)
         res.paths.append(out / "interactions.md")
-    runs = pd.concat([d.runs for d in (data, interactions) if d is not None])
-    links = run_links(ReportData(runs, pd.DataFrame(), "spearman"), link) if link else pd.DataFrame()
+    links = run_links(pd.concat([d.runs for d in (data, interactions) if d is not None]), link)
     if not links.empty:
         sections.append(Section("MLflow runs", ([Text(link_note)] if link_note else []) + [Table(links)], nav="Runs"))
     progress("rendering report.md and report.html")
