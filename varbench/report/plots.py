@@ -1,5 +1,6 @@
 """PNG plots of a report: score heatmap, critical-difference diagram, score vs cost with the
-Pareto front, score vs model quality, and truth-vs-method importance bars.
+Pareto front, score vs model quality, truth-vs-method importance bars and interaction matrices;
+`report_figures` / `interaction_figures` choose and draw the figures of a prepared track.
 
 Figures are built with `matplotlib.figure.Figure` (Agg canvas, no pyplot global state) and
 sized from the number of methods / datasets / features so labels do not collide.
