@@ -187,3 +187,12 @@ def test_every_method_is_also_compared_on_the_cells_all_share(partial, tmp_path)
     assert wide.ok and wide.n_blocks == 2 and wide.statistic == pytest.approx(ref.statistic)
     report.write_report(data, tmp_path, "test", plots=False)
     assert "### Every method, on the cells they all share" in (tmp_path / "report.md").read_text()
+
+
+def test_runs_csv_read_back_keeps_the_reports_low_quality_flags(tmp_path, partial):
+    strict = prepare(partial.runs, None, quality_threshold=0.99)       # every cell (R2 0.95) below 0.99
+    strict.runs.to_csv(tmp_path / "runs.csv", index=False)
+    back = report.read_runs(tmp_path / "runs.csv")
+    assert back.runs["low"].all() and back.ranked.empty
+    partial.runs.to_csv(tmp_path / "ok.csv", index=False)
+    assert not report.read_runs(tmp_path / "ok.csv").runs["low"].any()

@@ -224,7 +224,11 @@ def read_runs(path: str | Path, metric: str = "spearman", study: str | None = No
     df = pd.read_csv(path)
     if study is not None:
         df = df[df["study"] == study]
-    return prepare(df, None, metric)
+    data = prepare(df, None, metric)
+    if "low" in df and "run_id" in df:      # a cell the report flagged (e.g. by --quality-threshold) stays flagged
+        was_low = dict(zip(df["run_id"], df["low"].astype(str).str.lower() == "true"))
+        data.runs["low"] = data.runs["low"] | data.runs["run_id"].map(was_low).fillna(False).astype(bool)
+    return data
 
 
 def truth_of(row: pd.Series) -> np.ndarray:
