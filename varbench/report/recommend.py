@@ -88,16 +88,17 @@ def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.
         parts.append(f"Fail (mean {metric} {word} {FAIL_AT}): "
                      + ", ".join(f"{m} {_beside(r[metric], FAIL_AT, True, sign)}" for m, r in fails.iterrows()) + ".")
     else:
-        parts.append(f"No method has mean {metric} {word} {FAIL_AT}.")
+        parts.append(f"No method has mean {metric} {'below' if sign > 0 else 'above'} {FAIL_AT}.")
     bound = "upper" if sign > 0 else "lower"
     for f in floor:
         rnd = ci.loc[f]
         bar = rnd[far] if np.isfinite(rnd[far]) else rnd[metric]
         weak = others[others["_v"] <= sign * bar]
         listed = ", ".join(f"{m} {_beside(r[metric], bar, False, sign)}" for m, r in weak.iterrows())
-        parts.append(f"Floor {f} {ci_text(rnd[metric], rnd[f'{metric}_lo'], rnd[f'{metric}_hi'])}"
+        beyond = "above its upper" if sign > 0 else "below its lower"
+        parts.append(f"{f[:1].upper() + f[1:]} floor {ci_text(rnd[metric], rnd[f'{metric}_lo'], rnd[f'{metric}_hi'])}"
                      + (f": not better than {f} (mean {'<=' if sign > 0 else '>='} its {bound} bound): {listed}."
-                        if len(weak) else f"; every other method is beyond its {bound} bound."))
+                        if len(weak) else f"; every other method is {beyond} bound."))
     if len(partial):
         parts.append("Scored on too few of these cells to compare: " + ", ".join(
             f"{m} {r[metric]:.2f} ({int(r[f'{metric}_n'])} of {n_cells} cells)" for m, r in partial.iterrows()) + ".")
