@@ -27,7 +27,9 @@ METRICS = [("pair_auroc", "Pairwise ROC AUC"), ("pair_ap", "Pairwise average pre
 
 
 def load_runs(uri: str, experiment: str = "varbench", study: str = "interactions") -> pd.DataFrame:
-    """One row per interaction-method run of the study, with its cell's R² and output sd."""
+    """One row per interaction-method run of the study (newest per cell and method: the report
+    layer's preparation, varbench.report.prepare), with its cell's R² and output sd."""
+    from varbench.report.prepare import INTERACTION_HEADLINE, prepare
     from varbench.tracking import fetch_cells, fetch_table
 
     flt = f"tags.study = '{study}'"
@@ -35,6 +37,7 @@ def load_runs(uri: str, experiment: str = "varbench", study: str = "interactions
     cells = fetch_cells(uri, experiment, flt)
     if runs.empty:
         raise SystemExit(f"no interaction runs of study {study!r} in {uri}")
+    runs = prepare(runs, cells, "pair_auroc", headline=INTERACTION_HEADLINE, track="interactions").runs
     keep = [c for c in ("r2", "output_sd") if c in cells]
     cells = cells[["run_id", *keep]].rename(columns={"run_id": "parent_run_id"})
     return runs.merge(cells, on="parent_run_id", how="left")
