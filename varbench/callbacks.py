@@ -25,7 +25,7 @@ def print_summary(uri: str, experiment: str, sweep: str) -> None:
     table = summarize(df)
     n_cells = df["parent_run_id"].nunique() if not df.empty else 0
     print(format_summary(table, f"\nvarbench: {n_cells} cell(s), {len(df)} method run(s); "
-                                f"ranked by mean Spearman vs truth  [{uri}, experiment {experiment!r}]"))
+                                f"ranked by {table.attrs.get('ranked_by', 'mean Spearman vs truth')}  [{uri}, experiment {experiment!r}]"))
     inter = fetch_table(uri, experiment, f"tags.sweep = '{sweep}'", kind="interaction")
     if not inter.empty:
         g = inter.groupby("method")

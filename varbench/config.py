@@ -201,6 +201,8 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
 
     trainer_key = {k_: v for k_, v in trainer_cfg.items() if k_ != "progress_every"}  # display only
     model_key = {"dataset": c["dataset"], "model": c["model"], "trainer": trainer_key, "seed": seed}
+    if dataset.fingerprint:  # a user's table: its content, not only its path, decides the model
+        model_key["data_fingerprint"] = dataset.fingerprint
     cell_hash = stable_hash({**model_key, "scoring": scoring})
     cache_dir = top.cache.dir if top.cache is not None else None
     return CellSpec(

@@ -3,6 +3,7 @@ every method with failure isolation, and log everything."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 import zlib
@@ -16,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from varbench.config import CellSpec, resolve_cell
 from varbench.interactions import Interactions
 from varbench.methods.base import as_attribution
-from varbench.scoring import score, score_local, spearman
+from varbench.scoring import score, score_local, spearman, to_variables
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,30 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
 def _score_attribution(raw: Any, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None
                        ) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
     att = as_attribution(raw, data.n_features)
-    scores = score(att.importance, data.truth.importance, data.truth.relevant, k)
-    metrics = dict(scores.metrics)
-    if att.local is not None and att.rows is not None and data.truth.local is not None:
+    importance = variable_level(att.importance, data)
+    tags = {"status": "ok", "aggregation": att.aggregation}
+    if data.groups and importance.shape != att.importance.shape:
+        tags["variable_aggregation"] = "sum_abs_columns"
+    if data.truth.known:
+        scores = score(importance, data.truth.importance, data.truth.relevant, k)
+        metrics, tags["score_status"] = dict(scores.metrics), scores.status
+    else:
+        metrics, tags["score_status"] = {}, "no data truth (real target): scored against the model's own truth"
+    if att.local is not None and att.rows is not None and data.truth.local is not None and not data.groups:
         metrics.update(score_local(att.local, data.truth.local(att.rows)))
     for key, truth in (model_truths or {}).items():
-        metrics[key] = spearman(att.importance, truth)
+        metrics[key] = spearman(importance, truth)
     metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
-    return metrics, {"status": "ok", "aggregation": att.aggregation, "score_status": scores.status}, att.importance
+    return metrics, tags, importance
+
+
+def variable_level(values: np.ndarray, data: Any) -> np.ndarray:
+    """Column importances of a grouped dataset summed per variable (`scoring.to_variables`);
+    values already per variable, or an ungrouped dataset's, unchanged."""
+    values = np.asarray(values, dtype=float)
+    if not getattr(data, "groups", None) or values.shape[0] != data.n_features:
+        return values
+    return to_variables(values, data.variables)
 
 
 def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = None) -> CellResult:
@@ -156,11 +173,14 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         tracker.log(parent, params={k: v for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()
                                     if "._meta_." not in k},  # method metadata travels as run tags
                     tags={"truth": vector_json(data.truth.importance), "truth_definition": data.truth.definition,
-                          "feature_names": ",".join(data.feature_names),
+                          "feature_names": ",".join(data.feature_names), "truth_known": str(data.truth.known),
+                          **({"variables": ",".join(v for v, _ in data.variables)} if data.groups else {}),
                           **({"truth_interactions": matrix_json(data.truth.interactions)}
                              if data.truth.interactions is not None
                              and len(matrix_json(data.truth.interactions)) <= MAX_TAG else {})})
     result.parent_run_id = parent
+    if data.encoding is not None:
+        tracker.log_text(parent, json.dumps(data.encoding, indent=1, default=str), "encoding.json")
     log.info("cell %s: %d features, %d train rows; training", label, data.n_features, data.X_train.shape[0])
     try:
         model, cached = load_or_train(spec)
@@ -208,8 +228,9 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts
             tracker.delete_run(old)
         result.rows.append({**base_tags, "method": name, **tags, **metrics, "run_id": child})
-        log.info("[%d/%d] %-22s %s spearman=%s %.2fs", i, len(todo), name, tags["status"],
-                 _fmt(metrics.get("spearman")), metrics["seconds"])
+        key = "spearman" if data.truth.known else "model_spearman"
+        log.info("[%d/%d] %-22s %s %s=%s %.2fs", i, len(todo), name, tags["status"], key,
+                 _fmt(metrics.get(key)), metrics["seconds"])
     tracker.end_run(parent, "FINISHED")
     result.status = cell_status
     return result
@@ -241,15 +262,17 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
         log.warning("model truth failed: %s", exc)
         tracker.log(parent, tags={"model_truth_error": f"{type(exc).__name__}: {exc}"[:4000]})
         return {}
-    truths = {metric: mt[key] for metric, key in MODEL_TRUTHS.items()}
+    truths = {metric: variable_level(mt[key], spec.dataset) for metric, key in MODEL_TRUTHS.items()}
     data_truth = spec.dataset.truth.importance
+    vs_data = ({f"{m}_vs_data": spearman(v, data_truth) for m, v in truths.items()}
+               if spec.dataset.truth.known else {})
     tracker.log(parent, metrics={"model_truth_seconds": time.perf_counter() - start,
-                                 "model_truth_evals": float(model.n_evals),
-                                 **{f"{m}_vs_data": spearman(v, data_truth) for m, v in truths.items()}},
+                                 "model_truth_evals": float(model.n_evals), **vs_data},
                 tags={"model_truth_cached": str(cached),
                       **{f"model_truth_{key}": vector_json(mt[key]) for key in MODEL_TRUTHS.values()}})
     log.info("model truth (%.1fs): Spearman of the model's own Sobol ranking vs data truth %s",
-             time.perf_counter() - start, _fmt(spearman(truths["model_spearman"], data_truth)))
+             time.perf_counter() - start, _fmt(vs_data.get("model_spearman_vs_data"))
+             if spec.dataset.truth.known else "unknown (real target)")
     return truths
 
 

@@ -47,6 +47,13 @@ METRIC_INFO: dict[str, MetricInfo] = {
 }
 
 
+def to_variables(values: np.ndarray, variables: list[tuple[str, list[int]]]) -> np.ndarray:
+    """Per-column importances as per-variable ones: the sum of |value| over each variable's columns
+    (a one-hot group's columns; identity for ungrouped columns)."""
+    v = np.abs(np.asarray(values, dtype=float))
+    return np.array([v[cols].sum() for _, cols in variables])
+
+
 @dataclass(frozen=True)
 class Scores:
     """metrics: name -> value (NaN where undefined); status: "ok" or "undefined: ..."."""

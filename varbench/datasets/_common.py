@@ -33,6 +33,7 @@ def make_dataset(
     test_fraction: float,
     rng: np.random.Generator,
     feature_names: list[str] | None = None,
+    groups: dict[str, list[int]] | None = None,
 ) -> Dataset:
     """Add noise to the noiseless signal f, apply the task's link, shuffle and split.
 
@@ -55,7 +56,7 @@ def make_dataset(
     test, train = perm[:n_test], perm[n_test:]
     return Dataset(
         X_train=X[train], y_train=y[train], X_test=X[test], y_test=y[test],
-        task=task, truth=truth, feature_names=feature_names or [], name=name,
+        task=task, truth=truth, feature_names=feature_names or [], name=name, groups=groups,
     )
 
 

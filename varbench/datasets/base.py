@@ -20,6 +20,9 @@ class GroundTruth:
     local: optional callable X -> (n, d) exact per-row attributions (interventional Shapley
         values) where they are known in closed form.
     interactions: optional (d, d) symmetric matrix of pairwise interaction strengths.
+    known: False for a real target whose truth nobody knows (`dataset=table`): `importance` and
+        `relevant` are then placeholders (zeros) and methods are scored against the trained
+        model's own truth only.
     """
 
     importance: np.ndarray
@@ -27,6 +30,7 @@ class GroundTruth:
     definition: str
     local: Callable[[np.ndarray], np.ndarray] | None = None
     interactions: np.ndarray | None = None
+    known: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "importance", np.asarray(self.importance, dtype=float))
@@ -43,7 +47,10 @@ class Dataset:
 
     groups: optional {variable name: column indices} (e.g. a categorical stored one-hot, or any
     block judged as one variable; columns may be given by name or index and are stored as indices).
-    The truth is then per variable (`variables`), and so is scoring."""
+    The truth is then per variable (`variables`), and so is scoring.
+    fingerprint: optional hash of the data's content (a user's table), part of the model cache key.
+    encoding: optional JSON-able record of how a user's table was encoded (scaling, one-hot levels,
+    dropped and imputed columns), logged with the cell."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -54,6 +61,8 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     name: str = "dataset"
     groups: dict[str, list[int]] | None = None
+    fingerprint: str | None = None
+    encoding: dict | None = None
 
     def __post_init__(self) -> None:
         validate_dataset(self)  # also names the features x0, x1, ... when no names are given
@@ -193,7 +202,7 @@ def validate_dataset(ds: Dataset) -> None:
         raise ValueError(f"dataset truth.relevant has shape {rel.shape}, expected ({n_var},): {per}")
     if not np.all(np.isfinite(imp)) or np.any(imp < 0):
         raise ValueError("dataset truth.importance must be finite and non-negative")
-    if not rel.any():
+    if t.known and not rel.any():
         raise ValueError("dataset truth.relevant marks no feature as relevant")
     if t.local is not None and not callable(t.local):
         raise ValueError(f"dataset truth.local must be callable or None, got {type(t.local).__name__}")

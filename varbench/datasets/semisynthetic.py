@@ -1,11 +1,15 @@
-"""Semi-synthetic data: real feature matrices bundled with scikit-learn, synthetic planted target.
+"""Semi-synthetic data: real feature matrices, synthetic planted target.
 
-The correlation structure (and marginal shapes) of the features are real; the target is
-planted on a chosen subset, so the truth is known. The feature matrix is loaded from the CSV
-files shipped inside scikit-learn (no download) and standardised column-wise.
+The correlation structure (and marginal shapes, and categorical columns) of the features are real;
+the target is planted on a chosen subset, so the truth is known. `source` is one of the tables
+shipped inside scikit-learn (no download) or any user table (.csv / .parquet path), encoded by
+`varbench.datasets.table.encode_table` (standardised numeric columns, one-hot categorical groups).
+With `family` (varbench.datasets.planted: linear, additive, interaction, correlated_partner) the
+target is planted per variable; without it, the original linear / one-nonlinearity design below.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -13,14 +17,23 @@ import numpy as np
 from varbench.datasets._common import additive_local, check, make_dataset
 from varbench.datasets.additive import COMPONENTS, component
 from varbench.datasets.base import TASKS, Dataset, GroundTruth
+from varbench.datasets.planted import FAMILIES, plant
 
 SOURCES = ("diabetes", "breast_cancer", "wine")
+
+
+def is_file_source(source: object) -> bool:
+    """Whether `source` names a user's table (a .csv/.tsv/.parquet path) rather than a bundled one."""
+    from varbench.datasets.table import SUFFIXES
+
+    return isinstance(source, str) and source not in SOURCES and any(
+        source.lower().endswith(suffix) for suffix in SUFFIXES)
 
 
 def load_source(source: str) -> tuple[np.ndarray, list[str]]:
     """The standardised (mean 0, sd 1, population sd) feature matrix of a scikit-learn bundled
     data set and its column names."""
-    check(source in SOURCES, "source", source, f"one of {SOURCES}")
+    check(source in SOURCES, "source", source, f"one of {SOURCES} or a path to a .csv/.parquet table")
     from sklearn import datasets as skd
 
     bunch = {"diabetes": skd.load_diabetes, "breast_cancer": skd.load_breast_cancer,
@@ -42,8 +55,20 @@ def semisynthetic(
     task: str = "regression",
     test_fraction: float = 0.25,
     seed: int = 0,
+    family: str | None = None,
+    snr: float | None = None,
+    target: str | None = None,
+    columns: Sequence[str] | None = None,
+    drop: Sequence[str] | None = None,
+    impute: str | None = None,
 ) -> Dataset:
     """A planted target on a real, standardised feature matrix.
+
+    A user's table (source = a .csv/.parquet path), or any source with `family` set, goes through
+    `planted_on_table`: target (the table's real target column, left out of the covariates),
+    columns, drop, impute as for `dataset=table`; family one of planted.FAMILIES; snr: signal-to-
+    noise variance ratio (regression noise sd = sd(f)/sqrt(snr); classification: noise = 1/sqrt(snr)
+    on the threshold link), overriding `noise`.
 
     source: "diabetes" (442 x 10), "breast_cancer" (569 x 30) or "wine" (178 x 13), loaded
     with sklearn.datasets.load_* and standardised over all rows. n_features: keep the first
@@ -59,6 +84,15 @@ def semisynthetic(
     phi_j(x) = w_j g_j(x_j) - mean(w_j g_j(z_j)), the exact interventional (marginal-background)
     Shapley value of an additive function. No interactions (`interactions` is the zero matrix).
     """
+    if family is not None or is_file_source(source) or snr is not None:
+        check(relevant is None and coefficients is None and nonlinearity is None and n_features is None,
+              "family", family, "no relevant/coefficients/nonlinearity/n_features with a family or a table "
+              "source (the family draws them; choose columns with dataset.columns)")
+        return planted_on_table(source, family or "linear", n_relevant=n_relevant, snr=snr, noise=noise,
+                                n_samples=n_samples, task=task, test_fraction=test_fraction, seed=seed,
+                                target=target, columns=columns, drop=drop, impute=impute)
+    check(target is None and columns is None and drop is None and impute is None, "target", target,
+          "null for a bundled source (target/columns/drop/impute apply to a table source)")
     Z, names = load_source(source)
     n_rows, n_cols = Z.shape
     check(n_samples is None or (isinstance(n_samples, int) and 20 <= n_samples <= n_rows), "n_samples",
@@ -118,4 +152,58 @@ def semisynthetic(
                         test_fraction=test_fraction, rng=rng, feature_names=list(names))
 
 
-__all__ = ["semisynthetic", "load_source", "SOURCES"]
+def _covariates(source: str, target: str | None, columns, drop, impute):
+    """The encoded covariates of a bundled or user table (varbench.datasets.table.Encoded)."""
+    from varbench.datasets.table import encode_table, load_encoded
+
+    if is_file_source(source):
+        return load_encoded(str(source), None, None, columns=columns, drop=[*(drop or []), *([target] if target else [])],
+                            impute=impute)
+    Z, names = load_source(source)
+    import pandas as pd
+
+    return encode_table(pd.DataFrame(Z, columns=names), None, columns=columns, drop=drop, source=source)
+
+
+def planted_on_table(source: str, family: str, *, n_relevant: int = 4, snr: float | None = None,
+                     noise: float = 0.1, n_samples: int | None = None, task: str = "regression",
+                     test_fraction: float = 0.25, seed: int = 0, target: str | None = None,
+                     columns: Sequence[str] | None = None, drop: Sequence[str] | None = None,
+                     impute: str | None = None) -> Dataset:
+    """A target of `family` (varbench.datasets.planted) planted on the real covariates of `source`;
+    truth per variable (one-hot groups are one variable) = sqrt of the interventional total effect
+    over all rows of the table (planted module docstring); planted variables drawn with `seed`."""
+    check(task in TASKS, "task", task, f"one of {TASKS}")
+    check(0 < test_fraction < 1, "test_fraction", test_fraction, "a number in (0, 1)")
+    check(snr is None or (isinstance(snr, (int, float)) and snr > 0), "snr", snr, "null or a number > 0")
+    check(isinstance(noise, (int, float)) and noise >= 0, "noise", noise, "a number >= 0")
+    check(family in FAMILIES, "family", family, f"one of {FAMILIES}")
+    enc = _covariates(source, target, columns, drop, impute)
+    n_rows = enc.X.shape[0]
+    check(n_samples is None or (isinstance(n_samples, int) and 20 <= n_samples <= n_rows), "n_samples",
+          n_samples, f"None or an integer in [20, {n_rows}] (rows of {source})")
+    rng = np.random.default_rng(seed)
+    p = plant(enc.X, enc.variables, set(enc.numeric), family, n_relevant, rng)
+    importance = np.sqrt(p.total_effects(enc.X))
+    rows = np.arange(n_rows) if n_samples is None else rng.choice(n_rows, size=n_samples, replace=False)
+    X = enc.X[rows]
+    f = p(X)
+    if snr is not None:
+        noise = (1.0 if task == "classification" else float(np.std(p(enc.X)))) / float(np.sqrt(snr))
+    truth = GroundTruth(
+        importance=importance, relevant=p.relevant,
+        definition=f"{family}: f = {p.description}; importance = sqrt(E[(f(X) - f(X with the variable from an "
+                   f"independent row))^2]/2) over all {n_rows} rows of {source} (sd of the term for "
+                   f"additive terms); unplanted variables 0",
+    )
+    label = source if not is_file_source(source) else Path(source).stem
+    ds = make_dataset(f"semisynthetic_{label}", X, f, truth, noise=noise, task=task,
+                      test_fraction=test_fraction, rng=rng, feature_names=list(enc.feature_names),
+                      groups=enc.groups or None)
+    ds.fingerprint = enc.fingerprint
+    ds.encoding = {**enc.record(), "planted": {"family": family, "function": p.description,
+                                               "partner": p.partner}}
+    return ds
+
+
+__all__ = ["semisynthetic", "planted_on_table", "load_source", "is_file_source", "SOURCES"]

@@ -267,7 +267,9 @@ def leaderboard(data: ReportData) -> pd.DataFrame:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per method: mean Spearman, mean top-k recall, mean seconds, runs and failures, ranked
-    by mean Spearman (ceilings such as the oracle are listed last, outside the ranking)."""
+    by mean Spearman (by `model_spearman` when no run has a data truth, e.g. `dataset=table`;
+    `table.attrs["ranked_by"]` says which) (ceilings such as the oracle are listed last, outside
+    the ranking)."""
     if df.empty:
         return pd.DataFrame(columns=["method", "spearman", "topk_recall", "seconds", "runs", "failed"])
     for col in ("spearman", "topk_recall", "seconds"):
@@ -283,11 +285,18 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         "runs": g.size(),
         "failed": g["status"].apply(lambda s: int((s != "ok").sum())),
     }).reset_index()
+    key = "spearman"
+    if out["spearman"].isna().all() and "model_spearman" in df and df["model_spearman"].notna().any():
+        key = "model_spearman"  # a real target (truth unknown): rank against the model's own truth
+        out.insert(1, key, g[key].mean().to_numpy())
     ceiling = out["method"].isin(ceilings)
-    ranked = out[~ceiling].sort_values("spearman", ascending=False, na_position="last")
+    ranked = out[~ceiling].sort_values(key, ascending=False, na_position="last")
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     rest = out[ceiling].assign(rank="-")
-    return pd.concat([ranked, rest], ignore_index=True)
+    table = pd.concat([ranked, rest], ignore_index=True)
+    table.attrs["ranked_by"] = ("mean Spearman vs truth" if key == "spearman"
+                                else "mean Spearman vs the model's own Sobol truth (data truth unknown)")
+    return table
 
 
 def format_summary(table: pd.DataFrame, title: str = "") -> str:
