@@ -102,6 +102,10 @@ def main() -> None:
         from varbench.report import main as report_main
 
         sys.exit(report_main(argv[1:]))
+    if argv and argv[0] == "advise":
+        from varbench.advise.cli import main as advise_main
+
+        sys.exit(advise_main(argv[1:]))
     if argv and argv[0] == "bench":
         from varbench.bench import main as bench_main
 

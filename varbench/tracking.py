@@ -181,7 +181,7 @@ TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "c
              "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions",
              "returns", "estimand", "role", "scope", "needs")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
-             "truth_definition", "feature_names", "model_cached", "truth_interactions")
+             "truth_definition", "feature_names", "model_cached", "truth_interactions", "truth_known", "variables")
 
 
 def _search(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...]) -> pd.DataFrame:

@@ -1,0 +1,95 @@
+"""`varbench advise` end to end on a small table from a temporary directory (tiny budget), its
+bad-input refusals (one line, nothing in the store), and the numbers behind its advice."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from varbench.advise.cli import main
+from varbench.advise.rank import CellInfo, partner_credit, rank_methods, real_importance
+
+
+def small_table(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    return pd.DataFrame({"a": a, "a_twin": a + 0.3 * rng.normal(size=n), "skewed": np.exp(rng.normal(size=n)),
+                         "z": rng.normal(size=n), "colour": colour,
+                         "price": 3 * a + 2 * (colour == "red") + 0.3 * rng.normal(size=n)})
+
+
+def test_advise_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    small_table().to_csv("my.csv", index=False)
+    args = ["--data", "my.csv", "--target", "price", "--budget", "tiny", "--out", "rep"]
+    assert main(args) == 0
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Recommendation" in report and "**Use `" in report and "## The real target `price`" in report
+    ranking = pd.read_csv(tmp_path / "rep" / "ranking.csv")
+    assert set(ranking["method"]) == {"first_layer", "permutation", "probing", "lime", "random"}
+    assert ranking["mean"].between(-1, 1).all() and ranking["n"].ge(1).all()
+    real = pd.read_csv(tmp_path / "rep" / "real_importance.csv")
+    assert set(real["variable"]) == {"a", "a_twin", "skewed", "z", "colour"}  # one-hot colour is one variable
+    assert real.groupby("method")["mean"].sum().round(6).eq(1).all()  # shares
+    top = ranking[ranking["role"] != "floor"]["method"].head(2).tolist()
+    assert set(real["method"]) == set(top)
+    assert (tmp_path / "rep" / "ranking.png").stat().st_size > 0 and (tmp_path / "mlflow.db").exists()
+    # resume: a second run trains nothing and reproduces the numbers
+    assert main(args) == 0
+    assert pd.read_csv(tmp_path / "rep" / "ranking.csv").equals(ranking)
+    assert pd.read_csv(tmp_path / "rep" / "real_importance.csv").equals(real)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text("a,cost\n1,2\n3,4\n"), "has 2 rows; at least 50"),
+    (lambda p: small_table().to_csv(p, index=False), "target column 'cost' is not in the table"),
+    (lambda p: small_table().assign(cost=5.0).to_csv(p, index=False), "target column 'cost' has a single value"),
+    (lambda p: small_table().assign(cost=1.0, a=["x" if i == 3 else str(v) for i, v in
+                                                 enumerate(small_table().a)]).assign(
+        cost=np.arange(240.0)).to_csv(p, index=False), "column 'a' mixes numbers"),
+    (lambda p: pd.DataFrame(np.random.default_rng(0).normal(size=(60, 80)), columns=[f"c{i}" for i in range(80)]
+                            ).assign(cost=np.arange(60.0)).to_csv(p, index=False), "80 feature columns and only 60 rows"),
+    (lambda p: p.write_bytes(b"\x00\x01binary"), "has no data (0 rows"),
+])
+def test_bad_input_one_line_nothing_stored(tmp_path, monkeypatch, capsys, make, message):
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path / "bad.csv")
+    assert main(["--data", "bad.csv", "--target", "cost", "--budget", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "bad.csv" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_missing_file_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data", "nope.parquet", "--target", "y"]) == 2
+    assert "nope.parquet: no such file" in capsys.readouterr().err
+
+
+def _runs():
+    rows = []
+    # two cells of the partner family; variables [a, a_twin, z]; a planted, a_twin its partner
+    for seed, (m1, m2) in enumerate([([1.0, 0.9, 0.1], [1.0, 0.1, 0.2]), ([0.5, 1.0, 0.0], [1.0, 0.0, 0.3])]):
+        for method, imp, est, rho in (("marg", m1, "marginal", 0.5), ("cond", m2, "conditional", 1.0)):
+            rows.append({"method": method, "dataset": "planted_correlated_partner", "seed": seed, "status": "ok",
+                         "cell_status": "ok", "estimand": est, "role": "method", "spearman": rho + 0.1 * seed,
+                         "topk_recall": 1.0, "seconds": 0.1, "importance": json.dumps(imp)})
+    return pd.DataFrame(rows)
+
+
+def test_partner_credit_and_ranking_by_hand():
+    cells = [CellInfo("planted_correlated_partner", "correlated_partner", s, ["a", "a_twin", "z"],
+                      np.array([True, False, True]), {"a": "a_twin"}) for s in (0, 1)]
+    credit = partner_credit(_runs(), cells).set_index("method")
+    # k = 2: marg ranks a_twin in its top 2 in both cells; cond in neither
+    assert credit.loc["marg", "share"] == 1.0 and credit.loc["cond", "share"] == 0.0
+    assert credit.loc["marg", "ratio"] == pytest.approx((0.9 / 1.0 + 1.0 / 0.5) / 2)
+    ranking = rank_methods(_runs())
+    assert ranking["method"].tolist() == ["cond", "marg"]
+    r = ranking.set_index("method").loc["cond"]
+    half = 12.7062047 * np.std([1.0, 1.1], ddof=1) / np.sqrt(2)  # t(0.975, 1 df)
+    assert r["mean"] == pytest.approx(1.05) and r["ci_high"] == 1.0  # clipped to the metric's range
+    assert r["ci_low"] == pytest.approx(1.05 - half)
+    real = real_importance(_runs(), ["a", "a_twin", "z"]).set_index(["method", "variable"])
+    assert real.loc[("cond", "a"), "mean"] == pytest.approx((1 / 1.3 + 1 / 1.3) / 2)

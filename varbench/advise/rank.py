@@ -1,0 +1,110 @@
+"""Numbers behind the advice: methods ranked on targets planted on the user's covariates, how
+often a method credits a correlated irrelevant partner, and the real-target importances."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from varbench.stats import t_interval
+
+
+@dataclass
+class CellInfo:
+    """What a benchmark cell planted: variable names, truth, and relevant -> partner pairs."""
+
+    label: str
+    family: str | None
+    seed: int
+    variables: list[str]
+    relevant: np.ndarray
+    partner: dict[str, str] = field(default_factory=dict)
+
+
+def _interval(values: pd.Series, low: float = -np.inf, high: float = np.inf) -> dict[str, float]:
+    """Mean and 95% t interval, the interval kept inside the value's range [low, high]."""
+    iv = t_interval(values.to_numpy(dtype=float))
+    return {"mean": iv.mean, "ci_low": float(np.clip(iv.lo, low, high)), "ci_high": float(np.clip(iv.hi, low, high)),
+            "n": iv.n}
+
+
+def good_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Method runs that finished ok on a model of acceptable quality."""
+    if runs.empty:
+        return runs
+    ok = runs["status"].eq("ok") & runs.get("cell_status", pd.Series("ok", index=runs.index)).eq("ok")
+    return runs[ok]
+
+
+def rank_methods(runs: pd.DataFrame, metric: str = "spearman") -> pd.DataFrame:
+    """Per method: mean `metric` with its 95% t interval over benchmark cells, top-k recall,
+    the mean per planted family, and seconds; best first (floors ranked with the rest)."""
+    runs = good_runs(runs)
+    rows = []
+    for method, g in runs.groupby("method", sort=False):
+        row = {"method": method, "estimand": g["estimand"].iloc[0] if "estimand" in g else "unknown",
+               "role": g["role"].iloc[0] if "role" in g else "method", **_interval(g[metric], -1.0, 1.0)}
+        row["topk_recall"] = float(g["topk_recall"].mean()) if "topk_recall" in g else float("nan")
+        for fam, gf in g.groupby("dataset"):
+            row[str(fam).removeprefix("planted_")] = float(gf[metric].mean())
+        row["seconds"] = float(g["seconds"].mean())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return out.sort_values("mean", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def _vector(text: object) -> np.ndarray:
+    return np.asarray(json.loads(text) if isinstance(text, str) else [], dtype=float)
+
+
+def partner_credit(runs: pd.DataFrame, cells: list[CellInfo]) -> pd.DataFrame:
+    """In cells with a relevant variable and a correlated irrelevant partner: per method, the
+    share of cells where the partner is ranked among the top k (k = number of relevant variables,
+    so it displaces a relevant one), and the mean importance ratio partner / relevant."""
+    runs = good_runs(runs)
+    index = {(c.label, c.seed): c for c in cells if c.partner}
+    rows = []
+    for _, r in runs.iterrows():
+        c = index.get((r["dataset"], int(r["seed"])))
+        if c is None:
+            continue
+        imp = np.abs(_vector(r.get("importance")))
+        if imp.shape != (len(c.variables),):
+            continue
+        k = int(c.relevant.sum())
+        top = set(np.argsort(-imp, kind="stable")[:k])
+        for rel, partner in c.partner.items():
+            i, j = c.variables.index(rel), c.variables.index(partner)
+            rows.append({"method": r["method"], "estimand": r.get("estimand", "unknown"), "relevant": rel,
+                         "partner": partner, "credited": float(j in top),
+                         "ratio": float(imp[j] / imp[i]) if imp[i] > 0 else float("nan")})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    g = df.groupby(["method", "estimand", "relevant", "partner"], sort=False)
+    return g.agg(share=("credited", "mean"), ratio=("ratio", "mean"), cells=("credited", "size")).reset_index()
+
+
+def real_importance(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """Real-target importances per method and variable: each run's |importance| normalised to
+    sum 1, mean and 95% t interval over the trainings (seeds)."""
+    rows = []
+    for method, g in good_runs(runs).groupby("method", sort=False):
+        vecs = [v / v.sum() for v in (np.abs(_vector(t)) for t in g["importance"])
+                if v.shape == (len(variables),) and v.sum() > 0]
+        if not vecs:
+            continue
+        M = np.vstack(vecs)
+        for j, name in enumerate(variables):
+            rows.append({"method": method, "variable": name, **_interval(pd.Series(M[:, j]), 0.0, 1.0)})
+    return pd.DataFrame(rows)
+
+
+def quality(cells: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Model quality per metric (r2 / accuracy / auc): mean and interval over cells."""
+    return {m: _interval(cells[m], -np.inf if m == "r2" else 0.0, 1.0)
+            for m in ("r2", "accuracy", "auc") if m in cells and cells[m].notna().any()}

@@ -1,0 +1,171 @@
+"""The advise report: recommendation with its reasons, tables, plots; markdown plus CSVs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+GOOD = 0.5  # below this mean Spearman a method is called unreliable on these covariates
+
+
+def _ci(mean: float, lo: float, hi: float) -> str:
+    if not np.isfinite(mean):
+        return "n/a"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{mean:.2f} (one cell, no interval)"
+    return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str]) -> list[str]:
+    """The advice as sentences, each derived from the numbers in the tables."""
+    if ranking.empty or not np.isfinite(ranking["mean"]).any():
+        return ["No benchmark cell produced a score: no recommendation (see the failed runs)."]
+    methods = ranking[ranking["role"] != "floor"]
+    best = methods.iloc[0]
+    lines = [f"**Use `{best['method']}`** ({best['estimand']}): on targets planted on your covariates it "
+             f"recovered the true ranking best, mean Spearman {_ci(best['mean'], best['ci_low'], best['ci_high'])} "
+             f"over {int(best['n'])} cell{'s' if best['n'] != 1 else ''}."]
+    bar = best["ci_low"] if np.isfinite(best["ci_low"]) else best["mean"]
+    tied = [m for m, v in zip(methods["method"][1:], methods["mean"][1:]) if v >= bar]
+    if tied:
+        lines.append("Within its interval (as good on this evidence): " + ", ".join(f"`{m}`" for m in tied) + ".")
+    floor = ranking[ranking["role"] == "floor"]
+    if not floor.empty:
+        f = floor.iloc[0]
+        hi = f["ci_high"] if np.isfinite(f["ci_high"]) else f["mean"]
+        weak = [m for m, v in zip(methods["method"], methods["mean"]) if v <= hi]
+        if weak:
+            lines.append("No better than the random floor (`" + f["method"] + "`, " + _ci(f["mean"], f["ci_low"],
+                         f["ci_high"]) + "): " + ", ".join(f"`{m}`" for m in weak) + ".")
+    bad = [m for m, v in zip(methods["method"], methods["mean"]) if v < GOOD]
+    if bad:
+        lines.append(f"Unreliable here (mean Spearman < {GOOD}): " + ", ".join(f"`{m}`" for m in bad) + ".")
+    if not credit.empty:
+        by = credit.groupby(["estimand", "relevant", "partner"], sort=False)["share"].mean().reset_index()
+        for (rel, partner), g in by.groupby(["relevant", "partner"], sort=False):
+            parts = [f"{e} methods credit `{partner}` for `{rel}` {100 * s:.0f}% of the time"
+                     for e, s in zip(g["estimand"], g["share"])]
+            lines.append("On your covariates (correlated pair, one planted): " + "; ".join(parts) + ".")
+    fams = [f for f in families if f in ranking]
+    if "linear" in fams and len(fams) > 1:
+        drops = []
+        for f in fams:
+            if f == "linear":
+                continue
+            d = (methods["linear"] - methods[f]).dropna()
+            if not d.empty and d.max() > 0.1:
+                m = methods.loc[d.idxmax(), "method"]
+                drops.append(f"`{m}` loses the most under `{f}` ({methods.loc[d.idxmax(), 'linear']:.2f} -> "
+                             f"{methods.loc[d.idxmax(), f]:.2f})")
+        if drops:
+            lines.append("By planted family: " + "; ".join(drops) + ".")
+    return lines
+
+
+def importance_plot(real: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """One panel per method: normalised real-target importance per variable with its interval."""
+    if real.empty:
+        return None
+    from varbench.plots import _figure, _save, _wrap
+
+    methods = list(dict.fromkeys(real["method"]))
+    order = (real.groupby("variable")["mean"].mean().sort_values(ascending=False).index.tolist())
+    fig = _figure(max(5.0, 0.35 * len(order) + 1.5), 2.4 * len(methods) + 0.6)
+    fig.suptitle(_wrap(title, fig.get_figwidth()), fontsize=10)
+    axes = fig.subplots(len(methods), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, m in zip(axes, methods):
+        g = real[real["method"] == m].set_index("variable").loc[order]
+        err = np.vstack([g["mean"] - g["ci_low"], g["ci_high"] - g["mean"]])
+        err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
+        ax.bar(range(len(order)), g["mean"], yerr=err, color="tab:blue", alpha=0.8, capsize=2)
+        ax.set_title(m, fontsize=9)
+        ax.set_ylabel("share of importance", fontsize=8)
+    axes[-1].set_xticks(range(len(order)), order, rotation=90, fontsize=7)
+    return _save(fig, path)
+
+
+def ranking_plot(ranking: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """Mean Spearman with its 95% interval per method (horizontal bars, best on top)."""
+    if ranking.empty:
+        return None
+    from varbench.plots import _figure, _save
+
+    r = ranking.iloc[::-1]
+    fig = _figure(6.0, 0.3 * len(r) + 1.2)
+    ax = fig.subplots()
+    lo = np.where(np.isfinite(r["ci_low"]), r["mean"] - r["ci_low"], 0)
+    hi = np.where(np.isfinite(r["ci_high"]), r["ci_high"] - r["mean"], 0)
+    colors = ["0.6" if role == "floor" else "tab:green" for role in r["role"]]
+    ax.barh(range(len(r)), r["mean"], xerr=[lo, hi], color=colors, capsize=2)
+    ax.set_yticks(range(len(r)), r["method"], fontsize=8)
+    ax.set_xlim(-1, 1.05)
+    ax.set_xlabel("Spearman vs planted truth (mean, 95% CI)")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.DataFrame, real: pd.DataFrame,
+          timings: dict[str, float]) -> Path:
+    """report.md (+ ranking.csv, partner_credit.csv, real_importance.csv, PNGs) in `out`."""
+    from varbench.report import markdown_table
+
+    out.mkdir(parents=True, exist_ok=True)
+    ranking.to_csv(out / "ranking.csv", index=False)
+    credit.to_csv(out / "partner_credit.csv", index=False)
+    real.to_csv(out / "real_importance.csv", index=False)
+    plots = [ranking_plot(ranking, out / "ranking.png", f"Methods on targets planted on {facts['name']}"),
+             importance_plot(real, out / "real_importance.png", f"Real target `{facts['target']}`: share of "
+                                                                   "importance (95% CI over trainings)")]
+    enc = facts["encoding"]
+    lines = [f"# Which importance method to trust on `{facts['name']}`", "",
+             f"Command: `{facts['command']}`", "", "## Recommendation", ""]
+    lines += [f"- {s}" for s in facts["recommendation"]]
+    lines += ["", "## Your data", "",
+              f"- {facts['rows']} rows, {len(facts['variables'])} variables ({facts['columns']} encoded columns); "
+              f"target `{facts['target']}`, task `{facts['task']}`.",
+              f"- Standardised numeric: {', '.join(f'`{c}`' for c in enc['scaling']) or 'none'}.",
+              f"- One-hot groups (one variable each): "
+              + (", ".join(f"`{c}` ({len(v)} levels)" for c, v in enc["one_hot"].items()) or "none") + ".",
+              "- Dropped: " + (", ".join(f"`{c}` ({why})" for c, why in enc["dropped"].items()) or "none") + ".",
+              "- Imputed: " + (", ".join(f"`{c}` ({n})" for c, n in enc["imputed"].items()) or "none") + ".",
+              "", "## Methods on targets planted on your covariates", "",
+              f"Your real X is kept; a target is planted from each family ({', '.join(facts['families'])}) "
+              f"at signal-to-noise ratio {facts['snr']}, {facts['seeds']} seed(s) each (different planted "
+              "variables per seed); each method's importance is scored by Spearman against the planted truth "
+              "(per variable; `varbench/datasets/planted.py`). Mean and 95% t interval over cells; columns per "
+              f"family are means. {facts['low_quality']} cell(s) whose network missed the quality threshold are "
+              "left out.", "", markdown_table(ranking.assign(
+                  spearman=[_ci(a, b, c) for a, b, c in zip(ranking["mean"], ranking["ci_low"], ranking["ci_high"])]
+              ).drop(columns=["mean", "ci_low", "ci_high"], errors="ignore"), digits=2) if not ranking.empty else "_(none)_"]
+    if not credit.empty:
+        lines += ["", "### Correlated partner", "",
+                  "Cells of the `correlated_partner` family plant one variable of your most correlated numeric "
+                  "pair and leave the other out. `share`: fraction of cells where a method ranks the irrelevant "
+                  "partner among the top k (k = number of planted variables); `ratio`: mean importance of the "
+                  "partner over the planted one.", "", markdown_table(credit, digits=2)]
+    q = facts.get("quality", {})
+    lines += ["", f"## The real target `{facts['target']}`", "",
+              f"The network trained on the real target {facts['real_seeds']} time(s) (seeds: different split "
+              "and initialisation)" + (f"; model from `{facts['model']}`" if facts.get("model") else "") + ". "
+              + "; ".join(f"test {m} {_ci(v['mean'], v['ci_low'], v['ci_high'])}" for m, v in q.items()) + ".",
+              "", f"Top methods from the benchmark run on it: {', '.join(f'`{m}`' for m in facts['top'])}. "
+              "Importance as a share of each run's total (|importance| normalised to sum 1), mean and 95% "
+              "t interval over the trainings; one-hot columns summed per variable.", ""]
+    if not real.empty:
+        wide = real.assign(value=[_ci(a, b, c) for a, b, c in zip(real["mean"], real["ci_low"], real["ci_high"])])
+        table = wide.pivot(index="variable", columns="method", values="value")
+        first = facts["top"][0] if facts["top"] and facts["top"][0] in table else table.columns[0]
+        order = real[real["method"] == first].sort_values("mean", ascending=False)["variable"]
+        lines.append(markdown_table(table.loc[order].reset_index()))
+    else:
+        lines.append("_(no real-target importance: see the failed runs)_")
+    lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots if p is not None]
+    lines += ["", "## Time", "", markdown_table(pd.DataFrame(
+        [{"phase": k, "seconds": v} for k, v in timings.items()]), digits=1), "",
+        f"Runs are in the MLflow store `{facts['tracking_uri']}` (study `{facts['study']}`); rerunning the "
+        "command resumes (nothing already logged is recomputed; trained models are cached).", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
