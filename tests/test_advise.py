@@ -19,6 +19,7 @@ def small_table(n=240, seed=0):
                          "price": 3 * a + 2 * (colour == "red") + 0.3 * rng.normal(size=n)})
 
 
+@pytest.mark.slow
 def test_advise_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     small_table().to_csv("my.csv", index=False)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.advise import plan
-from varbench.advise.rank import CellInfo, partner_credit, quality, rank_methods, real_importance
+from varbench.advise.rank import CellInfo, partner_credit, quality, rank_methods, reachable, real_importance
 from varbench.advise.run import compose, run_all, validate
 
 log = logging.getLogger("varbench.advise")
@@ -46,7 +46,8 @@ def _families(cov: Any, families: tuple[str, ...]) -> tuple[list[str], dict[str,
 def _cell_info(cell: plan.Cell, spec: Any) -> CellInfo:
     ds = spec.dataset
     partner = ((ds.encoding or {}).get("planted") or {}).get("partner") or {}
-    return CellInfo(cell.label, cell.family, cell.seed, [v for v, _ in ds.variables], ds.truth.relevant, partner)
+    return CellInfo(cell.label, cell.family, cell.seed, [v for v, _ in ds.variables], ds.truth.relevant, partner,
+                    ds.truth.importance)
 
 
 def _fetch(uri: str, experiment: str, study: str, labels: set[str], seeds: int, methods: list[str]
@@ -151,7 +152,8 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     runs, cells = _fetch(uri, experiment, study, {c.label for c in bench}, b.seeds, methods)
     ranking = rank_methods(runs)
     credit = partner_credit(runs, infos)
-    low = int((cells["status"] == "low_quality").sum()) if not cells.empty and "status" in cells else 0
+    low = ([f"{d} seed {int(sd)}" for d, sd, st in zip(cells["dataset"], cells["seed"], cells["status"])
+            if st == "low_quality"] if not cells.empty and "status" in cells else [])
     ranked = ranking[ranking["role"] != "floor"] if not ranking.empty else ranking
     top = ranked["method"].head(b.top).tolist() if not ranked.empty else []
     t_rank = time.perf_counter() - t0
@@ -175,10 +177,10 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     facts = {"name": Path(path).name if not isinstance(data, pd.DataFrame) else "your DataFrame",
              "target": target, "task": enc.task, "rows": enc.X.shape[0], "columns": enc.X.shape[1],
              "variables": variables, "encoding": enc.record(), "families": families, "snr": snr,
-             "seeds": b.seeds, "low_quality": low, "real_seeds": b.real_seeds, "top": top, "model": model,
+             "seeds": b.seeds, "low_quality": low, "reachable": float(np.mean([reachable(i.truth) for i in infos])), "real_seeds": b.real_seeds, "top": top, "model": model,
              "quality": quality(real_cells) if not real_cells.empty else {}, "tracking_uri": uri, "study": study,
              "command": command or f"varbench advise --data {path} --target {target} --budget {budget}"}
-    facts["recommendation"] = render.recommendation(ranking, credit, families) + [
+    facts["recommendation"] = render.recommendation(ranking, credit, families, facts["reachable"]) + [
         f"Family `{f}` was not planted: {why}" for f, why in skipped.items()]
     q = facts["quality"]
     head = q.get("r2", q.get("auc"))

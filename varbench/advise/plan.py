@@ -29,7 +29,7 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "tiny": Budget(("linear", "correlated_partner"), 1, ("seed_answers",), 30, 5, 300, 2, 2),
     "quick": Budget(FAMILIES, 1, ("seed_answers", "modern"), 60, 8, 2000, 2, 3),
-    "default": Budget(FAMILIES, 2, ("seed_answers", "modern"), 80, 10, 3000, 3, 3),
+    "default": Budget(FAMILIES, 3, ("seed_answers", "modern"), 80, 10, 3000, 3, 3),
     "thorough": Budget(FAMILIES, 5, ("fast",), 200, 20, None, 5, 4),
 }
 

@@ -21,6 +21,20 @@ class CellInfo:
     variables: list[str]
     relevant: np.ndarray
     partner: dict[str, str] = field(default_factory=dict)
+    truth: np.ndarray | None = None
+
+
+def reachable(truth: np.ndarray) -> float:
+    """The highest Spearman a method with distinct scores can reach against this truth: the truth
+    itself with the tied irrelevant variables given distinct values below every relevant one
+    (irrelevant variables tie at 0 in the truth, so only the oracle reaches 1)."""
+    from varbench.scoring import spearman
+
+    t = np.asarray(truth, dtype=float)
+    zero = t == 0
+    best = t.copy()
+    best[zero] = np.min(t[~zero]) * 1e-3 * (1 + np.arange(zero.sum())) / (1 + zero.sum())
+    return float(spearman(best, t))
 
 
 def _interval(values: pd.Series, low: float = -np.inf, high: float = np.inf) -> dict[str, float]:

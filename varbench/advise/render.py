@@ -11,14 +11,14 @@ GOOD = 0.5  # below this mean Spearman a method is called unreliable on these co
 
 
 def _ci(mean: float, lo: float, hi: float) -> str:
-    if not np.isfinite(mean):
-        return "n/a"
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"{mean:.2f} (one cell, no interval)"
-    return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]"
+    """'mean [lo, hi]' as the report layer writes it."""
+    from varbench.report import _ci_text
+
+    return _ci_text(mean, lo, hi)
 
 
-def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str]) -> list[str]:
+def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str],
+                   reachable: float | None = None) -> list[str]:
     """The advice as sentences, each derived from the numbers in the tables."""
     if ranking.empty or not np.isfinite(ranking["mean"]).any():
         return ["No benchmark cell produced a score: no recommendation (see the failed runs)."]
@@ -26,11 +26,18 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
     best = methods.iloc[0]
     lines = [f"**Use `{best['method']}`** ({best['estimand']}): on targets planted on your covariates it "
              f"recovered the true ranking best, mean Spearman {_ci(best['mean'], best['ci_low'], best['ci_high'])} "
-             f"over {int(best['n'])} cell{'s' if best['n'] != 1 else ''}."]
+             f"over {int(best['n'])} cell{'s' if best['n'] != 1 else ''}"
+             + (f" (at most {reachable:.2f} is reachable with distinct scores)" if reachable is not None else "")
+             + "."]
     bar = best["ci_low"] if np.isfinite(best["ci_low"]) else best["mean"]
     tied = [m for m, v in zip(methods["method"][1:], methods["mean"][1:]) if v >= bar]
     if tied:
         lines.append("Within its interval (as good on this evidence): " + ", ".join(f"`{m}`" for m in tied) + ".")
+        pool = methods[methods["method"].isin([best["method"], *tied])]
+        cheap = pool.loc[pool["seconds"].idxmin()]
+        if cheap["method"] != best["method"]:
+            lines.append(f"The cheapest of these is `{cheap['method']}` ({cheap['seconds']:.2f} s per run against "
+                         f"{best['seconds']:.2f} s).")
     floor = ranking[ranking["role"] == "floor"]
     if not floor.empty:
         f = floor.iloc[0]
@@ -42,12 +49,17 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
     bad = [m for m, v in zip(methods["method"], methods["mean"]) if v < GOOD]
     if bad:
         lines.append(f"Unreliable here (mean Spearman < {GOOD}): " + ", ".join(f"`{m}`" for m in bad) + ".")
+    floors = set(ranking.loc[ranking["role"] == "floor", "method"])
+    credit = credit[~credit["method"].isin(floors)] if not credit.empty else credit
     if not credit.empty:
         by = credit.groupby(["estimand", "relevant", "partner"], sort=False)["share"].mean().reset_index()
         for (rel, partner), g in by.groupby(["relevant", "partner"], sort=False):
-            parts = [f"{e} methods credit `{partner}` for `{rel}` {100 * s:.0f}% of the time"
-                     for e, s in zip(g["estimand"], g["share"])]
-            lines.append("On your covariates (correlated pair, one planted): " + "; ".join(parts) + ".")
+            g = g.sort_values("share", ascending=False)
+            head, rest = g.iloc[0], g.iloc[1:]
+            others = ", ".join(f"{e} {100 * v:.0f}%" for e, v in zip(rest["estimand"], rest["share"]))
+            lines.append(f"On your covariates, {head['estimand']} methods credit `{partner}` for `{rel}` "
+                         f"{100 * head['share']:.0f}% of the time (ranked among the top k though irrelevant)"
+                         + (f"; other estimands: {others}" if others else "") + ".")
     fams = [f for f in families if f in ranking]
     if "linear" in fams and len(fams) > 1:
         drops = []
@@ -125,7 +137,8 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
     lines += ["", "## Your data", "",
               f"- {facts['rows']} rows, {len(facts['variables'])} variables ({facts['columns']} encoded columns); "
               f"target `{facts['target']}`, task `{facts['task']}`.",
-              f"- Standardised numeric: {', '.join(f'`{c}`' for c in enc['scaling']) or 'none'}.",
+              f"- Standardised (mean 0, sd 1; scaling in the cell's `encoding.json`): "
+              f"{', '.join(f'`{c}`' for c in enc['scaling']) or 'none'}.",
               f"- One-hot groups (one variable each): "
               + (", ".join(f"`{c}` ({len(v)} levels)" for c, v in enc["one_hot"].items()) or "none") + ".",
               "- Dropped: " + (", ".join(f"`{c}` ({why})" for c, why in enc["dropped"].items()) or "none") + ".",
@@ -135,8 +148,10 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
               f"at signal-to-noise ratio {facts['snr']}, {facts['seeds']} seed(s) each (different planted "
               "variables per seed); each method's importance is scored by Spearman against the planted truth "
               "(per variable; `varbench/datasets/planted.py`). Mean and 95% t interval over cells; columns per "
-              f"family are means. {facts['low_quality']} cell(s) whose network missed the quality threshold are "
-              "left out.", "", markdown_table(ranking.assign(
+              f"family are means. Irrelevant variables tie at 0 in the truth, so a method with distinct "
+              f"scores reaches at most {facts['reachable']:.2f} here (mean over cells; the truth itself scores 1). "
+              + (f"Left out, the network missed the quality threshold: {', '.join(facts['low_quality'])}."
+                 if facts["low_quality"] else "Every cell's network passed the quality threshold."), "", markdown_table(ranking.assign(
                   spearman=[_ci(a, b, c) for a, b, c in zip(ranking["mean"], ranking["ci_low"], ranking["ci_high"])]
               ).drop(columns=["mean", "ci_low", "ci_high"], errors="ignore"), digits=2) if not ranking.empty else "_(none)_"]
     if not credit.empty:

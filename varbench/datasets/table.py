@@ -47,7 +47,8 @@ class Encoded:
 
     X: (n, d) float matrix; y: (n,) target (0/1 or 0..k-1 for classification) or None;
     feature_names: the d encoded column names; groups: {original column: its one-hot columns};
-    scaling: {numeric column: (mean, sd)} used to standardise it; categories: {column: levels};
+    scaling: {numeric column: (mean, sd)} used to standardise it (a regression target is
+    standardised too, its entry under the target's name); categories: {column: levels};
     classes: the target's labels in code order (classification); dropped: {column: reason};
     imputed: {column: number of values filled}; fingerprint: SHA-256 prefix of the encoded data.
     """
@@ -72,8 +73,8 @@ class Encoded:
 
     @property
     def numeric(self) -> list[str]:
-        """The standardised (non-one-hot) variables."""
-        return [name for name, _ in self.variables if name in self.scaling]
+        """The standardised (non-one-hot) feature variables."""
+        return [name for name, _ in self.variables if name in self.scaling and name != self.target]
 
     def record(self) -> dict[str, Any]:
         """The encoding as JSON-able data (logged with the cell)."""
@@ -185,7 +186,8 @@ def _encode_target(y: pd.Series, numeric: pd.Series | None, task: str | None, na
     if task == "regression":
         if numeric is None:
             raise ValueError(f"{source}: target column {name!r} is text: task=regression needs numbers")
-        return numeric.to_numpy(dtype=float), task, None
+        y = numeric.to_numpy(dtype=float)
+        return (y - y.mean()) / y.std(), task, None  # standardised (scaling in Encoded.scaling[target])
     if task == "classification" and k != 2:
         raise ValueError(f"{source}: target column {name!r} has {k} values: task=classification needs "
                          "exactly two (use task=multiclass)")
@@ -243,12 +245,15 @@ def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Seq
     numeric = {c: _as_numeric(frame[c], c, source) for c in used}
 
     y, out_task, classes = (None, task, None)
+    scaling: dict[str, tuple[float, float]] = {}
     if target is not None:
         y, out_task, classes = _encode_target(frame[target], numeric[target], task, target, source)
+        if out_task == "regression":
+            t = numeric[target].to_numpy(dtype=float)
+            scaling[target] = (float(t.mean()), float(t.std()))
     blocks: list[np.ndarray] = []
     names: list[str] = []
     groups: dict[str, list[int]] = {}
-    scaling: dict[str, tuple[float, float]] = {}
     categories: dict[str, list[str]] = {}
     dropped: dict[str, str] = {c: "dataset.drop" for c in sorted(dropped_by_user)}
     imputed: dict[str, int] = {}
