@@ -36,6 +36,12 @@ def test_advise_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
     top = ranking[ranking["role"] != "floor"]["method"].head(2).tolist()
     assert set(real["method"]) == set(top)
     assert (tmp_path / "rep" / "ranking.png").stat().st_size > 0 and (tmp_path / "mlflow.db").exists()
+    from varbench.tracking import fetch_table
+
+    runs = fetch_table("sqlite:///mlflow.db", "varbench")
+    real_runs = runs[runs["dataset"] == "real_target"]
+    assert real_runs["spearman"].isna().all() and real_runs["model_spearman"].notna().all()  # truth unknown
+    assert runs.loc[runs["dataset"] != "real_target", "spearman"].notna().all()
     # resume: a second run trains nothing and reproduces the numbers
     assert main(args) == 0
     assert pd.read_csv(tmp_path / "rep" / "ranking.csv").equals(ranking)
@@ -94,3 +100,23 @@ def test_partner_credit_and_ranking_by_hand():
     assert r["ci_low"] == pytest.approx(1.05 - half)
     real = real_importance(_runs(), ["a", "a_twin", "z"]).set_index(["method", "variable"])
     assert real.loc[("cond", "a"), "mean"] == pytest.approx((1 / 1.3 + 1 / 1.3) / 2)
+
+
+def test_users_own_keras_model(tmp_path):
+    """--model: the top methods run on the user's network (input = the encoded table); a network
+    with the wrong number of inputs is refused in one line."""
+    import keras
+
+    from varbench.advise.core import _with_model
+    from varbench.datasets.table import load_encoded
+
+    path = tmp_path / "my.csv"
+    small_table().to_csv(path, index=False)
+    enc = load_encoded(str(path), None, "price")
+    for d, name in ((enc.X.shape[1], "ok.keras"), (3, "bad.keras")):
+        net = keras.Sequential([keras.Input((d,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+        net.save(tmp_path / name)
+    runs, q = _with_model(str(tmp_path / "ok.keras"), str(path), "price", ["permutation"], 2, enc)
+    assert len(runs) == 2 and all(len(json.loads(v)) == 5 for v in runs["importance"]) and "r2" in q
+    with pytest.raises(ValueError, match=r"bad.keras: takes 3 inputs; the encoded table has 7 columns"):
+        _with_model(str(tmp_path / "bad.keras"), str(path), "price", ["permutation"], 2, enc)

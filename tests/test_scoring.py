@@ -71,3 +71,10 @@ def test_score_local():
     T = np.array([[1.0, -1.0, 0.0], [0.5, 0.2, -0.3]])
     out = score_local(2 * T, T)
     assert out["local_cosine"] == pytest.approx(1.0) and out["local_spearman"] == pytest.approx(1.0)
+
+
+def test_column_importances_summed_per_variable():
+    from varbench.scoring import to_variables
+
+    variables = [("a", [0]), ("colour", [1, 2, 3]), ("z", [4])]
+    assert to_variables(np.array([0.5, -1.0, 2.0, 0.25, -3.0]), variables).tolist() == [0.5, 3.25, 3.0]

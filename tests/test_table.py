@@ -140,3 +140,15 @@ def test_semisynthetic_on_a_user_table_follows_seed(tmp_path):
                       drop=["label"])
     r = s.y_train - a.y_train  # = (1 - 1/2) sd(f) eps
     assert np.var(r) / np.var(a.y_train - r) == pytest.approx(0.25, rel=0.3)
+
+
+def test_summary_ranks_by_the_model_truth_when_the_data_truth_is_unknown():
+    from varbench.summary import summarize
+
+    df = pd.DataFrame({"method": ["lime", "permutation", "lime", "permutation"], "status": "ok",
+                       "spearman": np.nan, "topk_recall": np.nan, "seconds": 0.1,
+                       "model_spearman": [0.4, 0.9, 0.6, 1.0]})
+    table = summarize(df)
+    assert table["method"].tolist() == ["permutation", "lime"]
+    assert table["model_spearman"].tolist() == pytest.approx([0.95, 0.5])
+    assert "model's own" in table.attrs["ranked_by"]

@@ -25,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--impute", default=None, choices=["median", "most_frequent"], help="fill missing values")
     p.add_argument("--task", default=None, choices=["regression", "classification", "multiclass"],
                    help="the real target's task (default: inferred)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow replacing a report already in a results/ directory")
     p.add_argument("--tracking-uri", default=None, help="MLflow store (default: the config's, sqlite:///mlflow.db)")
     return p
 
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = args.out or str(Path(DEFAULT_OUT) / Path(args.data).stem)
+    if "results" in Path(out).resolve().parts and (Path(out) / "report.md").exists() and not args.overwrite:
+        print(f"varbench advise: --out {out} already holds a committed report (results/): pass --overwrite "
+              "to replace it", file=sys.stderr)
+        return 2
     command = "varbench advise " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[2:]))
     try:
         report = advise(args.data, args.target, out=out, budget=args.budget, model=args.model, snr=args.snr,

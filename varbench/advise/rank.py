@@ -105,9 +105,11 @@ def partner_credit(runs: pd.DataFrame, cells: list[CellInfo]) -> pd.DataFrame:
 
 def real_importance(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """Real-target importances per method and variable: each run's |importance| normalised to
-    sum 1, mean and 95% t interval over the trainings (seeds)."""
+    sum 1, mean and 95% t interval over the trainings (seeds). Every finished run counts, also on
+    a model below the quality threshold (the report says so): it is the user's model."""
     rows = []
-    for method, g in good_runs(runs).groupby("method", sort=False):
+    done = runs[runs["status"] == "ok"] if not runs.empty else runs
+    for method, g in done.groupby("method", sort=False):
         vecs = [v / v.sum() for v in (np.abs(_vector(t)) for t in g["importance"])
                 if v.shape == (len(variables),) and v.sum() > 0]
         if not vecs:

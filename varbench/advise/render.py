@@ -52,12 +52,18 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
     floors = set(ranking.loc[ranking["role"] == "floor", "method"])
     credit = credit[~credit["method"].isin(floors)] if not credit.empty else credit
     if not credit.empty:
-        by = credit.groupby(["estimand", "relevant", "partner"], sort=False)["share"].mean().reset_index()
-        for (rel, partner), g in by.groupby(["relevant", "partner"], sort=False):
+        credit = credit.assign(pair=[tuple(sorted(p)) for p in zip(credit["relevant"], credit["partner"])],
+                               hits=credit["share"] * credit["cells"])
+        by = credit.groupby(["pair", "estimand"], sort=False)[["hits", "cells"]].sum().reset_index()
+        by["share"] = by["hits"] / by["cells"]
+        for pair, g in by.groupby("pair", sort=False):
             g = g.sort_values("share", ascending=False)
             head, rest = g.iloc[0], g.iloc[1:]
+            directions = credit[credit["pair"] == pair][["relevant", "partner"]].drop_duplicates()
+            who = (f"`{directions.iloc[0]['partner']}` for `{directions.iloc[0]['relevant']}`" if len(directions) == 1
+                   else f"the unplanted one of `{pair[0]}` / `{pair[1]}` for the planted one")
             others = ", ".join(f"{e} {100 * v:.0f}%" for e, v in zip(rest["estimand"], rest["share"]))
-            lines.append(f"On your covariates, {head['estimand']} methods credit `{partner}` for `{rel}` "
+            lines.append(f"On your covariates, {head['estimand']} methods credit {who} "
                          f"{100 * head['share']:.0f}% of the time (ranked among the top k though irrelevant)"
                          + (f"; other estimands: {others}" if others else "") + ".")
     fams = [f for f in families if f in ranking]
@@ -138,7 +144,8 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
               f"- {facts['rows']} rows, {len(facts['variables'])} variables ({facts['columns']} encoded columns); "
               f"target `{facts['target']}`, task `{facts['task']}`.",
               f"- Standardised (mean 0, sd 1; scaling in the cell's `encoding.json`): "
-              f"{', '.join(f'`{c}`' for c in enc['scaling']) or 'none'}.",
+              f"{', '.join(f'`{c}`' for c in enc['scaling'] if c != facts['target']) or 'none'}"
+              + (" (and the target)" if facts["target"] in enc["scaling"] else "") + ".",
               f"- One-hot groups (one variable each): "
               + (", ".join(f"`{c}` ({len(v)} levels)" for c, v in enc["one_hot"].items()) or "none") + ".",
               "- Dropped: " + (", ".join(f"`{c}` ({why})" for c, why in enc["dropped"].items()) or "none") + ".",
