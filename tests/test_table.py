@@ -152,3 +152,19 @@ def test_summary_ranks_by_the_model_truth_when_the_data_truth_is_unknown():
     assert table["method"].tolist() == ["permutation", "lime"]
     assert table["model_spearman"].tolist() == pytest.approx([0.95, 0.5])
     assert "model's own" in table.attrs["ranked_by"]
+
+
+def test_table_config_resolves_and_its_content_keys_the_model_cache(tmp_path):
+    """`dataset=table` through the Hydra config; the model hash follows the file's content, not
+    only its path, so an edited table never loads a model trained on the old one."""
+    from varbench.advise.run import compose
+    from varbench.config import resolve_cell
+
+    path = tmp_path / "my.csv"
+    frame().to_csv(path, index=False)
+    over = ["dataset=table", f"dataset.path={path}", "dataset.target=price", "dataset.drop=[label,grade]",
+            "methods=[permutation]"]
+    spec = resolve_cell(compose(over), check_model=False)
+    assert spec.dataset.groups == {"colour": [3, 4, 5]} and spec.dataset.truth.known is False
+    frame(seed=1).to_csv(path, index=False)
+    assert resolve_cell(compose(over), check_model=False).model_hash != spec.model_hash

@@ -6,7 +6,7 @@
     ... --overwrite                                 # replace committed results
 
 The diabetes table is read from the files shipped inside scikit-learn (`load_diabetes(scaled=False)`:
-raw units, `sex` coded 1/2; nothing is downloaded). The benchmark table is
+raw units; `sex`, coded 1/2 there, written as text so it is a categorical; nothing is downloaded). The benchmark table is
 `varbench.advise.example.mixed_table()` (15 numeric columns incl. skewed ones and the correlated
 pair sqft_living / sqft_living15, 4 string categoricals, 1 boolean, an id; target `price`).
 Stores and model caches live under outputs/studies/advise/ (not committed); both runs start from a
@@ -68,6 +68,12 @@ def bench(budget: str, overwrite: bool) -> None:
     t0 = time.perf_counter()
     seconds = _advise(work / "houses.csv", "price", work / "report", budget, True, work)
     report = (work / "report" / "report.md").read_text()
+    features = [c for c in df if c not in ("id", "price")]
+    kinds = pd.Series(["boolean" if pd.api.types.is_bool_dtype(df[c]) else "numeric"
+                       if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in features])
+    ranking = pd.read_csv(work / "report" / "ranking.csv")
+    per_method = ranking[["method", "seconds"]].sort_values("seconds", ascending=False)
+    n_cells = int(ranking["n"].max())
     split = report[report.index("## Time"):report.index("Runs are in")].strip()
     ncpu = os.cpu_count()
     load = os.getloadavg()[0]
@@ -75,16 +81,18 @@ def bench(budget: str, overwrite: bool) -> None:
         "# `varbench advise` on a 5,000 x 20 mixed-type table", "",
         f"Command: `python experiments/advise/run.py --bench` (budget `{budget}`), {ncpu} cores, "
         f"1-minute load average {load:.1f} at the end (other jobs were sharing the cores).", "",
-        f"Table: {df.shape[0]} rows x {df.shape[1] - 1} feature columns (+ target `price`): "
-        f"{sum(pd.api.types.is_numeric_dtype(df[c]) and df[c].dtype != bool for c in df if c != 'price')} "
-        f"numeric incl. an id, {sum(df[c].dtype == object for c in df)} string categoricals, "
-        f"{sum(df[c].dtype == bool for c in df)} boolean.", "",
+        f"Table: {df.shape[0]} rows x {len(features)} feature columns (+ an id column, dropped as id-like, "
+        f"and the target `price`): {sum(kinds == 'numeric')} numeric, {sum(kinds == 'text')} string "
+        f"categoricals, {sum(kinds == 'boolean')} boolean.", "",
         f"**Wall time: {seconds:.0f} s** for the whole command in one process (imports included; "
         f"{time.perf_counter() - t0:.0f} s with writing the table). Its split, from the report:", "",
         split.replace("## Time", "").strip(), "",
-        "The benchmark phase is training one network per planted cell (families x seeds) and running the "
-        "budget's methods on it; the real-target phase trains the network on `price` per real seed and runs the "
-        "top methods.", ""])
+        "The benchmark phase trains one network per planted cell (families x seeds) and runs the budget's "
+        "methods on it; the real-target phase trains the network on `price` once per real seed and runs the "
+        "top methods. Mean seconds per benchmark cell and method "
+        f"({n_cells} cells scored):", "",
+        "| method | seconds |", "|---|---|",
+        *[f"| {m} | {v:.2f} |" for m, v in zip(per_method["method"], per_method["seconds"])], ""])
     RESULTS.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     print(text)

@@ -180,6 +180,9 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
              "seeds": b.seeds, "low_quality": low, "reachable": float(np.mean([reachable(i.truth) for i in infos])), "real_seeds": b.real_seeds, "top": top, "model": model,
              "quality": quality(real_cells) if not real_cells.empty else {}, "tracking_uri": uri, "study": study,
              "command": command or f"varbench advise --data {path} --target {target} --budget {budget}"}
+    cols = ["model_spearman", "model_spearman_shapley"]
+    if not real_runs.empty and all(c in real_runs and real_runs[c].notna().any() for c in cols):
+        facts["model_agreement"] = real_runs.groupby("method")[cols].mean().reindex(top).dropna().to_dict("index")
     facts["recommendation"] = render.recommendation(ranking, credit, families, facts["reachable"]) + [
         f"Family `{f}` was not planted: {why}" for f, why in skipped.items()]
     q = facts["quality"]

@@ -49,11 +49,14 @@ def mixed_table(n: int = 5000, seed: int = 0) -> pd.DataFrame:
 
 
 def diabetes_table() -> pd.DataFrame:
-    """scikit-learn's diabetes data in raw units (442 rows; `sex` as a 1/2 column; target
-    `target`, a disease-progression score), read from the files shipped with scikit-learn."""
+    """scikit-learn's diabetes data in raw units (442 rows; target `target`, a disease-progression
+    score), read from the files shipped with scikit-learn. `sex` (coded 1/2 in the source, which does
+    not say which is which) is written as the text levels "sex_1"/"sex_2", so it enters as a
+    categorical variable (a one-hot group), as a user's table with a text column would."""
     from sklearn.datasets import load_diabetes
 
-    return load_diabetes(as_frame=True, scaled=False).frame
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    return frame.assign(sex=frame["sex"].map(lambda v: f"sex_{int(v)}"))
 
 
 __all__ = ["mixed_table", "diabetes_table"]
