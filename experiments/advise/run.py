@@ -28,13 +28,16 @@ STORE = ROOT / "outputs" / "studies" / "advise"
 RESULTS = ROOT / "results" / "advise"
 
 
-def _advise(table: Path, target: str, out: Path, budget: str, overwrite: bool, cwd: Path) -> float:
+def _advise(table: Path, target: str, out: Path, budget: str, overwrite: bool, store: Path) -> float:
+    """Run `varbench advise` from the repository root with the store and cache in `store`."""
     from varbench.advise.cli import main
 
-    cwd.mkdir(parents=True, exist_ok=True)
-    os.chdir(cwd)  # the run's MLflow store (mlflow.db) and model cache (.varbench/) live here
+    os.chdir(ROOT)  # relative paths: the report's command line is runnable from a checkout
+    rel = lambda p: str(Path(p).resolve().relative_to(ROOT))  # noqa: E731
+    store.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    code = main(["--data", str(table), "--target", target, "--out", str(out), "--budget", budget,
+    code = main(["--data", rel(table), "--target", target, "--out", rel(out), "--budget", budget,
+                 "--tracking-uri", f"sqlite:///{rel(store)}/mlflow.db", "--cache-dir", f"{rel(store)}/models",
                  *(["--overwrite"] if overwrite else [])])
     if code:
         sys.exit(code)
@@ -44,11 +47,12 @@ def _advise(table: Path, target: str, out: Path, budget: str, overwrite: bool, c
 def diabetes(budget: str, overwrite: bool) -> None:
     from varbench.advise.example import diabetes_table
 
-    STORE.mkdir(parents=True, exist_ok=True)
-    path = STORE / "diabetes.csv"
+    work = STORE / "diabetes"
+    shutil.rmtree(work, ignore_errors=True)  # fresh store and cache: the report's times are real
+    work.mkdir(parents=True)
+    path = work / "diabetes.csv"
     diabetes_table().to_csv(path, index=False)
-    shutil.rmtree(STORE / "diabetes", ignore_errors=True)  # fresh store and cache: the report's times are real
-    seconds = _advise(path, "target", RESULTS / "diabetes", budget, overwrite, STORE / "diabetes")
+    seconds = _advise(path, "target", RESULTS / "diabetes", budget, overwrite, work)
     print(f"diabetes: {seconds:.0f} s (report: {RESULTS / 'diabetes' / 'report.md'})")
 
 

@@ -28,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="allow replacing a report already in a results/ directory")
     p.add_argument("--tracking-uri", default=None, help="MLflow store (default: the config's, sqlite:///mlflow.db)")
+    p.add_argument("--cache-dir", default=None, help="trained-model cache (default: the config's, .varbench/models)")
     return p
 
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = advise(args.data, args.target, out=out, budget=args.budget, model=args.model, snr=args.snr,
                         tracking_uri=args.tracking_uri, drop=args.drop, impute=args.impute, task=args.task,
-                        command=command)
+                        cache_dir=args.cache_dir, command=command)
     except (ValueError, ConfigError) as exc:
         print(f"varbench advise: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -105,12 +105,13 @@ def _with_model(model_path: str, path: str, target: str, methods: list[str], see
 def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None = None, budget: str = "default",
            model: str | None = None, snr: float = 4.0, tracking_uri: str | None = None,
            drop: list[str] | None = None, impute: str | None = None, task: str | None = None,
-           command: str = "") -> Path:
+           cache_dir: str | None = None, command: str = "") -> Path:
     """Run the whole advice (module docstring) and return the path of report.md.
 
     data: a .csv/.parquet path or a DataFrame (written as Parquet into `out`); target: the column
     to predict; budget: a key of plan.BUDGETS; model: a saved Keras model taking the encoded table;
-    snr: signal-to-noise variance ratio of the planted targets. Raises ValueError (one line) for
+    snr: signal-to-noise variance ratio of the planted targets; tracking_uri, cache_dir: the MLflow
+    store and model cache (default: the config's). Raises ValueError (one line) for
     bad input before anything is trained or logged."""
     from varbench.datasets.table import load_encoded
 
@@ -138,7 +139,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
         (f"dataset.drop=[{','.join(plan.quote(c) for c in drop)}]",) if drop else ())
     bench = [replace(c, overrides=c.overrides + shared)
              for c in plan.benchmark_cells(path, target, enc.task, b, snr, enc.X.shape[0], tuple(families))]
-    common = plan.common(b, study, tracking_uri, methods)
+    common = plan.common(b, study, tracking_uri, methods, cache_dir)
     specs = validate(bench, common)  # every cell composed and validated before anything runs
     t_validate = time.perf_counter() - start
     first = next(iter(specs.values()))[1]
@@ -167,7 +168,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     else:
         reals = [replace(c, overrides=c.overrides + shared + ((f"dataset.task={task}",) if task else ()))
                  for c in plan.real_cells(path, target, b)]
-        real_common = plan.common(b, study, tracking_uri, top)
+        real_common = plan.common(b, study, tracking_uri, top, cache_dir)
         run_all(reals, validate(reals, real_common), sweep, "real target")
         real_runs, real_cells = _fetch(uri, experiment, study, {"real_target"}, b.real_seeds, top)
     t_real = time.perf_counter() - t0

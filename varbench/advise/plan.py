@@ -72,10 +72,13 @@ def quote(value: str) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def common(b: Budget, study: str, tracking_uri: str | None, methods: list[str]) -> list[str]:
+def common(b: Budget, study: str, tracking_uri: str | None, methods: list[str],
+           cache_dir: str | None = None) -> list[str]:
+    """Overrides shared by every cell of a plan."""
     out = [f"study={study}", f"trainer.epochs={b.epochs}", f"trainer.patience={b.patience}",
            "methods=[" + ",".join(methods) + "]"]
-    return out + ([f"tracking.uri={quote(tracking_uri)}"] if tracking_uri else [])
+    return (out + ([f"tracking.uri={quote(tracking_uri)}"] if tracking_uri else [])
+            + ([f"cache.dir={quote(cache_dir)}"] if cache_dir else []))
 
 
 def benchmark_cells(path: str, target: str, task: str, b: Budget, snr: float, n_rows: int,
