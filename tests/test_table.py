@@ -143,7 +143,7 @@ def test_semisynthetic_on_a_user_table_follows_seed(tmp_path):
 
 
 def test_summary_ranks_by_the_model_truth_when_the_data_truth_is_unknown():
-    from varbench.summary import summarize
+    from varbench.report.tables import summarize
 
     df = pd.DataFrame({"method": ["lime", "permutation", "lime", "permutation"], "status": "ok",
                        "spearman": np.nan, "topk_recall": np.nan, "seconds": 0.1,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from varbench.stats import t_interval
+from varbench.report.stats import t_interval
 
 
 @dataclass
@@ -39,9 +39,8 @@ def reachable(truth: np.ndarray) -> float:
 
 def _interval(values: pd.Series, low: float = -np.inf, high: float = np.inf) -> dict[str, float]:
     """Mean and 95% t interval, the interval kept inside the value's range [low, high]."""
-    iv = t_interval(values.to_numpy(dtype=float))
-    return {"mean": iv.mean, "ci_low": float(np.clip(iv.lo, low, high)), "ci_high": float(np.clip(iv.hi, low, high)),
-            "n": iv.n}
+    iv = t_interval(values.to_numpy(dtype=float), bounds=(low, high))
+    return {"mean": iv.mean, "ci_low": iv.lo, "ci_high": iv.hi, "n": iv.n}
 
 
 def good_runs(runs: pd.DataFrame) -> pd.DataFrame:

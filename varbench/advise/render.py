@@ -12,9 +12,9 @@ GOOD = 0.5  # below this mean Spearman a method is called unreliable on these co
 
 def _ci(mean: float, lo: float, hi: float) -> str:
     """'mean [lo, hi]' as the report layer writes it."""
-    from varbench.report import _ci_text
+    from varbench.report import ci_text
 
-    return _ci_text(mean, lo, hi)
+    return ci_text(mean, lo, hi)
 
 
 def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str],
@@ -86,7 +86,7 @@ def importance_plot(real: pd.DataFrame, path: Path, title: str) -> Path | None:
     """One panel per method: normalised real-target importance per variable with its interval."""
     if real.empty:
         return None
-    from varbench.plots import _figure, _save, _wrap
+    from varbench.report.plots import _figure, _save, _wrap
 
     methods = list(dict.fromkeys(real["method"]))
     order = (real.groupby("variable")["mean"].mean().sort_values(ascending=False).index.tolist())
@@ -109,7 +109,7 @@ def ranking_plot(ranking: pd.DataFrame, path: Path, title: str, reachable: float
     at the best Spearman reachable with distinct scores."""
     if ranking.empty:
         return None
-    from varbench.plots import _figure, _save
+    from varbench.report.plots import _figure, _save
 
     r = ranking.iloc[::-1]
     fig = _figure(6.0, 0.3 * len(r) + 1.2)
