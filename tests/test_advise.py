@@ -107,7 +107,7 @@ def test_users_own_keras_model(tmp_path):
     with the wrong number of inputs is refused in one line."""
     import keras
 
-    from varbench.advise.core import _with_model
+    from varbench.advise.core import _with_model, load_model
     from varbench.datasets.table import load_encoded
 
     path = tmp_path / "my.csv"
@@ -116,7 +116,16 @@ def test_users_own_keras_model(tmp_path):
     for d, name in ((enc.X.shape[1], "ok.keras"), (3, "bad.keras")):
         net = keras.Sequential([keras.Input((d,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
         net.save(tmp_path / name)
-    runs, q = _with_model(str(tmp_path / "ok.keras"), str(path), "price", ["permutation"], 2, enc)
+    runs, q = _with_model(load_model(str(tmp_path / "ok.keras"), enc), str(path), "price", ["permutation"], 2)
     assert len(runs) == 2 and all(len(json.loads(v)) == 5 for v in runs["importance"]) and "r2" in q
     with pytest.raises(ValueError, match=r"bad.keras: takes 3 inputs; the encoded table has 7 columns"):
-        _with_model(str(tmp_path / "bad.keras"), str(path), "price", ["permutation"], 2, enc)
+        load_model(str(tmp_path / "bad.keras"), enc)
+
+
+def test_bad_model_refused_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    small_table().to_csv("my.csv", index=False)
+    (tmp_path / "bad.keras").write_text("not a model")
+    assert main(["--data", "my.csv", "--target", "price", "--budget", "tiny", "--model", "bad.keras"]) == 2
+    assert "--model bad.keras: cannot be loaded" in capsys.readouterr().err
+    assert not (tmp_path / "mlflow.db").exists()

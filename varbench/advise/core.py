@@ -66,20 +66,10 @@ def _fetch(uri: str, experiment: str, study: str, labels: set[str], seeds: int, 
     return runs, cells
 
 
-def _with_model(model_path: str, path: str, target: str, methods: list[str], seeds: int, enc: Any
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The top methods on the user's own Keras model (input: the encoded table, in
-    `Encoded.feature_names` order), `seeds` method seeds on one split; not logged to MLflow."""
-    import json
-
+def load_model(model_path: str, enc: Any) -> Any:
+    """The user's Keras model (safe mode), checked to take the encoded table's columns; a one-line
+    ValueError otherwise (called before anything trains)."""
     import keras
-
-    from varbench.api import method_callable
-    from varbench.datasets.table import table
-    from varbench.methods.base import as_attribution
-    from varbench.models.trained import TrainedModel
-    from varbench.models.trainer import quality as model_quality
-    from varbench.runner import method_rng, variable_level
 
     try:
         net = keras.models.load_model(model_path, safe_mode=True, compile=False)
@@ -89,6 +79,23 @@ def _with_model(model_path: str, path: str, target: str, methods: list[str], see
     if d != enc.X.shape[1]:
         raise ValueError(f"--model {model_path}: takes {d} inputs; the encoded table has {enc.X.shape[1]} "
                          f"columns ({', '.join(enc.feature_names[:8])}, ...)")
+    return net
+
+
+def _with_model(net: Any, path: str, target: str, methods: list[str], seeds: int
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The top methods on the user's own Keras model `net` (input: the encoded table, in
+    `Encoded.feature_names` order), `seeds` method seeds on one split; not logged to MLflow."""
+    import json
+
+    from varbench.api import method_callable
+    from varbench.datasets.table import table
+    from varbench.methods.base import as_attribution
+    from varbench.models.trained import TrainedModel
+    from varbench.models.trainer import quality as model_quality
+    from varbench.runner import method_rng, variable_level
+
+    d = int(net.inputs[0].shape[-1])
     data = table(path=path, target=target, seed=0)
     model = TrainedModel(keras=net, task=data.task)
     q = model_quality(model, data.X_test, data.y_test)
@@ -141,6 +148,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
              for c in plan.benchmark_cells(path, target, enc.task, b, snr, enc.X.shape[0], tuple(families))]
     common = plan.common(b, study, tracking_uri, methods, cache_dir)
     specs = validate(bench, common)  # every cell composed and validated before anything runs
+    net = load_model(model, enc) if model else None
     t_validate = time.perf_counter() - start
     first = next(iter(specs.values()))[1]
     uri, experiment = first.tracking_uri, first.experiment
@@ -164,7 +172,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     if not top:
         real_runs, real_cells = pd.DataFrame(), pd.DataFrame()
     elif model:
-        real_runs, real_cells = _with_model(model, path, target, top, b.real_seeds, enc)
+        real_runs, real_cells = _with_model(net, path, target, top, b.real_seeds)
     else:
         reals = [replace(c, overrides=c.overrides + shared + ((f"dataset.task={task}",) if task else ()))
                  for c in plan.real_cells(path, target, b)]
