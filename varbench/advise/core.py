@@ -50,19 +50,21 @@ def _cell_info(cell: plan.Cell, spec: Any) -> CellInfo:
                     ds.truth.importance)
 
 
-def _fetch(uri: str, experiment: str, study: str, labels: set[str], seeds: int, methods: list[str]
+def _fetch(uri: str, experiment: str, study: str, specs: dict[Any, Any], methods: list[str]
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """This plan's method runs and cells from the store (resumed cells included)."""
+    """This plan's method runs and cells from the store (resumed cells included), matched by the
+    cells' config hashes, so runs of the same table with other options never mix in."""
     from varbench.tracking import fetch_cells, fetch_table
 
+    hashes = {spec.cell_hash for _, spec in specs.values()}
     runs = fetch_table(uri, experiment, f"tags.study = '{study}'")
     cells = fetch_cells(uri, experiment, f"tags.study = '{study}'")
     if not runs.empty:
-        runs = runs[runs["dataset"].isin(labels) & (runs["seed"] < seeds) & runs["method"].isin(methods)]
-        runs = runs.sort_values("start_time").drop_duplicates(["dataset", "seed", "method"], keep="last")
+        runs = runs[runs["cell_hash"].isin(hashes) & runs["method"].isin(methods)]
+        runs = runs.sort_values("start_time").drop_duplicates(["cell_hash", "method"], keep="last")
     if not cells.empty:
-        cells = cells[cells["dataset"].isin(labels) & (cells["seed"] < seeds)]
-        cells = cells.sort_values("start_time").drop_duplicates(["dataset", "seed"], keep="last")
+        cells = cells[cells["cell_hash"].isin(hashes)]
+        cells = cells.sort_values("start_time").drop_duplicates(["cell_hash"], keep="last")
     return runs, cells
 
 
@@ -158,7 +160,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     t_bench = run_all(bench, specs, sweep, "benchmark")
     t0 = time.perf_counter()
     infos = [_cell_info(c, specs[c][1]) for c in bench]
-    runs, cells = _fetch(uri, experiment, study, {c.label for c in bench}, b.seeds, methods)
+    runs, cells = _fetch(uri, experiment, study, specs, methods)
     ranking = rank_methods(runs)
     credit = partner_credit(runs, infos)
     low = ([f"{d} seed {int(sd)}" for d, sd, st in zip(cells["dataset"], cells["seed"], cells["status"])
@@ -177,8 +179,9 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
         reals = [replace(c, overrides=c.overrides + shared + ((f"dataset.task={task}",) if task else ()))
                  for c in plan.real_cells(path, target, b)]
         real_common = plan.common(b, study, tracking_uri, top, cache_dir)
-        run_all(reals, validate(reals, real_common), sweep, "real target")
-        real_runs, real_cells = _fetch(uri, experiment, study, {"real_target"}, b.real_seeds, top)
+        real_specs = validate(reals, real_common)
+        run_all(reals, real_specs, sweep, "real target")
+        real_runs, real_cells = _fetch(uri, experiment, study, real_specs, top)
     t_real = time.perf_counter() - t0
 
     from varbench.advise import render
