@@ -110,7 +110,7 @@ def test_result_ratio_and_render_lists_misses():
 
 
 def test_missing_peer_is_reported_not_run(monkeypatch):
-    monkeypatch.setattr(bench, "_available", lambda module: f"{module} is not importable (test)")
+    monkeypatch.setattr(bench.peers, "_available", lambda module: f"{module} is not importable (test)")
     ctx = bench.Context(sizes=bench.TINY, data=None, big=None)
     for section in (bench.bench_kernel_shap, bench.bench_lime, bench.bench_permutation):
         (res,) = section(ctx).results

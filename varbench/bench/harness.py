@@ -1,0 +1,216 @@
+"""Benchmark harness: problem sizes per mode, results and sections, interleaved timing, the
+shared context (data, model, measured matmul peak)."""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+
+MET, NOT_MET, NOT_RUN, INFO = "met", "not met", "not run", "info"
+
+
+# ------------------------------------------------------------------------------------ sizes
+
+@dataclass(frozen=True)
+class Sizes:
+    """Problem sizes of one benchmark mode. Defaults are the full mode (the reference
+    settings: MLP 10-64-64-1 on Friedman #1, 3,000 training rows, 50 epochs, batch 64)."""
+
+    name: str = "full"
+    n_train: int = 3000
+    n_test: int = 1000
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 0.003
+    seeds: int = 5                      # training: seeds (each one timed, both tools)
+    repeats: int = 3                    # methods: interleaved timing repeats per tool
+    perm_rows: int = 1000
+    perm_repeats: int = 10
+    shap_rows: int = 50
+    shap_background: int = 50
+    shap_coalitions: int = 200
+    shap_exact: bool = True             # also time exact KernelSHAP (all 2^d - 2 coalitions)
+    lime_rows: int = 50
+    lime_samples: int = 1000
+    ig_rows: int = 2000
+    ig_steps: int = 64
+    mem_rows: tuple[int, int] = (500, 2000)     # IG / permutation rows, small and large
+    mem_chunks: tuple[int, int] = (1024, 8192)  # TrainedModel.chunk_size, small and large
+    mem_shap_rows: tuple[int, int] = (64, 160)  # exact KernelSHAP rows (both >= 2 row blocks)
+    matmul_n: int = 2048
+    profile: tuple[str, ...] | None = ("dataset=friedman1",)  # cell overrides (not seed); None = skip
+    studies: bool = True                # time the default study and methods=all on one cell (CLI)
+
+    def __post_init__(self) -> None:
+        for key in ("n_train", "n_test", "epochs", "batch_size", "seeds", "repeats", "perm_rows",
+                    "perm_repeats", "shap_rows", "shap_background", "lime_rows", "ig_rows",
+                    "ig_steps", "matmul_n"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r} is invalid: expected an integer >= 1")
+        if self.shap_coalitions < 2 or self.shap_coalitions % 2:
+            raise ValueError(f"shap_coalitions={self.shap_coalitions!r} is invalid: expected an even "
+                             "integer >= 2")
+        if self.lime_samples < 2:
+            raise ValueError(f"lime_samples={self.lime_samples!r} is invalid: expected an integer >= 2")
+
+
+FULL = Sizes()
+QUICK = Sizes(name="quick", seeds=2, repeats=2, perm_rows=500, perm_repeats=5,
+              shap_rows=10, shap_exact=False, lime_rows=20, ig_rows=500, mem_rows=(250, 1000),
+              mem_shap_rows=(64, 96), studies=False)
+# Smoke-test sizes (seconds, not meaningful numbers).
+TINY = Sizes(name="tiny", n_train=200, n_test=60, epochs=2, seeds=2, repeats=1, perm_rows=40,
+             perm_repeats=2, shap_rows=2, shap_background=5, shap_coalitions=40, shap_exact=True,
+             lime_rows=2, lime_samples=60, ig_rows=20, ig_steps=4, mem_rows=(20, 40),
+             mem_chunks=(256, 1024), mem_shap_rows=(2, 4), matmul_n=128,
+             profile=("dataset=friedman1", "dataset.n_samples=200", "trainer.epochs=2",
+                      "trainer.patience=0", "methods=[probing,permutation]",
+                      "model_truth.enabled=false"), studies=False)
+MODES = {"full": FULL, "quick": QUICK, "tiny": TINY}
+
+
+# ------------------------------------------------------------------------------------ results
+
+@dataclass
+class Result:
+    """One comparison: medians in seconds, ratio = peer / varbench, target = minimum ratio."""
+
+    name: str
+    varbench: float | None
+    peer_name: str = ""
+    peer: float | None = None
+    target: float | None = None
+    agreement: str = ""
+    status: str = INFO
+    why: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.varbench is None or self.peer is None or self.varbench <= 0:
+            return None
+        return self.peer / self.varbench
+
+
+def verdict(ratio: float | None, target: float | None) -> str:
+    """"met" / "not met" for a speed ratio against a minimum, "info" without a target,
+    "not run" without a ratio."""
+    if ratio is None or not math.isfinite(ratio):
+        return NOT_RUN
+    if target is None:
+        return INFO
+    return MET if ratio >= target else NOT_MET
+
+
+@dataclass
+class Section:
+    """A benchmark's summary rows and its markdown detail."""
+
+    title: str
+    results: list[Result] = field(default_factory=list)
+    body: str = ""
+
+
+def median(values: Sequence[float]) -> float:
+    """The median as a float."""
+    return float(statistics.median(values))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(wall seconds, result) of one call."""
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def side_by_side(fns: dict[str, Callable[[int], Any]], repeats: int
+                 ) -> tuple[dict[str, list[float]], dict[str, list[Any]]]:
+    """Call every fn(repeat) `repeats` times, interleaved (the order alternates between repeats
+    so neither side always runs first on a shared machine); return times and outputs per name."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    outs: dict[str, list[Any]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            t, out = timed(lambda: fns[name](r))
+            times[name].append(t)
+            outs[name].append(out)
+    return times, outs
+
+
+def _available(module: str) -> str | None:
+    """None if `module` imports, else the reason it does not."""
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not run"
+        return f"{module} is not importable ({type(exc).__name__}: {exc})"
+    return None
+
+
+def _kernel_shap_available() -> str | None:
+    try:
+        from varbench.methods.shapley import kernel_shap  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        return f"varbench.methods.shapley.kernel_shap is not importable ({type(exc).__name__}: {exc})"
+    return None
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+# ------------------------------------------------------------------------------------ context
+
+@dataclass
+class Context:
+    """What the sections share: the data, the varbench-trained model, the measured peak."""
+
+    sizes: Sizes
+    data: Any
+    big: Any                 # a dataset with >= max(ig_rows, mem_rows) test rows
+    model: Any = None        # TrainedModel (seed 0), set by the training section
+    peak_flops: float | None = None
+
+
+def make_context(sizes: Sizes) -> Context:
+    """Friedman #1 at the benchmark's sizes (seed 0), plus a larger test set for IG and memory."""
+    from varbench.datasets.synthetic import friedman1
+
+    n = sizes.n_train + sizes.n_test
+    data = friedman1(n_samples=n, test_fraction=sizes.n_test / n, seed=0)
+    big_rows = max(sizes.ig_rows, *sizes.mem_rows)
+    big = friedman1(n_samples=2 * big_rows, test_fraction=0.5, seed=1)
+    return Context(sizes=sizes, data=data, big=big)
+
+
+def _trainer_config(s: Sizes) -> Any:
+    """The shared trainer's config for sizes `s` (a TrainerConfig)."""
+    from varbench.models.trainer import TrainerConfig
+
+    # no validation split and no early stopping: the same work as model.fit below
+    return TrainerConfig(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, patience=0,
+                         val_fraction=0.0, progress_every=0)
+
+
+# ------------------------------------------------------------------------------------ peak
+
+def measure_peak_flops(n: int, repeats: int = 5) -> float:
+    """float32 FLOP/s of an n x n matmul in TensorFlow on this machine (best of `repeats`)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32, seed=1)
+    b = tf.random.normal((n, n), dtype=tf.float32, seed=2)
+    tf.reduce_sum(tf.linalg.matmul(a, b)).numpy()  # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        t, _ = timed(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)).numpy())
+        best = min(best, t)
+    return 2.0 * n**3 / best
