@@ -21,14 +21,15 @@ class History:
 
 
 def output_loss(task: str):
-    """Mean loss of the single-output network: MSE, or logistic loss on the logit."""
+    """Mean loss of the single-output network over the rows axis: MSE, or logistic loss on the
+    logit. `out` is (rows, 1), or (models, rows, 1) for a stack (one loss per model)."""
     import tensorflow as tf
 
     def loss(y_true, out):
-        z = out[:, 0]
+        z = out[..., 0]
         if task == "regression":
-            return tf.reduce_mean(tf.square(z - y_true))
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=z))
+            return tf.reduce_mean(tf.square(z - y_true), axis=-1)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=z), axis=-1)
 
     return loss
 

@@ -96,9 +96,7 @@ def train(
            "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
 
     rng = np.random.default_rng(seed)
-    idx = rng.permutation(X.shape[0])
-    n_val = int(round(config.val_fraction * X.shape[0]))
-    val, tr = idx[:n_val], idx[n_val:]
+    tr, val = split_rows(rng, X.shape[0], config.val_fraction)
 
     def progress(epoch: int, loss: float, val_loss: float | None) -> None:
         if config.progress_every > 0 and (epoch + 1) % config.progress_every == 0:
@@ -111,8 +109,22 @@ def train(
     seconds = time.perf_counter() - start
     if hist.diverged:
         raise DivergedError(f"training diverged: loss became {hist.loss[-1]} after {len(hist.loss)} epochs")
-    losses = hist.loss
+    return finish_model(net, build, task, seed, config, seconds, hist.loss, X_test, y_test)
 
+
+def split_rows(rng: np.random.Generator, n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows): the first round(val_fraction * n) of a permutation drawn
+    from `rng` are held out for early stopping."""
+    idx = rng.permutation(n)
+    n_val = int(round(val_fraction * n))
+    return idx[n_val:], idx[:n_val]
+
+
+def finish_model(net: Any, build: Callable[[int, str], Any], task: str, seed: int, config: TrainerConfig,
+                 seconds: float, losses: list[float], X_test: np.ndarray | None = None,
+                 y_test: np.ndarray | None = None) -> TrainedModel:
+    """The trained network as a `TrainedModel`: epochs, last training loss and (given a test
+    split) test quality; the refit function retrains the same architecture and seed."""
     model = TrainedModel(keras=net, task=task, output=config.output, train_seconds=seconds,
                          refit=refitter(build, task, seed, config))
     model.quality = {"epochs": float(len(losses)), "train_loss": float(losses[-1])}

@@ -1,0 +1,109 @@
+"""Stacked training (varbench.models.stacked) against its oracle, `trainer.train` one model at a time."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from varbench.datasets.synthetic import friedman1, linear
+from varbench.models.mlp import build_mlp
+from varbench.models.stacked import Member, train_stacked, unsupported
+from varbench.models.trained import TrainedModel
+from varbench.models.trainer import DivergedError, TrainerConfig, train
+
+
+def _build(**kw):
+    return lambda n, task: build_mlp(n, task, hidden=(8,), **kw)
+
+
+def _members(seeds, n=240, task="regression"):
+    out = []
+    for s in seeds:
+        d = linear(n_samples=n, task=task, seed=s)
+        out.append(Member(d.X_train, d.y_train, s, d.X_test, d.y_test))
+    return out
+
+
+@pytest.mark.parametrize("task,optimizer", [("regression", "adam"), ("classification", "sgd")])
+def test_each_stacked_model_equals_its_solo_training(task, optimizer):
+    """Without dropout: same initial weights, splits, shuffles, update rule and early stopping, so
+    every model equals its solo training up to float32 rounding (not bitwise: the stack's batched
+    matmuls and fused optimizer kernels may round differently)."""
+    cfg = TrainerConfig(epochs=25, batch_size=32, lr=0.05 if optimizer == "adam" else 0.1, optimizer=optimizer,
+                        patience=2, progress_every=0)
+    build = _build(l2=1e-3)
+    members = _members([0, 1, 2], task=task)
+    stacked = train_stacked(build, task, cfg, members)
+    epochs = []
+    for m, got in zip(members, stacked):
+        solo = train(build, m.X, m.y, task, m.seed, cfg, m.X_test, m.y_test)
+        assert isinstance(got, TrainedModel) and got.quality["epochs"] == solo.quality["epochs"]
+        for a, b in zip(got.keras.get_weights(), solo.keras.get_weights()):
+            np.testing.assert_allclose(a, b, atol=2e-4, rtol=1e-3)
+        for key in solo.quality:
+            assert got.quality[key] == pytest.approx(solo.quality[key], rel=1e-3, abs=1e-4), key
+        epochs.append(solo.quality["epochs"])
+    if task == "regression":
+        assert min(epochs) < cfg.epochs  # early stopping took place in at least one model
+
+
+def test_a_diverging_model_fails_alone():
+    cfg = TrainerConfig(epochs=5, batch_size=32, lr=0.01, patience=0, progress_every=0)
+    ok, bad = _members([0, 1])
+    bad = Member(bad.X, bad.y * 1e30, bad.seed)  # squared error overflows float32
+    good, failed = train_stacked(_build(), "regression", cfg, [ok, bad])
+    assert isinstance(failed, DivergedError) and "diverged" in str(failed)
+    with pytest.raises(DivergedError):
+        train(_build(), bad.X, bad.y, "regression", bad.seed, cfg)
+    solo = train(_build(), ok.X, ok.y, "regression", ok.seed, cfg)
+    for a, b in zip(good.keras.get_weights(), solo.keras.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-4, rtol=1e-3)
+
+
+def test_dropout_models_equal_solo_in_distribution_and_ignore_their_stack():
+    """With dropout a stack cannot replay Keras's mask stream: each model draws masks from its own
+    seed. Its result must not depend on the other members, and test losses over seeds must match
+    solo training in distribution."""
+    cfg = TrainerConfig(epochs=15, batch_size=32, lr=0.01, patience=0, val_fraction=0.0, progress_every=0)
+    build = _build(dropout=0.2)
+    seeds = list(range(8))
+    data = [friedman1(n_samples=300, seed=s) for s in seeds]
+    members = [Member(d.X_train, d.y_train, s, d.X_test, d.y_test) for s, d in zip(seeds, data)]
+    stacked = train_stacked(build, "regression", cfg, members)
+    alone = train_stacked(build, "regression", cfg, members[:1])[0]
+    for a, b in zip(stacked[0].keras.get_weights(), alone.keras.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+    solo = [train(build, d.X_train, d.y_train, d.task, s, cfg, d.X_test, d.y_test) for s, d in zip(seeds, data)]
+    r2_stack = [m.quality["r2"] for m in stacked]
+    r2_solo = [m.quality["r2"] for m in solo]
+    assert stats.ttest_rel(r2_stack, r2_solo).pvalue > 0.01
+    assert abs(np.mean(r2_stack) - np.mean(r2_solo)) < 0.05
+
+
+def test_stacked_model_runs_methods_like_any_model():
+    from varbench.methods.perturbation import permutation
+
+    d = linear(n_samples=240, seed=0)
+    cfg = TrainerConfig(epochs=3, batch_size=32, progress_every=0)
+    (model,) = train_stacked(_build(), d.task, cfg, [Member(d.X_train, d.y_train, 0, d.X_test, d.y_test)])
+    imp = permutation(model, d, np.random.default_rng(0), n_repeats=2).importance
+    assert imp.shape == (d.n_features,) and np.all(np.isfinite(imp)) and model.refit is not None
+
+
+def test_unsupported_networks_and_settings_are_named():
+    import keras
+
+    def batchnorm(n, task):
+        x = keras.Input((n,))
+        return keras.Model(x, keras.layers.Dense(1)(keras.layers.BatchNormalization()(x)))
+
+    def skip(n, task):
+        x = keras.Input((n,))
+        h = keras.layers.Dense(n)(x)
+        return keras.Model(x, keras.layers.Dense(1)(keras.layers.Add()([x, h])))
+
+    cfg = TrainerConfig()
+    assert "BatchNormalization" in unsupported(batchnorm, 3, "regression", cfg)
+    assert "Add" in unsupported(skip, 3, "regression", cfg)
+    assert "optimizer='rmsprop'" in unsupported(_build(), 3, "regression", TrainerConfig(optimizer="rmsprop"))
+    assert unsupported(_build(dropout=0.1, l2=1e-3), 3, "regression", cfg) is None
+    with pytest.raises(ValueError, match="different data shapes"):
+        train_stacked(_build(), "regression", cfg, _members([0]) + _members([1], n=300))
