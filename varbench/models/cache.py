@@ -26,8 +26,7 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
 
     if not spec.cache_dir:
         return fit(), False
-    folder = Path(spec.cache_dir)
-    path, meta_path = folder / f"{spec.model_hash}.keras", folder / f"{spec.model_hash}.json"
+    path, meta_path = _paths(spec)
     if path.exists() and meta_path.exists():
         try:
             import keras
@@ -41,12 +40,31 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
         except Exception as exc:  # noqa: BLE001 - a corrupt cache entry is retrained, not fatal
             log.warning("model cache entry %s unreadable (%s); retraining", path, exc)
     model = fit()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{spec.model_hash}.{os.getpid()}.keras"
-    model.keras.save(tmp)
-    os.replace(tmp, path)  # atomic: concurrent workers never see a half-written file
-    meta_path.write_text(json.dumps({"quality": model.quality, "train_seconds": model.train_seconds}))
+    store(spec, model)
     return model, False
+
+
+def _paths(spec: Any) -> tuple[Path, Path]:
+    folder = Path(spec.cache_dir)
+    return folder / f"{spec.model_hash}.keras", folder / f"{spec.model_hash}.json"
+
+
+def is_cached(spec: Any) -> bool:
+    """Whether the cache holds this cell's model (always False without a cache folder)."""
+    return bool(spec.cache_dir) and all(p.exists() for p in _paths(spec))
+
+
+def store(spec: Any, model: TrainedModel, **meta: Any) -> None:
+    """Write a trained model under its cell's model hash (atomically: concurrent workers never
+    see a half-written file); `meta` adds facts to its .json (e.g. the stack it was trained in)."""
+    path, meta_path = _paths(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{spec.model_hash}.{os.getpid()}.keras"
+    model.keras.save(tmp)
+    os.replace(tmp, path)
+    tmp_meta = path.parent / f".{spec.model_hash}.{os.getpid()}.json"
+    tmp_meta.write_text(json.dumps({"quality": model.quality, "train_seconds": model.train_seconds, **meta}))
+    os.replace(tmp_meta, meta_path)
 
 
 def cached_arrays(spec: Any, key: str, compute: Callable[[], dict[str, np.ndarray]]

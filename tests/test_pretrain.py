@@ -1,0 +1,53 @@
+"""Stacked pre-training of a multirun (varbench.pretrain): grouping, and a real joblib sweep whose
+jobs find their models in the cache."""
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from varbench.pretrain import Cell, group_key, plan
+
+
+def _cell(hash_, seed, rows=100, hidden=(8,), d=3):
+    data = SimpleNamespace(X_train=np.zeros((rows, d)), y_train=np.zeros(rows), task="regression")
+    spec = SimpleNamespace(model_hash=hash_, seed=seed, dataset=data)
+    return Cell(spec, {"_target_": "varbench.models.mlp.build_mlp", "hidden": list(hidden)},
+                {"epochs": 5, "progress_every": 25})
+
+
+def test_plan_groups_by_architecture_trainer_and_shape_and_cuts_stacks():
+    cells = [_cell(f"h{i}", i) for i in range(5)] + [_cell("w", 0, hidden=(16,)), _cell("r", 0, rows=50),
+                                                     _cell("h0", 0)]  # a repeated model hash trains once
+    stacks = plan(cells, max_models=2)
+    assert [[c.spec.model_hash for c in s] for s in stacks] == [["h0", "h1"], ["h2", "h3"]]  # h4 alone: its job
+    assert group_key(_cell("a", 0)) == group_key(_cell("b", 7))
+    other = _cell("c", 0)
+    other.trainer_cfg["progress_every"] = 1  # display only: same stack
+    assert group_key(other) == group_key(_cell("a", 0))
+    with pytest.raises(ValueError, match="max_models=1 is invalid"):
+        plan(cells, max_models=1)
+
+
+@pytest.mark.slow
+def test_joblib_sweep_loads_stacked_models_and_resumes(tmp_path):
+    import subprocess
+
+    from varbench.tracking import fetch_cells
+
+    exe = Path(sys.executable).with_name("varbench")
+    args = ["-m", "dataset=linear", "methods=[random,probing]", "dataset.n_samples=200", "trainer.epochs=3",
+            "trainer.progress_every=0", "seed=0,1,2", f"cache.dir={tmp_path}/cache", "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2"]
+    out = subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "3 of 3 models trained in 1 stacks" in out.stdout + out.stderr
+    metas = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*.json")]
+    assert len(metas) == 3 and all(m["stacked"] == 3 for m in metas)
+    cells = fetch_cells(f"sqlite:///{tmp_path}/mlflow.db", "varbench")
+    assert len(cells) == 3 and (cells["model_cached"] == "True").all()
+    again = subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "skipping (resume)" in again.stderr + again.stdout
+    assert "models trained in" not in again.stdout + again.stderr  # everything cached: nothing to pre-train

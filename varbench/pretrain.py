@@ -1,0 +1,158 @@
+"""Stacked pre-training of a multirun: before any job starts, the sweep's cells are grouped by
+what their models share (architecture, trainer settings, data shape, task), each group is
+trained as stacks of up to `max_models` networks (varbench.models.stacked) and every model is
+written to the model cache under its own cell's model hash. Each job then runs unchanged: it
+finds its model in the cache (`model_cached=True`), so resume, claims and the cache keep
+working per cell.
+
+Why a Hydra callback in the parent process: it is the one place that sees every job of a
+multirun before the launcher starts them, for the basic, joblib and Ray launchers alike (the
+jobs only need the shared cache folder, as they already do), and it changes nothing in how a
+job runs. Cells already in the cache, cells without a cache folder, and groups a stack cannot
+train (`stacked.unsupported` names why) are left to their jobs, which train them one by one.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger("varbench")
+
+
+@dataclass
+class Cell:
+    """One job of the sweep: its validated spec and the config parts its model depends on."""
+
+    spec: Any  # CellSpec
+    model_cfg: Any
+    trainer_cfg: Any
+
+
+def group_key(cell: Cell) -> str:
+    """Cells whose models can share a stack have the same key: the architecture, trainer
+    settings (display-only keys aside), data shapes and task; seeds and data values may differ."""
+    from varbench.config import stable_hash
+
+    data = cell.spec.dataset
+    trainer = {k: v for k, v in (cell.trainer_cfg or {}).items() if k != "progress_every"}
+    return stable_hash({"model": cell.model_cfg, "trainer": trainer, "task": data.task,
+                        "X": list(data.X_train.shape), "y": list(data.y_train.shape)})
+
+
+def plan(cells: Sequence[Cell], max_models: int) -> list[list[Cell]]:
+    """Stacks to train: cells grouped by `group_key` (in sweep order), one cell per model hash,
+    cut into stacks of at most `max_models`; groups of one cell are left to their job."""
+    if isinstance(max_models, bool) or not isinstance(max_models, int) or max_models < 2:
+        raise ValueError(f"max_models={max_models!r} is invalid: expected an integer >= 2")
+    groups: dict[str, list[Cell]] = {}
+    seen: set[str] = set()
+    for cell in cells:
+        if cell.spec.model_hash in seen:
+            continue
+        seen.add(cell.spec.model_hash)
+        groups.setdefault(group_key(cell), []).append(cell)
+    stacks = []
+    for members in groups.values():
+        stacks += [members[i:i + max_models] for i in range(0, len(members), max_models)]
+    return [s for s in stacks if len(s) > 1]
+
+
+def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
+    """Train the cells' models in stacks and store each in the model cache (cells without a
+    cache folder, or already cached, are skipped). Returns counts and seconds."""
+    from varbench.models.cache import is_cached, store
+    from varbench.models.stacked import Member, train_stacked, unsupported
+
+    todo = [c for c in cells if c.spec.cache_dir and not is_cached(c.spec)]
+    stats = {"cells": float(len(cells)), "stacked_models": 0.0, "stacks": 0.0, "diverged": 0.0, "seconds": 0.0}
+    start = time.perf_counter()
+    for stack in plan(todo, max_models):
+        first = stack[0].spec
+        reason = unsupported(first.build, first.dataset.n_features, first.dataset.task, first.trainer)
+        if reason:
+            log.info("pre-training: %s/%s not stacked (%s); its jobs train one by one",
+                     first.dataset_name, first.model_name, reason)
+            continue
+        members = [Member(c.spec.dataset.X_train, c.spec.dataset.y_train, c.spec.seed, c.spec.dataset.X_test,
+                          c.spec.dataset.y_test) for c in stack]
+        t0 = time.perf_counter()
+        results = train_stacked(first.build, first.dataset.task, first.trainer, members)
+        for cell, model in zip(stack, results):
+            if isinstance(model, Exception):  # the job retrains it alone and fails as usual
+                stats["diverged"] += 1
+                continue
+            store(cell.spec, model, stacked=len(stack))
+            stats["stacked_models"] += 1
+        stats["stacks"] += 1
+        log.info("pre-training: %d %s/%s models in one stack, %.1f s", len(stack), first.dataset_name,
+                 first.model_name, time.perf_counter() - t0)
+    stats["seconds"] = time.perf_counter() - start
+    return stats
+
+
+def sweep_overrides(config: DictConfig) -> list[list[str]]:
+    """Every job's overrides, as Hydra's basic sweeper will generate them (sweeper params, then
+    the command line's overrides, the later value of a key winning)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    lines = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    lines += list(config.hydra.overrides.task)
+    loader = GlobalHydra.instance().config_loader() if GlobalHydra.instance().is_initialized() else None
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(lines)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def sweep_cells(config: DictConfig) -> list[Cell]:
+    """The validated cells of a multirun (configs that fail validation are left to their job,
+    which reports the error)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from varbench.config import ConfigError, resolve_cell
+
+    loader = GlobalHydra.instance().config_loader()
+    cells = []
+    for overrides in sweep_overrides(config):
+        try:
+            cfg = loader.load_sweep_config(config, list(overrides))
+            choices = dict(cfg.hydra.runtime.choices)
+            with open_dict(cfg):
+                del cfg["hydra"]  # as a job sees its config
+            c = OmegaConf.to_container(cfg, resolve=True)
+            spec = resolve_cell(cfg, {"dataset": choices.get("dataset"), "model": choices.get("model")},
+                                check_model=False)
+        except (ConfigError, ValueError) as exc:
+            log.debug("pre-training skips %s: %s", overrides, exc)
+            continue
+        cells.append(Cell(spec, c["model"], c.get("trainer")))
+    return cells
+
+
+class Pretrain(Callback):
+    """Hydra callback: stacked pre-training of a multirun's models (see the module docstring).
+    `enabled: false` (or removing the callback) trains every model in its own job."""
+
+    def __init__(self, enabled: bool = True, max_models: int = 32) -> None:
+        self.enabled, self.max_models = enabled, max_models
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not self.enabled or not (config.get("cache") or {}).get("dir"):
+            return
+        try:
+            cells = sweep_cells(config)
+        except Exception as exc:  # noqa: BLE001 - an optimisation: never stops the sweep
+            log.warning("pre-training skipped: could not enumerate the sweep (%s: %s)", type(exc).__name__, exc)
+            return
+        stats = pretrain(cells, self.max_models)
+        if stats["stacks"]:
+            log.info("pre-training: %d of %d models trained in %d stacks in %.1f s; jobs load them from the cache",
+                     stats["stacked_models"], stats["cells"], stats["stacks"], stats["seconds"])
+        import keras
+
+        keras.backend.clear_session()
