@@ -95,18 +95,30 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
     return stats
 
 
-def sweep_overrides(config: DictConfig) -> list[list[str]]:
-    """Every job's overrides, as Hydra's basic sweeper will generate them (sweeper params, then
-    the command line's overrides, the later value of a key winning)."""
+def expand(lines: Sequence[str]) -> list[list[str]]:
+    """Sweep override lines (`seed=0,1`, `seed=range(3)`) -> every job's overrides, as Hydra's basic
+    sweeper generates them (the later value of a key wins)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    lines = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-    lines += list(config.hydra.overrides.task)
     loader = GlobalHydra.instance().config_loader() if GlobalHydra.instance().is_initialized() else None
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(lines)
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(list(lines))
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def sweep_overrides(config: DictConfig) -> list[list[str]]:
+    """Every job's overrides of a multirun: the sweeper's params, then the command line's."""
+    lines = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    return expand(lines + list(config.hydra.overrides.task))
+
+
+def cell_of(cfg: DictConfig, names: dict[str, str] | None = None) -> Cell:
+    """A job's config (without its `hydra` node) as a validated Cell (raises ConfigError)."""
+    from varbench.config import resolve_cell
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    return Cell(resolve_cell(cfg, names, check_model=False), c["model"], c.get("trainer"))
 
 
 def sweep_cells(config: DictConfig) -> list[Cell]:
@@ -114,7 +126,7 @@ def sweep_cells(config: DictConfig) -> list[Cell]:
     which reports the error)."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from varbench.config import ConfigError, resolve_cell
+    from varbench.config import ConfigError
 
     loader = GlobalHydra.instance().config_loader()
     cells = []
@@ -124,13 +136,9 @@ def sweep_cells(config: DictConfig) -> list[Cell]:
             choices = dict(cfg.hydra.runtime.choices)
             with open_dict(cfg):
                 del cfg["hydra"]  # as a job sees its config
-            c = OmegaConf.to_container(cfg, resolve=True)
-            spec = resolve_cell(cfg, {"dataset": choices.get("dataset"), "model": choices.get("model")},
-                                check_model=False)
+            cells.append(cell_of(cfg, {"dataset": choices.get("dataset"), "model": choices.get("model")}))
         except (ConfigError, ValueError) as exc:
             log.debug("pre-training skips %s: %s", overrides, exc)
-            continue
-        cells.append(Cell(spec, c["model"], c.get("trainer")))
     return cells
 
 

@@ -3,11 +3,15 @@
 Each comparison runs varbench and the peer (keras `model.fit`, scikit-learn's
 `permutation_importance`, `shap.KernelExplainer`, the `lime` package) in this one process on the
 same trained model, rows and settings, interleaved and repeated; tables report medians and the
-ratio peer / varbench against the target. Values are checked to agree. Also measured: the
-trainer's fraction of the machine's float32 matmul peak, Integrated Gradients throughput, how a
-method's peak memory scales with rows and chunk size, and a cProfile of one default cell.
+ratio peer / varbench. Peers run two ways (as users call them, and on varbench's engine); values
+are checked to agree within stated tolerances. Also measured: stacked training, the batched
+methods' share of the roofline, Integrated Gradients throughput, peak memory against rows and
+chunk size, a reduced study one by one vs with stacked pre-training, and a cProfile of one cell.
 
-    python -m varbench.bench [--quick] [--out results/performance.md]
+Modules: harness (sizes, timing, context), training (fit, stacks), peers, roofline, memory,
+study, profile, render (markdown and bench.json).
+
+    varbench bench [--quick] [--out outputs/bench] [--write-results]
 
 Peers are benchmark extras, not runtime dependencies: a comparison whose peer is not installed
 is reported as "not run" with the reason. No timing is asserted anywhere (tests only smoke-test
@@ -16,34 +20,53 @@ the machinery at tiny sizes).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from varbench.bench.harness import (FULL, INFO, MET, MODES, NOT_MET, NOT_RUN, QUICK, TINY, Context, Result,  # noqa: E402
-                                    Section, Sizes, make_context, median, side_by_side, timed, verdict)
+from varbench.bench.harness import (DISAGREE, FULL, INFO, MET, MODES, NOT_MET, NOT_RUN, QUICK, TINY,  # noqa: E402
+                                    Context, Result, Section, Sizes, make_context, median, side_by_side, timed,
+                                    verdict)
 from varbench.bench.memory import bench_memory, peak_bytes  # noqa: E402
-from varbench.bench.peers import bench_ig, bench_kernel_shap, bench_lime, bench_permutation, bench_training  # noqa: E402
+from varbench.bench.peers import bench_kernel_shap, bench_lime, bench_permutation  # noqa: E402
 from varbench.bench.profile import bench_profile, bench_studies, library_of  # noqa: E402
-from varbench.bench.render import _load, fmt, render, table  # noqa: E402
+from varbench.bench.render import _load, figures_json, fmt, render, table  # noqa: E402
+from varbench.bench.roofline import bench_ig, bench_roofline  # noqa: E402
+from varbench.bench.study import bench_study  # noqa: E402
+from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
 
-__all__ = ["FULL", "INFO", "MET", "MODES", "NOT_MET", "NOT_RUN", "QUICK", "TINY", "Context", "Result", "Section",
+__all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT_MET", "NOT_RUN", "QUICK", "TINY", "Context", "Result", "Section",
            "Sizes", "SECTIONS", "fmt", "library_of", "main", "median", "peak_bytes", "render", "run",
            "side_by_side", "table", "timed", "verdict"]
 
-SECTIONS: list[Callable[[Context], Section]] = [bench_training, bench_permutation, bench_kernel_shap,
-                                                bench_lime, bench_ig, bench_memory, bench_profile,
-                                                bench_studies]
+SECTIONS: list[Callable[[Context], Section]] = [bench_training, bench_stacked, bench_permutation,
+                                                bench_kernel_shap, bench_lime, bench_ig, bench_roofline,
+                                                bench_memory, bench_study, bench_profile, bench_studies]
+
+
+RESULTS = Path("results")  # where --write-results puts performance.md and bench.json
+
+
+@dataclass
+class Report:
+    """A finished benchmark run: the markdown, the flat figures and the disagreements."""
+
+    text: str
+    figures: dict[str, float]
+    disagreements: list[str]
 
 
 def run(sizes: Sizes, out: str | Path | None = None,
-        sections: Sequence[Callable[[Context], Section]] = SECTIONS) -> str:
-    """Run every benchmark section at `sizes`, write the markdown report to `out` (if given)
-    and return it. The training section runs first: it provides the model the others use."""
+        sections: Sequence[Callable[[Context], Section]] = SECTIONS, write_results: bool = False) -> Report:
+    """Run every benchmark section at `sizes`; write `performance.md` and `bench.json` into the
+    folder `out` (if given) and, with `write_results`, into `results/` too. The training section
+    runs first: it provides the model and the measured peak the others use."""
     import logging
 
     logger = logging.getLogger("varbench")
@@ -61,24 +84,33 @@ def run(sizes: Sizes, out: str | Path | None = None,
     finally:
         logger.setLevel(level)
     text = render(done, sizes, time.perf_counter() - start, load_start, _load())
-    if out is not None:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return text
+    figures_text = figures_json(done)
+    for folder in [Path(out)] * (out is not None) + [RESULTS] * write_results:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "performance.md").write_text(text)
+        (folder / "bench.json").write_text(figures_text + "\n")
+    disagreements = [f"{r.name}: {r.agreement}" for sec in done for r in sec.results if r.status == DISAGREE]
+    return Report(text, json.loads(figures_text), disagreements)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`varbench bench [--quick] [--out PATH]`: run the benchmarks and write the report."""
+    """`varbench bench [--quick] [--out DIR] [--write-results]`: run the benchmarks, write
+    DIR/performance.md and DIR/bench.json; exit 1 if any comparison disagreed."""
     parser = argparse.ArgumentParser(prog="varbench bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 3 minutes")
-    parser.add_argument("--out", default="results/performance.md", help="markdown report to write")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
+    parser.add_argument("--out", default="outputs/bench", help="folder for performance.md and bench.json")
+    parser.add_argument("--write-results", action="store_true",
+                        help="also overwrite the committed results/performance.md and results/bench.json")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    text = run(QUICK if args.quick else FULL, args.out)
-    summary = text.split("## Summary", 1)[1].split("## ", 1)[0]
-    print(summary.strip())
-    print(f"\nwrote {args.out}")
-    return 0
+    if args.write_results and args.quick:
+        parser.error("--write-results refreshes the committed results in full mode: drop --quick")
+    report = run(QUICK if args.quick else FULL, args.out, write_results=args.write_results)
+    print(report.text.split("## Summary", 1)[1].split("## Misses", 1)[0].strip())
+    print(f"\nwrote {Path(args.out) / 'performance.md'} and {Path(args.out) / 'bench.json'}"
+          + (f" (and {RESULTS}/)" if args.write_results else ""))
+    for line in report.disagreements:
+        print(f"DISAGREES: {line}", file=sys.stderr)
+    return 1 if report.disagreements else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 
 MET, NOT_MET, NOT_RUN, INFO = "met", "not met", "not run", "info"
+DISAGREE = "DISAGREES"  # a comparison whose values differ beyond its stated tolerance
 
 
 # ------------------------------------------------------------------------------------ sizes
@@ -43,8 +44,19 @@ class Sizes:
     mem_chunks: tuple[int, int] = (1024, 8192)  # TrainedModel.chunk_size, small and large
     mem_shap_rows: tuple[int, int] = (64, 160)  # exact KernelSHAP rows (both >= 2 row blocks)
     matmul_n: int = 2048
+    sage_rows: int = 200
+    sage_permutations: int = 256
+    stack_sizes: tuple[int, ...] = (8, 32)
     profile: tuple[str, ...] | None = ("dataset=friedman1",)  # cell overrides (not seed); None = skip
     studies: bool = True                # time the default study and methods=all on one cell (CLI)
+    # the reduced seed_question study timed one by one and with stacked pre-training
+    study_overrides: tuple[str, ...] = ("dataset=linear,correlated_block", "model=mlp,mlp_wide", "seed=0,1,2,3")
+    # agreement tolerances (a comparison outside them is reported as DISAGREES and fails the run)
+    perm_z_tolerance: float = 5.0       # |varbench - sklearn| per feature, in standard errors of the difference
+    shap_error_factor: float = 2.0      # varbench's error vs exact <= max(factor x shap's, floor)
+    shap_error_floor: float = 0.05
+    lime_tolerance: float = 0.25        # max |diff| of global mean |coef|, share of lime's largest
+    stack_mse_tolerance: float = 0.05   # stacked member vs the same seed trained alone: relative test MSE
 
     def __post_init__(self) -> None:
         for key in ("n_train", "n_test", "epochs", "batch_size", "seeds", "repeats", "perm_rows",
@@ -63,12 +75,16 @@ class Sizes:
 FULL = Sizes()
 QUICK = Sizes(name="quick", seeds=2, repeats=2, perm_rows=500, perm_repeats=5,
               shap_rows=10, shap_exact=False, lime_rows=20, ig_rows=500, mem_rows=(250, 1000),
-              mem_shap_rows=(64, 96), studies=False)
+              mem_shap_rows=(64, 96), sage_rows=100, sage_permutations=64, studies=False,
+              study_overrides=("dataset=linear", "model=mlp,mlp_wide", "seed=0,1,2"))
 # Smoke-test sizes (seconds, not meaningful numbers).
 TINY = Sizes(name="tiny", n_train=200, n_test=60, epochs=2, seeds=2, repeats=1, perm_rows=40,
              perm_repeats=2, shap_rows=2, shap_background=5, shap_coalitions=40, shap_exact=True,
              lime_rows=2, lime_samples=60, ig_rows=20, ig_steps=4, mem_rows=(20, 40),
-             mem_chunks=(256, 1024), mem_shap_rows=(2, 4), matmul_n=128,
+             mem_chunks=(256, 1024), mem_shap_rows=(2, 4), matmul_n=128, sage_rows=10, sage_permutations=4,
+             shap_error_factor=3.0, shap_error_floor=0.5, lime_tolerance=1.0, stack_mse_tolerance=0.2,
+             study_overrides=("dataset=linear", "model=mlp", "seed=0,1", "dataset.n_samples=200",
+                              "trainer.epochs=2", "methods=[probing,permutation]", "model_truth.enabled=false"),
              profile=("dataset=friedman1", "dataset.n_samples=200", "trainer.epochs=2",
                       "trainer.patience=0", "methods=[probing,permutation]",
                       "model_truth.enabled=false"), studies=False)
@@ -114,6 +130,7 @@ class Section:
     title: str
     results: list[Result] = field(default_factory=list)
     body: str = ""
+    figures: dict[str, float] = field(default_factory=dict)  # bench.json keys
 
 
 def median(values: Sequence[float]) -> float:

@@ -120,7 +120,10 @@ def bench_profile(ctx: Context) -> Section:
         "",
         table(["function", "self seconds"], top_rows),
     ])
-    return Section("Where the time goes", [], body)
+    shares = {"profile_cell_seconds": total, "profile_share_training": train_t / total,
+              "profile_share_methods": methods_t / total, "profile_share_model_truth": truth_t / total,
+              "profile_share_tracking": track_t / total, "profile_share_rest": other / total}
+    return Section("Where the time goes", [], body, shares)
 
 
 # ------------------------------------------------------------------------------------ report
@@ -150,7 +153,6 @@ def bench_studies(ctx: Context) -> Section:
             "and training. Target for the default study: <= 300 s.\n\n"
             + table(["run", "wall time (s)", "result"], rows))
     default_s = float(rows[0][1])
-    return Section("Default study and methods=all",
-                   [Result("default study (wall, fresh directory)", default_s, target=None,
-                           agreement=f"{'within' if default_s <= 300 else 'over'} the 5-minute budget")],
-                   body)
+    result = Result("default study (wall, fresh directory)", default_s, target=None,
+                    agreement=f"{'within' if default_s <= 300 else 'over'} the 5-minute budget")
+    return Section("Default study and methods=all", [result], body, {"default_study_seconds": default_s})

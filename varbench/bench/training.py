@@ -1,0 +1,153 @@
+"""Training benchmarks: varbench's compiled loop against keras `fit`, and stacked training
+(S models in one graph) against training one model."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from varbench.bench.harness import (DISAGREE, INFO, Context, Result, Section, Sizes, _trainer_config,
+                                    measure_peak_flops, median, side_by_side, verdict)
+from varbench.bench.render import fmt, table
+
+
+def _keras_fit(data: Any, s: Sizes, seed: int, steps_per_execution: int = 1) -> tuple[Any, float]:
+    """Train the same MLP with keras compile + fit as a user would (no validation, no callbacks);
+    return the network and its test MSE."""
+    import keras
+
+    from varbench.models.mlp import build_mlp
+    from varbench.models.trainer import set_seed
+
+    set_seed(seed)
+    net = build_mlp(data.n_features, data.task)
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate=s.lr), loss="mse",
+                steps_per_execution=steps_per_execution)
+    net.fit(data.X_train, data.y_train, epochs=s.epochs, batch_size=s.batch_size, shuffle=True, verbose=0)
+    pred = net.predict(data.X_test, batch_size=8192, verbose=0)[:, 0]
+    return net, float(np.mean((pred.astype(np.float64) - data.y_test) ** 2))
+
+
+def _msd(v: list[float]) -> str:
+    return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+
+
+def bench_training(ctx: Context) -> Section:
+    from scipy import stats
+
+    from varbench.models.mlp import build_mlp
+    from varbench.models.trainer import train
+
+    s, data = ctx.sizes, ctx.data
+    n_batches = math.ceil(s.n_train / s.batch_size)
+    fns: dict[str, Callable[[int], Any]] = {
+        "keras": lambda r: _keras_fit(data, s, r),
+        "varbench": lambda r: train(build_mlp, data.X_train, data.y_train, data.task, r, _trainer_config(s)),
+        "keras_spe": lambda r: _keras_fit(data, s, r, steps_per_execution=n_batches),
+    }
+    times, outs = side_by_side(fns, s.seeds)  # repeat r = seed r
+    vb_models = outs["varbench"]
+    ctx.model = vb_models[0]
+    mse_vb = [float(np.mean(m.loss(data.X_test, data.y_test))) for m in vb_models]
+    mse_k = [o[1] for o in outs["keras"]]
+    mse_spe = [o[1] for o in outs["keras_spe"]]
+    t_vb, t_k, t_spe = median(times["varbench"]), median(times["keras"]), median(times["keras_spe"])
+    params = int(ctx.model.keras.count_params())
+    flops = 6.0 * params * s.n_train * s.epochs
+    ctx.peak_flops = measure_peak_flops(s.matmul_n)
+
+    if len(mse_vb) > 1 and np.std(mse_vb) + np.std(mse_k) > 0:
+        p = float(stats.ttest_ind(mse_vb, mse_k, equal_var=False).pvalue)
+        agree = f"test MSE {_msd(mse_vb)} vs {_msd(mse_k)} (mean ± sd over {len(mse_vb)} seeds; Welch p = {p:.2f})"
+    else:
+        agree = f"test MSE {_msd(mse_vb)} vs {_msd(mse_k)}"
+    ratio = t_k / t_vb
+    frac_vb, frac_k = flops / t_vb / ctx.peak_flops, flops / t_k / ctx.peak_flops
+    steps = s.epochs * n_batches
+    ms = {k: 1e3 * v / steps for k, v in (("fit", t_k), ("spe", t_spe), ("vb", t_vb))}
+    ms_compute = 1e3 * 6.0 * params * s.batch_size / ctx.peak_flops
+    results = [
+        Result("training (fit, same MLP/epochs/batch)", t_vb, "keras model.fit", t_k, 5.0, agree, verdict(ratio, 5.0)),
+        Result("training: keras fit with steps_per_execution = batches/epoch", t_vb,
+               "keras fit(steps_per_execution)", t_spe, None, f"test MSE {_msd(mse_spe)}", INFO),
+    ]
+    rows = [[seed, fmt(times["keras"][seed]), fmt(times["keras_spe"][seed]), fmt(times["varbench"][seed]),
+             f"{mse_k[seed]:.3f}", f"{mse_spe[seed]:.3f}", f"{mse_vb[seed]:.3f}"] for seed in range(s.seeds)]
+    body = "\n".join([
+        f"MLP {data.n_features}-64-64-1 ({params:,} parameters), Friedman #1, {s.n_train:,} training rows, "
+        f"{s.epochs} epochs, batch {s.batch_size}, Adam lr {s.lr}; no validation split, no early stopping, "
+        "same initial weights per seed (each tool's own shuffling), TensorFlow op determinism on for both, "
+        "keras `compile` defaults otherwise. Times include building the network and tracing.",
+        "",
+        table(["seed", "keras fit (s)", "keras fit, steps_per_execution (s)", "varbench (s)",
+               "keras test MSE", "keras spe test MSE", "varbench test MSE"], rows),
+        "",
+        f"Medians: keras fit {t_k:.2f} s, keras fit with steps_per_execution={n_batches} {t_spe:.2f} s, "
+        f"varbench {t_vb:.2f} s; ratio {ratio:.1f}x over fit, {t_spe / t_vb:.1f}x over fit with "
+        "steps_per_execution.",
+        "",
+        f"Per optimizer step ({steps:,} steps): keras fit {ms['fit']:.2f} ms, fit with steps_per_execution "
+        f"{ms['spe']:.2f} ms, varbench {ms['vb']:.2f} ms; the step's arithmetic (6 x params x {s.batch_size} "
+        f"rows) takes {1e3 * ms_compute:.1f} us at the measured peak.",
+        "",
+        f"FLOP share: ~6 x params x rows x epochs = {flops / 1e9:.2f} GFLOP. Measured peak "
+        f"{ctx.peak_flops / 1e9:.1f} GFLOP/s (float32 {s.matmul_n}x{s.matmul_n} matmul, best of 5). varbench "
+        f"{flops / t_vb / 1e9:.2f} GFLOP/s = {100 * frac_vb:.2f}% of peak; keras fit {flops / t_k / 1e9:.2f} "
+        f"GFLOP/s = {100 * frac_k:.2f}%.",
+    ])
+    figures = {"training_vs_fit": ratio, "training_vs_fit_steps_per_execution": t_spe / t_vb,
+               "training_roofline_share": frac_vb, "peak_gflops": ctx.peak_flops / 1e9}
+    return Section("Training", results, body, figures)
+
+
+def bench_stacked(ctx: Context) -> Section:
+    """S models (seeds r, r+1, ...) trained in one stack against one model trained alone by the
+    shared trainer; the stack's first member has the solo model's seed, so its test loss must
+    match the solo model's (within `Sizes.stack_mse_tolerance`, relative)."""
+    from varbench.models.mlp import build_mlp
+    from varbench.models.stacked import Member, train_stacked
+    from varbench.models.trainer import train
+
+    s, data = ctx.sizes, ctx.data
+    cfg = _trainer_config(s)
+
+    def members(seed: int, n: int) -> list[Any]:
+        return [Member(data.X_train, data.y_train, seed + 1000 * i, data.X_test, data.y_test) for i in range(n)]
+
+    fns: dict[str, Callable[[int], Any]] = {"one": lambda r: [train(build_mlp, data.X_train, data.y_train,
+                                                                    data.task, r, cfg, data.X_test, data.y_test)]}
+    for n in s.stack_sizes:
+        fns[f"stack_{n}"] = lambda r, n=n: train_stacked(build_mlp, data.task, cfg, members(r, n))
+    train_stacked(build_mlp, data.task, cfg, members(0, 1))  # warm: first tracing of the stacked graph
+    times, outs = side_by_side(fns, s.repeats)
+    t_one = median(times["one"])
+
+    def mse(m: Any) -> float:
+        return float(np.mean(m.loss(data.X_test, data.y_test)))
+
+    one_mse = [mse(ms[0]) for ms in outs["one"]]
+    results, rows, figures = [], [], {}
+    for n in s.stack_sizes:
+        t = median(times[f"stack_{n}"])
+        all_mse = [mse(m) for ms in outs[f"stack_{n}"] for m in ms]
+        first = [mse(ms[0]) for ms in outs[f"stack_{n}"]]  # same seed as the solo model of that repeat
+        gap = max(abs(a - b) / b for a, b in zip(first, one_mse))
+        ok = gap <= s.stack_mse_tolerance
+        agree = (f"member with the solo seed: test MSE within {100 * gap:.2f}% of the solo model (tolerance "
+                 f"{100 * s.stack_mse_tolerance:g}%); all members {_msd(all_mse)} vs solo {_msd(one_mse)}")
+        results.append(Result(f"stacked training: {n} models in one graph (time / one model's time)", t,
+                              "one model (trainer.train)", t_one, None, agree, INFO if ok else DISAGREE))
+        rows.append([n, fmt(t), fmt(t / t_one), fmt(n * t_one / t), _msd(all_mse)])
+        figures[f"stacked_{n}_vs_1"] = t / t_one
+        figures[f"stacked_{n}_mse_gap"] = gap
+    body = "\n".join([
+        f"Same MLP, data and trainer settings as the Training section; S models with seeds r, r+1000, ... "
+        f"in one compiled graph (`varbench.models.stacked.train_stacked`) against one model trained by "
+        f"`trainer.train`. {s.repeats} interleaved repeats; medians. One model: {fmt(t_one)} s, test MSE "
+        f"{_msd(one_mse)}.",
+        "",
+        table(["models in the stack", "stack (s)", "stack / one model", "models per one-model time",
+               "test MSE of the members"], rows),
+    ])
+    return Section("Stacked training", results, body, figures)
