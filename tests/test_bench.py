@@ -105,13 +105,14 @@ def test_tiny_run_reports_every_row_with_finite_positive_numbers(report):
 
 
 def test_tiny_run_has_every_section_with_numbers(report):
-    for title in ("## Training", "## Memory", "## Where the time goes", "## Misses",
+    for title in ("## Training", "## Stacked training", "## Roofline share of the batched methods", "## Memory",
+                  "## Study throughput", "## Where the time goes", "## Disagreements", "## Misses",
                   "## Default study and methods=all"):
         assert title in report
     if importlib.util.find_spec("sklearn"):
         assert "## Permutation importance" in report
     training = report.split("## Training", 1)[1].split("## ", 1)[0]
-    flop = re.search(r"achieves ([\d.]+) GFLOP/s = ([\d.]+)% of peak", training)
+    flop = re.search(r"varbench ([\d.]+) GFLOP/s = ([\d.]+)% of peak", training)
     assert flop and float(flop.group(2)) > 0
     memory = report.split("## Memory", 1)[1].split("## ", 1)[0]
     mem_rows = [_cells(ln) for ln in memory.splitlines() if ln.startswith("| ") and "MiB" not in ln]
