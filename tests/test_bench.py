@@ -190,3 +190,14 @@ def test_peak_bytes_sees_numpy_allocations():
     small = bench.peak_bytes(lambda: np.ones(1000))
     big = bench.peak_bytes(lambda: np.ones(1_000_000))
     assert big >= 8_000_000 > small
+
+
+def test_readme_speed_figures_are_quoted_from_the_committed_results():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Speed", 1)[1].split("`bench.json` is one flat object", 1)[0]
+    committed = (root / "results" / "performance.md").read_text()
+    figures = re.findall(r"\b\d[\d,]*\.\d+x?\b", section)
+    assert len(figures) >= 10
+    missing = [f for f in figures if f not in committed]
+    assert not missing, missing
