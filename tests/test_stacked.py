@@ -29,7 +29,7 @@ def test_each_stacked_model_equals_its_solo_training(task, optimizer):
     matmuls and fused optimizer kernels may round differently)."""
     cfg = TrainerConfig(epochs=25, batch_size=32, lr=0.05 if optimizer == "adam" else 0.1, optimizer=optimizer,
                         patience=2, progress_every=0)
-    build = _build(l2=1e-3)
+    build = _build(l2=1e-3, l1=1e-4 if task == "classification" else 0.0)
     members = _members([0, 1, 2], task=task)
     stacked = train_stacked(build, task, cfg, members)
     epochs = []

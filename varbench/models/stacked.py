@@ -20,7 +20,7 @@ Equivalence with `trainer.train` (tested in tests/test_stacked.py):
   distribution to solo training, not bitwise. A model's masks depend on its seed alone, never on
   which models share its stack.
 
-Supported: chains of `Dense` (any elementwise activation, optional L2 kernel regulariser) and
+Supported: chains of `Dense` (any elementwise activation, optional L1/L2 kernel regularisers) and
 `Dropout` layers, optimizers adam and sgd. `unsupported` names what is not (callers then train
 one by one).
 """
@@ -55,6 +55,7 @@ class Member:
 class _Layer:
     kind: str              # "dense" | "dropout"
     activation: Any = None
+    l1: float = 0.0
     l2: float = 0.0
     rate: float = 0.0
 
@@ -76,9 +77,11 @@ def _layers(net: Any) -> list[_Layer] | str:
                 or layer.kernel_constraint is not None or layer.bias_constraint is not None:
             return f"layer {layer.name!r} has bias/regulariser/constraint settings a stack does not support"
         reg = layer.kernel_regularizer
-        if reg is not None and not isinstance(reg, keras.regularizers.L2):
-            return f"layer {layer.name!r} has a {type(reg).__name__} regulariser (only L2 is supported)"
-        out.append(_Layer("dense", activation=layer.activation, l2=float(reg.l2) if reg is not None else 0.0))
+        if reg is not None and type(reg) not in (keras.regularizers.L1, keras.regularizers.L2,
+                                                 keras.regularizers.L1L2):
+            return f"layer {layer.name!r} has a {type(reg).__name__} regulariser (L1, L2 and L1L2 are supported)"
+        out.append(_Layer("dense", activation=layer.activation, l1=float(getattr(reg, "l1", 0.0) or 0.0),
+                          l2=float(getattr(reg, "l2", 0.0) or 0.0)))
     chain = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
     inputs = [net.inputs[0], *(layer.output for layer in chain[:-1])]
     if len(net.inputs) != 1 or not chain or any(layer.input is not x for layer, x in zip(chain, inputs)) \
@@ -165,6 +168,8 @@ def train_stacked(build: Callable[[int, str], Any], task: str, config: TrainerCo
     def penalties():
         total = tf.zeros([S])
         for k, layer in enumerate(x for x in layers if x.kind == "dense"):
+            if layer.l1 > 0:  # as keras.regularizers.L1L2: l1 sum |W| + l2 sum W^2
+                total += layer.l1 * tf.reduce_sum(tf.abs(params[2 * k]), axis=[1, 2])
             if layer.l2 > 0:
                 total += layer.l2 * tf.reduce_sum(tf.square(params[2 * k]), axis=[1, 2])
         return total
