@@ -40,7 +40,7 @@ def test_joblib_sweep_loads_stacked_models_and_resumes(tmp_path):
     exe = Path(sys.executable).with_name("varbench")
     args = ["-m", "dataset=linear", "methods=[random,probing]", "dataset.n_samples=200", "trainer.epochs=3",
             "trainer.progress_every=0", "seed=0,1,2", f"cache.dir={tmp_path}/cache", "hydra/launcher=joblib",
-            "hydra.launcher.n_jobs=2"]
+            "hydra.launcher.n_jobs=2", "hydra.callbacks.pretrain.enabled=true"]
     out = subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "3 of 3 models trained in 1 stacks" in out.stdout + out.stderr

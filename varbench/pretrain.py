@@ -144,9 +144,9 @@ def sweep_cells(config: DictConfig) -> list[Cell]:
 
 class Pretrain(Callback):
     """Hydra callback: stacked pre-training of a multirun's models (see the module docstring).
-    `enabled: false` (or removing the callback) trains every model in its own job."""
+    Off unless `enabled` (conf/config.yaml: `hydra.callbacks.pretrain.enabled=true`)."""
 
-    def __init__(self, enabled: bool = True, max_models: int = 32) -> None:
+    def __init__(self, enabled: bool = False, max_models: int = 32) -> None:
         self.enabled, self.max_models = enabled, max_models
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
