@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from varbench.advise import plan
+import varbench.advise.plan as plan
 from varbench.advise.rank import CellInfo, partner_credit, quality, rank_methods, reachable, real_importance
 from varbench.advise.run import compose, run_all, validate
 
@@ -184,7 +184,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
         real_runs, real_cells = _fetch(uri, experiment, study, real_specs, top)
     t_real = time.perf_counter() - t0
 
-    from varbench.advise import render
+    import varbench.advise.render as render
 
     facts = {"name": Path(path).name if not isinstance(data, pd.DataFrame) else "your DataFrame",
              "target": target, "task": enc.task, "rows": enc.X.shape[0], "columns": enc.X.shape[1],
