@@ -340,3 +340,12 @@ def test_classification_gradients_match_finite_differences(output):
 def test_invalid_parameters_are_named(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         call(linear_net(W), _data())
+
+
+def test_relative_completeness_gap_hand_computed():
+    from varbench.methods.gradients import _deltas
+
+    d = _deltas(np.array([1.0, 2.0]), np.array([1.1, -2.0]))
+    assert d["mean_abs_delta"] == pytest.approx((0.1 + 4.0) / 2)
+    assert d["relative_gap"] == pytest.approx(((0.1 + 4.0) / 2) / ((1.1 + 2.0) / 2))
+    assert np.isnan(_deltas(np.array([0.0]), np.array([0.0]))["relative_gap"])

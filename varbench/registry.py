@@ -35,8 +35,10 @@ from varbench.schema import ConfigError
 
 META_KEY = "_meta_"
 RETURNS = ("importance", "interactions", "selection")
-ESTIMANDS = ("marginal", "conditional", "model_internal", "local_gradient", "reference", "surrogate",
-             "retrained", "none", "truth", "unknown")
+# marginal / conditional / retrained / marginal_loss_shapley / conditional_shapley have exact
+# values on the linear-Gaussian datasets (varbench.datasets.estimands documents each)
+ESTIMANDS = ("marginal", "conditional", "marginal_loss_shapley", "conditional_shapley", "model_internal",
+             "local_gradient", "reference", "surrogate", "retrained", "none", "truth", "unknown")
 NEEDS = ("trainer", "gradients", "dense_weights")
 SCOPES = ("global", "local")
 ROLES = ("method", "floor", "ceiling")
@@ -45,10 +47,11 @@ DERIVED_SUITES = {
     "all": "every importance method except ceilings",
     "fast": "every importance method that needs no retraining (no `trainer` in needs), except ceilings",
     "interactions": "every interaction method except ceilings",
+    "selection": "every selection method (per-variable tests or decisions) except ceilings",
 }
 # the order methods run in within a suite: methods, then floors; by family (the target's module), then name
 FAMILY_ORDER = ("weights", "perturbation", "conditional", "classic", "retrain", "gradients", "surrogate",
-                "shapley", "sensitivity", "baselines", "interactions")
+                "shapley", "sensitivity", "baselines", "interactions", "selection")
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def role_of(method: str, tag: str | None = None) -> str:
 def suites(reg: Mapping[str, MethodInfo] | None = None) -> dict[str, list[str]]:
     """Every suite and its methods, in run order. Named suites list their members in the members'
     `suites`; a floor (role=floor) joins every suite of its own result type; `all`, `fast` and
-    `interactions` are derived (see DERIVED_SUITES)."""
+    `interactions` and `selection` are derived (see DERIVED_SUITES)."""
     reg = registry() if reg is None else reg
     infos = list(reg.values())
     named = sorted({s for i in infos for s in i.meta.suites})
@@ -187,6 +190,7 @@ def suites(reg: Mapping[str, MethodInfo] | None = None) -> dict[str, list[str]]:
     out["all"] = [i.name for i in ranked if i.meta.returns == "importance"]
     out["fast"] = [i.name for i in ranked if i.meta.returns == "importance" and "trainer" not in i.meta.needs]
     out["interactions"] = [i.name for i in ranked if i.meta.returns == "interactions"]
+    out["selection"] = [i.name for i in ranked if i.meta.returns == "selection"]
     return out
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from varbench.config import CellSpec, resolve_cell
 from varbench.interactions import Interactions
 from varbench.methods.base import as_attribution
-from varbench.scoring import score, score_local, spearman, to_variables
+from varbench.scoring import score_against, score_local, spearman, to_variables
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,10 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     status=failed with the error. Tags carry the metadata (returns, estimand, role, ...)."""
     from varbench.interactions.track import TRACK, score_interaction_result
     from varbench.registry import MethodMeta
+    from varbench.selection import TRACK as SELECTION, Selection, score_selection_result
 
     meta = meta or MethodMeta()
-    track = TRACK if meta.returns == "interactions" else "main"
+    track = {"interactions": TRACK, "selection": SELECTION}.get(meta.returns, "main")
     model.n_evals = 0
     start = time.perf_counter()
     try:
@@ -69,8 +70,11 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
         if track == TRACK or isinstance(raw, Interactions):
             track, meta = TRACK, dataclasses.replace(meta, returns="interactions")
             metrics, tags, payload = score_interaction_result(raw, data)
+        elif track == SELECTION or isinstance(raw, Selection):
+            track, meta = SELECTION, dataclasses.replace(meta, returns="selection")
+            metrics, tags, payload = score_selection_result(raw, data)
         else:
-            metrics, tags, payload = _score_attribution(raw, data, k, model_truths)
+            metrics, tags, payload = _score_attribution(raw, data, k, model_truths, meta.estimand)
     except Exception as exc:  # noqa: BLE001 - isolate any fault of a method
         seconds = time.perf_counter() - start
         log.warning("method %s failed: %s: %s", name, type(exc).__name__, exc)
@@ -81,15 +85,15 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     return metrics, tags, payload
 
 
-def _score_attribution(raw: Any, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None
-                       ) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
+def _score_attribution(raw: Any, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None,
+                       estimand: str = "unknown") -> tuple[dict[str, float], dict[str, str], np.ndarray]:
     att = as_attribution(raw, data.n_features)
     importance = variable_level(att.importance, data)
     tags = {"status": "ok", "aggregation": att.aggregation}
     if data.groups and importance.shape != att.importance.shape:
         tags["variable_aggregation"] = "sum_abs_columns"
     if data.truth.known:
-        scores = score(importance, data.truth.importance, data.truth.relevant, k)
+        scores = score_against(importance, data.truth, k, estimand, att.aggregation)
         metrics, tags["score_status"] = dict(scores.metrics), scores.status
     else:
         metrics, tags["score_status"] = {}, "no data truth (real target): scored against the model's own truth"
@@ -138,7 +142,7 @@ def _previous(tracker: Any, spec: CellSpec) -> tuple[str | None, dict[str, str],
     stale: dict[str, list[str]] = {}
     for r in runs:
         h = r.data.tags.get("method_hash")
-        if r.data.tags.get("kind") not in ("method", "interaction") or not h:
+        if r.data.tags.get("kind") not in RUN_KINDS.values() or not h:
             continue
         if r.data.tags.get("status") == "ok" and r.info.status == "FINISHED":
             ok[h] = r.info.run_id
@@ -212,13 +216,13 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
         metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k, model_truths,
                                                spec.method_meta.get(name))
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
-        kind = "interaction" if tags["track"] == "interactions" else "method"
+        kind = RUN_KINDS.get(tags["track"], "method")
         child = tracker.start_run(name, {**base_tags, "kind": kind, "method": name, "cell_status": cell_status,
                                          "method_hash": hashes.get(name, "")}, parent_id=parent)
         if importance is not None and kind == "method":
             tags["importance"] = vector_json(importance)
             tracker.log_text(child, tags["importance"], "importance.json")
-        elif importance is not None:
+        elif importance is not None and kind == "interaction":  # (selection: decisions are tags)
             text = matrix_json(importance)
             tracker.log_text(child, text, "interactions.json")
             if len(text) <= MAX_TAG:  # small matrices also as a tag, for reports without downloads
@@ -235,6 +239,9 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     result.status = cell_status
     return result
 
+
+# the MLflow `kind` tag of a method's run, by track
+RUN_KINDS = {"main": "method", "interactions": "interaction", "selection": "selection"}
 
 MODEL_TRUTHS = {"model_spearman": "sobol_total", "model_spearman_shapley": "shapley", "model_spearman_sage": "sage"}
 

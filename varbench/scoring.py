@@ -9,15 +9,27 @@ Conventions (documented in the README):
   contributes its fraction of relevant features times the number of places it fills.
 - A metric that is undefined (a constant vector has no ranking; AUROC needs both relevant and
   irrelevant features) is NaN and named in `status`; it is never silently imputed.
+- Weakly relevant variables (`GroundTruth.weak`: relevant, but below a stated share of variance)
+  are their own tier: rank correlations see them tied with each other, between the strongly
+  relevant and the irrelevant; top-k, precision and AUROC leave them out (k = the strong count).
+- Magnitude scores (`magnitude_scores`) use the sum-normalised |importance|: irrelevant_share,
+  importance_tv, ndcg (truth as gains, ties in the method's scores at their expected discount),
+  relevant_spearman and, with declared decoy pairs, decoy_share.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from scipy import stats
 
+if TYPE_CHECKING:
+    from varbench.datasets.base import GroundTruth
+
 METRICS = ("spearman", "kendall", "topk_recall", "precision_at_k", "auroc")
+MAGNITUDE_METRICS = ("irrelevant_share", "importance_tv", "ndcg", "relevant_spearman", "decoy_share")
+ESTIMAND_METRICS = ("estimand_spearman", "estimand_tv")
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,18 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "pair_auroc": MetricInfo(True, 0.0, 1.0),
     "pair_ap": MetricInfo(True, 0.0, 1.0),
     "r_precision": MetricInfo(True, 0.0, 1.0),
+    # magnitude-aware scores (vs the relevance truth)
+    "irrelevant_share": MetricInfo(False, 0.0, 1.0),
+    "importance_tv": MetricInfo(False, 0.0, 1.0),
+    "ndcg": MetricInfo(True, 0.0, 1.0),
+    "relevant_spearman": MetricInfo(True, -1.0, 1.0),
+    "decoy_share": MetricInfo(False, 0.0, 1.0),
+    # vs the truth of the method's own estimand, where the dataset gives one
+    "estimand_spearman": MetricInfo(True, -1.0, 1.0),
+    "estimand_tv": MetricInfo(False, 0.0, 1.0),
+    # selection track (returns: selection), vs the relevant mask
+    "fdr": MetricInfo(False, 0.0, 1.0),
+    "power": MetricInfo(True, 0.0, 1.0),
 }
 
 
@@ -97,9 +121,21 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a, b).statistic)
 
 
+def rank_truth(truth_importance: np.ndarray, weak: np.ndarray | None) -> np.ndarray:
+    """The truth rank scores compare with: weakly relevant variables tied as one tier (at the
+    smallest weak value), strongly relevant and irrelevant ones as given."""
+    true = np.asarray(truth_importance, dtype=float).copy()
+    if weak is not None and np.any(weak):
+        weak = np.asarray(weak, dtype=bool)
+        true[weak] = true[weak].min()
+    return true
+
+
 def score(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.ndarray,
-          k: int | None = None) -> Scores:
-    """Score one importance vector against the truth. k defaults to the number relevant."""
+          k: int | None = None, weak: np.ndarray | None = None) -> Scores:
+    """Score one importance vector against the truth. k defaults to the number relevant (the
+    number strongly relevant when `weak` marks weakly relevant variables, which then tie as
+    one tier in Spearman/Kendall and are left out of top-k, precision and AUROC)."""
     imp = np.abs(np.asarray(importance, dtype=float))
     true = np.asarray(truth_importance, dtype=float)
     rel = np.asarray(relevant, dtype=bool)
@@ -107,8 +143,14 @@ def score(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.nda
         raise ValueError(f"importance has shape {imp.shape}, truth has {true.shape}")
     if not np.all(np.isfinite(imp)):
         raise ValueError("importance contains NaN or inf")
-    d = imp.size
-    k = int(rel.sum()) if k is None else int(k)
+    weak_mask = np.zeros(imp.shape, bool) if weak is None else np.asarray(weak, dtype=bool)
+    if weak_mask.shape != imp.shape:
+        raise ValueError(f"weak has shape {weak_mask.shape}, truth has {true.shape}")
+    true = rank_truth(true, weak_mask)
+    keep = ~weak_mask  # the binary metrics compare strong relevant vs irrelevant only
+    imp_b, rel_b = imp[keep], rel[keep]
+    d = imp_b.size
+    k = int(rel_b.sum()) if k is None else int(k)
     if not 1 <= k <= d:
         raise ValueError(f"scoring.k={k} is invalid: expected an integer in [1, n_features={d}]")
     undefined = []
@@ -121,18 +163,122 @@ def score(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.nda
     else:
         rho = spearman(imp, true)
         tau = float(stats.kendalltau(imp, true, variant="b").statistic)
-    hits = expected_hits_at_k(imp, rel, k)
-    auc = auroc(imp, rel)
+    hits = expected_hits_at_k(imp_b, rel_b, k)
+    auc = auroc(imp_b, rel_b)
     if not np.isfinite(auc):
         undefined.append("auroc (every feature is relevant)")
     metrics = {
         "spearman": rho,
         "kendall": tau,
-        "topk_recall": hits / rel.sum(),
+        "topk_recall": hits / rel_b.sum() if rel_b.any() else float("nan"),
         "precision_at_k": hits / k,
         "auroc": auc,
     }
     return Scores(metrics=metrics, status="ok" if not undefined else "undefined: " + "; ".join(undefined))
+
+
+def _shares(v: np.ndarray) -> np.ndarray | None:
+    """|v| / sum |v|, or None when v is all zero."""
+    a = np.abs(np.asarray(v, dtype=float))
+    total = a.sum()
+    return a / total if total > 0 else None
+
+
+def irrelevant_share(importance: np.ndarray, relevant: np.ndarray) -> float:
+    """Share of the |importance| mass on truly irrelevant variables (0 is perfect); NaN if the
+    importance is all zero."""
+    p = _shares(importance)
+    return float("nan") if p is None else float(p[~np.asarray(relevant, dtype=bool)].sum())
+
+
+def importance_tv(importance: np.ndarray, truth_importance: np.ndarray) -> float:
+    """Total-variation distance 1/2 sum |p - q| between the sum-normalised |importance| p and
+    truth q, in [0, 1] (0 is perfect); NaN if either is all zero."""
+    p, q = _shares(importance), _shares(truth_importance)
+    return float("nan") if p is None or q is None else float(0.5 * np.abs(p - q).sum())
+
+
+def ndcg(importance: np.ndarray, truth_importance: np.ndarray) -> float:
+    """Normalised discounted cumulative gain of the method's order, the truth as gains and
+    discount 1 / log2(1 + position). A group of tied scores gets the mean discount of the
+    positions it fills (the expectation over random tie-breaking). NaN if the truth is all zero."""
+    imp = np.abs(np.asarray(importance, dtype=float))
+    gain = np.asarray(truth_importance, dtype=float)
+    disc = 1.0 / np.log2(np.arange(2, imp.size + 2))
+    ideal = float(np.sort(gain)[::-1] @ disc)
+    if ideal <= 0:
+        return float("nan")
+    # positions 1..d by descending score; tied scores share the mean discount of their block
+    order = np.argsort(-imp, kind="stable")
+    sorted_imp = imp[order]
+    got = 0.0
+    start = 0
+    while start < imp.size:
+        end = start
+        while end + 1 < imp.size and sorted_imp[end + 1] == sorted_imp[start]:
+            end += 1
+        got += gain[order[start:end + 1]].sum() * disc[start:end + 1].mean()
+        start = end + 1
+    return float(got / ideal)
+
+
+def relevant_spearman(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.ndarray) -> float:
+    """Spearman among the relevant variables only (NaN with fewer than 3 of them or a constant
+    vector there)."""
+    rel = np.asarray(relevant, dtype=bool)
+    if rel.sum() < 3:
+        return float("nan")
+    return spearman(np.asarray(importance, float)[rel], np.asarray(truth_importance, float)[rel])
+
+
+def decoy_share(importance: np.ndarray, decoys: Sequence[tuple[int, int]]) -> float:
+    """Mean over declared (decoy, relevant twin) pairs of |imp_decoy| / (|imp_decoy| + |imp_twin|)
+    (0 is perfect, 0.5 = no preference); pairs where both are 0 count 0.5; NaN without pairs."""
+    if not decoys:
+        return float("nan")
+    a = np.abs(np.asarray(importance, dtype=float))
+    vals = [a[i] / (a[i] + a[j]) if a[i] + a[j] > 0 else 0.5 for i, j in decoys]
+    return float(np.mean(vals))
+
+
+def magnitude_scores(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.ndarray,
+                     weak: np.ndarray | None = None,
+                     decoys: Sequence[tuple[int, int]] | None = None) -> dict[str, float]:
+    """The magnitude-aware scores of one importance vector (see MAGNITUDE_METRICS); decoy_share
+    only when decoy pairs are declared. relevant_spearman sees the weak tier as rank scores do."""
+    out = {
+        "irrelevant_share": irrelevant_share(importance, relevant),
+        "importance_tv": importance_tv(importance, truth_importance),
+        "ndcg": ndcg(importance, truth_importance),
+        "relevant_spearman": relevant_spearman(importance, rank_truth(truth_importance, weak), relevant),
+    }
+    if decoys:
+        out["decoy_share"] = decoy_share(importance, decoys)
+    return out
+
+
+def estimand_scores(importance: np.ndarray, estimand_truth: np.ndarray, squared: bool) -> dict[str, float]:
+    """Error of a method against the truth of its own estimand (`GroundTruth.estimands`, on the
+    variance scale): Spearman and TV distance. `squared`: compare importance^2 (a local method's
+    mean |attribution| is on the scale of a standard deviation)."""
+    imp = np.abs(np.asarray(importance, dtype=float))
+    imp = imp ** 2 if squared else imp
+    return {"estimand_spearman": spearman(imp, estimand_truth),
+            "estimand_tv": importance_tv(imp, estimand_truth)}
+
+
+def score_against(importance: np.ndarray, truth: "GroundTruth", k: int | None = None, estimand: str = "unknown",
+                  aggregation: str = "global") -> Scores:
+    """Every score of one importance vector against a dataset's truth: the rank scores (weak
+    tier included), the magnitude scores and, where the truth states the method's estimand, the
+    estimand scores (a mean-|local| aggregate is squared first, see `estimand_scores`). The one
+    place the runner and re-scoring of logged runs (`varbench.rescore`) score importance."""
+    scores = score(importance, truth.importance, truth.relevant, k, weak=truth.weak)
+    metrics = dict(scores.metrics)
+    metrics.update(magnitude_scores(importance, truth.importance, truth.relevant, truth.weak, truth.decoys))
+    if estimand in truth.estimands:  # does the method estimate its own target?
+        metrics.update(estimand_scores(importance, truth.estimands[estimand], squared=aggregation == "mean_abs_local"))
+    return Scores(metrics=metrics, status=scores.status)
 
 
 def score_local(local: np.ndarray, local_truth: np.ndarray) -> dict[str, float]:

@@ -179,7 +179,7 @@ class Tracker:
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",
              "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions",
-             "returns", "estimand", "role", "scope", "needs")
+             "returns", "estimand", "role", "scope", "needs", "selected", "pvalues", "statistic")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
              "truth_definition", "feature_names", "model_cached", "truth_interactions", "truth_known", "variables")
 

@@ -14,8 +14,8 @@ table's `irrelevant_share`, computed from the truth each run carries.
 
 Writes into --out:
   by_rho.csv             family x model x rho x method: n, mean, lo, hi of spearman, topk_recall,
-                         decoy_share, model_spearman and model quality (test R^2)
-  spearman_by_rho.md, topk_by_rho.md, decoy_share_by_rho.md, model_truth_by_rho.md
+                         irrelevant_share, model_spearman and model quality (test R^2)
+  spearman_by_rho.md, topk_by_rho.md, irrelevant_share_by_rho.md, model_truth_by_rho.md
                          method x rho, one table per family (model_truth: Spearman vs the trained
                          network's own total Sobol indices, i.e. faithfulness to the model)
   headline.md            the numbers the write-up quotes, generated
@@ -43,8 +43,13 @@ MARGINAL = ["permutation", "kernel_shap", "sage", "sobol_total", "integrated_gra
 CONDITIONAL = ["conditional_permutation", "loco", "drop_column"]
 OTHER = ["first_layer", "random"]
 METHOD_ORDER = MARGINAL + CONDITIONAL + OTHER
+# logged by the runner since issue 15 (absent from older runs tables): tables only
+EXTRA = {"decoy_share": "decoy share: |imp(decoy)| / (|imp(decoy)| + |imp(twin)|), mean over pairs",
+         "importance_tv": "TV distance of the normalised |importance| from the normalised truth",
+         "estimand_spearman": "Spearman vs the exact value of the method's own estimand",
+         "estimand_tv": "TV distance from the exact value of the method's own estimand"}
 METRICS = {"spearman": "Spearman vs truth", "topk_recall": "top-k recall (k = 4 relevant)",
-           "decoy_share": "decoy share of |importance|"}
+           "irrelevant_share": "share of |importance| on decoys (irrelevant)"}
 NAME = re.compile(r"^(?P<family>.+)_r(?P<rho>\d{2})$")
 
 
@@ -57,23 +62,24 @@ def parse_dataset(name: str) -> tuple[str, float]:
 
 
 def load(path: Path) -> pd.DataFrame:
-    """ok runs in good cells, with family, rho and decoy_share columns."""
+    """ok runs in good cells, with family, rho and irrelevant_share columns."""
     data = read_runs(path)
     df = data.ok.copy()
     df["seed"] = df["seed"].astype(int)
     parsed = [parse_dataset(d) for d in df["dataset"]]
     df["family"] = [f for f, _ in parsed]
     df["rho"] = [r for _, r in parsed]
-    df["decoy_share"] = df["irrelevant_share"]
     df.attrs.update(n_all=len(data.runs), n_low=len(data.low))
     return df
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """family x model x rho x method: n, mean, lo, hi per metric, plus model quality."""
-    cols = list(METRICS) + ["model_spearman", "quality"]
+    cols = list(METRICS) + ["model_spearman", "quality"] + [m for m in EXTRA if m in df]
     s = ci_table(df.sort_values(["family", "model", "rho", "method"], kind="stable"),
-                 ["family", "model", "rho", "method"], cols, bounds={"decoy_share": (0.0, 1.0), "quality": (-np.inf, 1.0)})
+                 ["family", "model", "rho", "method"], cols,
+                 bounds={"irrelevant_share": (0.0, 1.0), "quality": (-np.inf, 1.0),
+                         **{m: (0.0, 1.0) for m in ("decoy_share", "importance_tv", "estimand_tv")}})
     return s[["family", "model", "rho", "method"] + [f"{m}{x}" for m in cols for x in ("_n", "", "_lo", "_hi")]]
 
 
@@ -116,7 +122,7 @@ def plot_family(s: pd.DataFrame, family: str, model: str, path: Path) -> Path:
     real = s[s["method"] != "random"]
     lows = {"spearman": min(0.0, float(np.nanmin(real["spearman_lo"].to_numpy(dtype=float)))) - 0.05,
             "topk_recall": min(0.4, float(np.nanmin(real["topk_recall_lo"].to_numpy(dtype=float)))) - 0.05}
-    top_share = max(0.55, float(np.nanmax(real["decoy_share_hi"].to_numpy(dtype=float))) + 0.03)
+    top_share = max(0.55, float(np.nanmax(real["irrelevant_share_hi"].to_numpy(dtype=float))) + 0.03)
     for row, (group_title, group) in enumerate(GROUPS):
         methods = [m for m in group if m in present]
         for col, (metric, label) in enumerate(METRICS.items()):
@@ -133,7 +139,7 @@ def plot_family(s: pd.DataFrame, family: str, model: str, path: Path) -> Path:
             if not floor.empty:
                 ax.plot([xs[r] for r in floor["rho"]], floor[metric], color="0.55", ls=":", marker="<", ms=4,
                         lw=1.2, label="random (floor; no band)")
-            ax.set_ylim(lows.get(metric, -0.01), 1.02 if metric != "decoy_share" else top_share)
+            ax.set_ylim(lows.get(metric, -0.01), 1.02 if metric != "irrelevant_share" else top_share)
             ax.grid(alpha=0.3)
             ax.set_title(f"{label}", fontsize=10)
             if col == 0:
@@ -154,7 +160,7 @@ def rho_table(s: pd.DataFrame, metric: str) -> str:
     """Markdown: one table per family (and model), methods x rho, 'mean [lo, hi]'."""
     parts = []
     for (fam, model), g in s.groupby(["family", "model"], sort=False):
-        digits = 3 if metric == "decoy_share" else 2
+        digits = 3 if metric in ("irrelevant_share", "decoy_share", "importance_tv", "estimand_tv") else 2
         g = g.assign(v=[fmt(a, b, c, digits) for a, b, c in zip(g[metric], g[f"{metric}_lo"], g[f"{metric}_hi"])])
         t = g.pivot(index="method", columns="rho", values="v").reindex(index=methods_in(g))
         t.columns = [f"rho={c:g}" for c in t.columns]
@@ -179,8 +185,8 @@ def headline(df: pd.DataFrame, s: pd.DataFrame) -> str:
                          f"{fmt(b['spearman'], b['spearman_lo'], b['spearman_hi'])}; top-k recall "
                          f"{fmt(a['topk_recall'], a['topk_recall_lo'], a['topk_recall_hi'])} -> "
                          f"{fmt(b['topk_recall'], b['topk_recall_lo'], b['topk_recall_hi'])}; decoy share "
-                         f"{fmt(a['decoy_share'], a['decoy_share_lo'], a['decoy_share_hi'], 3)} -> "
-                         f"{fmt(b['decoy_share'], b['decoy_share_lo'], b['decoy_share_hi'], 3)}")
+                         f"{fmt(a['irrelevant_share'], a['irrelevant_share_lo'], a['irrelevant_share_hi'], 3)} -> "
+                         f"{fmt(b['irrelevant_share'], b['irrelevant_share_lo'], b['irrelevant_share_hi'], 3)}")
         lines.append("")
     return "\n".join(lines)
 
@@ -199,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     s = s.sort_values(["family", "model", "rho"], key=lambda c: c.map(fam_order).fillna(99) if c.name == "family"
                       else c).reset_index(drop=True)
     s.to_csv(args.out / "by_rho.csv", index=False)
-    titles = {**METRICS, "model_spearman": "Spearman vs the trained model's own truth (its total Sobol indices)"}
+    titles = {**METRICS, **EXTRA, "model_spearman": "Spearman vs the trained model's own truth (its total Sobol indices)"}
     for metric, name in (("spearman", "spearman_by_rho"), ("topk_recall", "topk_by_rho"),
-                         ("decoy_share", "decoy_share_by_rho"), ("model_spearman", "model_truth_by_rho")):
+                         ("irrelevant_share", "irrelevant_share_by_rho"), ("model_spearman", "model_truth_by_rho"),
+                         *((m, f"{m}_by_rho") for m in EXTRA if m in s and s[m].notna().any())):
         (args.out / f"{name}.md").write_text(f"# {titles[metric]} against correlation (mean [95% t-CI] over seeds)"
                                              f"\n\n{rho_table(s, metric)}")
     (args.out / "headline.md").write_text(headline(df, s))

@@ -8,6 +8,16 @@ import numpy as np
 from varbench.datasets.base import Dataset, GroundTruth, TASKS
 
 
+# A relevant variable whose total Sobol index is below this share of Var(f) is declared weakly
+# relevant (GroundTruth.weak): it is in the function but hardly detectable from data.
+WEAK_SHARE = 0.01
+
+
+def weak_below(total_index: np.ndarray, relevant: np.ndarray, share: float = WEAK_SHARE) -> np.ndarray:
+    """Mask of the relevant variables whose total index (a share of variance) is below `share`."""
+    return np.asarray(relevant, bool) & (np.asarray(total_index, float) < share)
+
+
 def check(condition: bool, key: str, value: object, expected: str) -> None:
     """Raise a one-line ValueError naming the bad key and value."""
     if not condition:

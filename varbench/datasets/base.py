@@ -23,6 +23,13 @@ class GroundTruth:
     known: False for a real target whose truth nobody knows (`dataset=table`): `importance` and
         `relevant` are then placeholders (zeros) and methods are scored against the trained
         model's own truth only.
+    weak: optional mask of weakly relevant variables (relevant, but each below `weak_threshold`
+        share of the target's variance); rank scores treat them as their own tier.
+    weak_threshold: the stated share of variance below which a relevant variable is weak.
+    decoys: (decoy index, relevant twin index) pairs: an irrelevant variable correlated with a
+        relevant one it could stand in for (`decoy_share` scores them).
+    estimands: {estimand name (see varbench.registry.ESTIMANDS): exact value per variable, on the
+        variance (loss) scale} where the data-generating process allows one in closed form.
     """
 
     importance: np.ndarray
@@ -31,10 +38,19 @@ class GroundTruth:
     local: Callable[[np.ndarray], np.ndarray] | None = None
     interactions: np.ndarray | None = None
     known: bool = True
+    weak: np.ndarray | None = None
+    weak_threshold: float | None = None
+    decoys: tuple[tuple[int, int], ...] = ()
+    estimands: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "importance", np.asarray(self.importance, dtype=float))
         object.__setattr__(self, "relevant", np.asarray(self.relevant, dtype=bool))
+        if self.weak is not None:
+            object.__setattr__(self, "weak", np.asarray(self.weak, dtype=bool))
+        object.__setattr__(self, "decoys", tuple((int(a), int(b)) for a, b in self.decoys))
+        object.__setattr__(self, "estimands", {str(k): np.asarray(v, dtype=float)
+                                               for k, v in dict(self.estimands).items()})
 
     @property
     def n_relevant(self) -> int:
@@ -206,7 +222,29 @@ def validate_dataset(ds: Dataset) -> None:
         raise ValueError("dataset truth.relevant marks no feature as relevant")
     if t.local is not None and not callable(t.local):
         raise ValueError(f"dataset truth.local must be callable or None, got {type(t.local).__name__}")
+    _check_truth_extras(t, n_var)
     if t.interactions is not None:
         inter = np.asarray(t.interactions, dtype=float)
         if inter.shape != (d, d) or not np.all(np.isfinite(inter)):
             raise ValueError(f"dataset truth.interactions must be a finite ({d}, {d}) matrix, got shape {inter.shape}")
+
+
+def _check_truth_extras(t: GroundTruth, n_var: int) -> None:
+    """weak (a subset of relevant, with its threshold), decoy pairs (irrelevant decoy, relevant
+    twin) and estimand truths (finite, one value per variable)."""
+    if t.weak is not None:
+        if t.weak.shape != (n_var,):
+            raise ValueError(f"dataset truth.weak has shape {t.weak.shape}, expected ({n_var},)")
+        if np.any(t.weak & ~t.relevant):
+            raise ValueError(f"dataset truth.weak marks irrelevant variables {np.flatnonzero(t.weak & ~t.relevant).tolist()}: "
+                             "weak variables must be relevant")
+        if not (isinstance(t.weak_threshold, (int, float)) and 0 < t.weak_threshold < 1):
+            raise ValueError(f"dataset truth.weak_threshold={t.weak_threshold!r} is invalid: expected the stated "
+                             "share of variance in (0, 1) when weak variables are marked")
+    for a, b in t.decoys:
+        if not (0 <= a < n_var and 0 <= b < n_var) or t.relevant[a] or not t.relevant[b]:
+            raise ValueError(f"dataset truth.decoys has pair ({a}, {b}): expected (irrelevant decoy, relevant twin) "
+                             f"indices in [0, {n_var})")
+    for name, v in t.estimands.items():
+        if v.shape != (n_var,) or not np.all(np.isfinite(v)):
+            raise ValueError(f"dataset truth.estimands[{name!r}] must be {n_var} finite values, got shape {v.shape}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from varbench.datasets._common import check, check_common, make_dataset
 from varbench.datasets.base import Dataset, GroundTruth
+from varbench.datasets.estimands import MAX_EXACT, linear_gaussian_estimands
 
 STRUCTURES = ("toeplitz", "block")
 
@@ -52,16 +53,39 @@ def resolve_coefficients(coefficients: Sequence[float] | None, n_relevant: int, 
     return w
 
 
-def linear_truth(w: np.ndarray, sd: np.ndarray, mean: np.ndarray, definition: str) -> GroundTruth:
+def linear_truth(w: np.ndarray, sd: np.ndarray, mean: np.ndarray, definition: str,
+                 cov: np.ndarray | None = None, design: np.ndarray | None = None) -> GroundTruth:
     """Truth of f = X w: importance |w_j| sd(x_j), relevant w_j != 0, no interactions, and local
     phi_j(x) = w_j (x_j - E x_j), the exact interventional (marginal-background) Shapley value
-    of a linear function whatever the feature dependence."""
+    of a linear function whatever the feature dependence. With the Gaussian inputs' covariance
+    `cov`: the exact estimand truths (`linear_gaussian_estimands`) and the decoy pairs
+    (`decoy_pairs` of `design`, the correlation pattern of the design; default cov)."""
     d = w.size
+    extra = {}
+    if cov is not None:
+        extra["decoys"] = decoy_pairs(w != 0, cov if design is None else design)
+        if d <= MAX_EXACT:
+            extra["estimands"] = linear_gaussian_estimands(w, cov)
     return GroundTruth(
         importance=np.abs(w) * sd, relevant=w != 0, definition=definition,
         local=lambda Z: (np.asarray(Z, float) - mean) * w,
-        interactions=np.zeros((d, d)),
+        interactions=np.zeros((d, d)), **extra,
     )
+
+
+def decoy_pairs(relevant: np.ndarray, cov: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """(decoy, twin) for every irrelevant variable that `cov` (a covariance or correlation pattern)
+    ties to a relevant one: the relevant variable it is most correlated with (first on ties)."""
+    rel = np.asarray(relevant, bool)
+    sd = np.sqrt(np.diag(cov))
+    corr = np.abs(cov / np.outer(sd, sd))
+    pairs = []
+    for j in np.flatnonzero(~rel):
+        cand = np.flatnonzero(rel)
+        best = cand[np.argmax(corr[j, cand])]
+        if corr[j, best] > 1e-12:
+            pairs.append((int(j), int(best)))
+    return tuple(pairs)
 
 
 def correlation_matrix(n_features: int, rho: float, structure: str, block_size: int) -> np.ndarray:
@@ -98,7 +122,10 @@ def correlated_linear(
     (decoys): they predict y marginally but the function never reads them.
 
     Truth ("what the function uses"): relevant = nonzero coefficients; importance_j =
-    |w_j| * sd(x_j) = |w_j|; correlated decoys get 0. Local truth: phi_j(x) = w_j x_j, the
+    |w_j| * sd(x_j) = |w_j|; correlated decoys get 0. Decoy pairs: each irrelevant feature with
+    the relevant one the structure correlates it with most (the same pairs at every rho, 0
+    included, so decoy_share is comparable along a rho sweep). Estimand truths: exact, see
+    `varbench.datasets.estimands`. Local truth: phi_j(x) = w_j x_j, the
     interventional Shapley value (observational/conditional Shapley would instead share credit
     with the decoys). No interactions (`interactions` is the zero matrix).
     rho must lie in (-1, 1) and give a positive-definite C (block: rho > -1/(block_size - 1)).
@@ -121,7 +148,8 @@ def correlated_linear(
     f = X @ w
     truth = linear_truth(w, np.ones(n_features), np.zeros(n_features),
                          definition=f"|coefficient| x sd(feature) (what the function uses; correlated "
-                                    f"decoys get 0; {structure} rho={rho}); local: w_j x_j (interventional)")
+                                    f"decoys get 0; {structure} rho={rho}); local: w_j x_j (interventional)",
+                         cov=C, design=correlation_matrix(n_features, 0.5, structure, block_size))
     return make_dataset(f"correlated_{structure}", X, f, truth, noise=noise, task=task,
                         test_fraction=test_fraction, rng=rng)
 
@@ -177,7 +205,12 @@ def redundant(
     w = np.zeros(n_features)
     w[src_cols] = w_src
     sd = np.ones(n_features)
-    truth = linear_truth(w, sd, np.zeros(n_features),
+    cov = np.eye(n_features)  # sources N(0, 1); a copy s + copy_noise e has var 1 + copy_noise^2
+    for c in src_cols:
+        block = np.arange(c, c + 1 + n_copies)
+        cov[np.ix_(block, block)] = 1.0
+        cov[block[1:], block[1:]] = 1.0 + copy_noise ** 2
+    truth = linear_truth(w, sd, np.zeros(n_features), cov=cov,
                          definition=f"|coefficient| x sd(feature) (what the function uses; near-copies "
                                     f"with copy_noise={copy_noise} get 0); local: w_j x_j (interventional)")
     return make_dataset("redundant", X, X @ w, truth, noise=noise, task=task,

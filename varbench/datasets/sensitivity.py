@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from varbench.datasets._common import check, check_common, make_dataset
+from varbench.datasets._common import WEAK_SHARE, check, check_common, make_dataset, weak_below
 from varbench.datasets.base import Dataset, GroundTruth
 
 DEFAULT_G_A = (0.0, 1.0, 4.5, 9.0, 99.0, 99.0, 99.0, 99.0)
@@ -142,7 +142,8 @@ def sobol_g(
     Truth: analytic total Sobol indices (`sobol_g_indices`), which credit every interaction
     (the function is a product: all orders interact) to each partner; relevant = the len(a)
     inputs of the product (the a_j = 99 ones are nearly undetectable). `interactions` holds the
-    analytic second-order indices V_j V_k / V; no closed-form local truth is set.
+    analytic second-order indices V_j V_k / V; no closed-form local truth is set. Inputs with a
+    total index below WEAK_SHARE (the a_j = 99 ones, ~1e-4) are declared weakly relevant.
     """
     check_common(n_samples, n_features, noise, task, test_fraction)
     a_arr = np.asarray(list(a), dtype=float)
@@ -159,8 +160,9 @@ def sobol_g(
     inter[:k, :k] = idx.second
     s = ", ".join(f"{v:.4g}" for v in idx.first)
     truth = GroundTruth(importance=imp, relevant=imp > 0, interactions=inter,
+                        weak=weak_below(imp, imp > 0), weak_threshold=WEAK_SHARE,
                         definition=f"analytic total Sobol index; first-order S = ({s}); "
-                                   f"interactions: second-order index")
+                                   f"interactions: second-order index; weak: total index < {WEAK_SHARE}")
     return make_dataset("sobol_g", X, sobol_g_function(X, a_arr), truth, noise=noise, task=task,
                         test_fraction=test_fraction, rng=rng)
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from varbench.datasets._common import check, check_common, make_dataset
+from varbench.datasets._common import WEAK_SHARE, check, check_common, make_dataset, weak_below
 from varbench.datasets.correlated import resolve_coefficients
 from varbench.datasets.base import Dataset, GroundTruth
 
@@ -206,9 +206,10 @@ def _friedman23(name: str, fn, indices: np.ndarray, n_samples: int, n_features: 
     imp = np.zeros(n_features)
     imp[:4] = indices
     truth = GroundTruth(importance=imp, relevant=imp > 0,
+                        weak=weak_below(imp, imp > 0), weak_threshold=WEAK_SHARE,
                         definition="total Sobol index of the noiseless function (Gauss-Legendre "
                                    "quadrature); x3's index is negligible (< 1e-9) though the "
-                                   "function depends on it")
+                                   f"function depends on it; weak: total index < {WEAK_SHARE}")
     return make_dataset(name, X, f, truth, noise=noise, task=task,
                         test_fraction=test_fraction, rng=rng)
 
@@ -225,7 +226,7 @@ def friedman2(
     """Friedman #2 as scikit-learn's make_friedman2 defines it: x0 ~ U(0, 100),
     x1 ~ U(40 pi, 560 pi), x2 ~ U(0, 1), x3 ~ U(1, 11),
     y = sqrt(x0^2 + (x1 x2 - 1 / (x1 x3))^2) + noise N(0, 1); columns 4.. (if n_features > 4)
-    are U(0, 1) noise inputs. Friedman (1991) used noise sd 125 (signal-to-noise 3:1);
+    are U(0, 1) noise inputs. The noise level of Friedman's (1991) paper is not quoted here (not verified);
     scikit-learn's default is 0. The output is on its raw scale (sd(y) ~ 380).
     unit_inputs=True reports x0..x3 rescaled to [0, 1], u_j = (x_j - low_j) / (high_j - low_j)
     (y is unchanged: f is evaluated on the raw x); Sobol indices are invariant to this map.
@@ -250,7 +251,8 @@ def friedman3(
 ) -> Dataset:
     """Friedman #3 as scikit-learn's make_friedman3 defines it: inputs as in Friedman #2,
     y = arctan((x1 x2 - 1 / (x1 x3)) / x0) + noise N(0, 1); columns 4.. are U(0, 1) noise inputs.
-    Friedman (1991) used noise sd 0.1 (signal-to-noise 3:1); scikit-learn's default is 0.
+    The noise level of Friedman's (1991) paper is not quoted here (not verified); scikit-learn's
+    default is 0.
     unit_inputs=True reports x0..x3 rescaled to [0, 1] as in `friedman2`.
 
     Truth: total Sobol indices of the noiseless function by quadrature (`friedman3_total_indices`):

@@ -32,7 +32,7 @@ from varbench.models.trained import TrainedModel
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
-PROFILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)  # Lek et al.: minimum, quartiles, maximum
+PROFILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)  # minimum, quartiles, maximum
 
 
 def _rows(data: Dataset, split: str, n_rows: int | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +94,7 @@ def profile(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_poin
     """Lek's profile method (Lek et al. 1996; Gevrey et al. 2003), called "sensitivity analysis"
     by Olden et al. (2004). For input j, the other inputs are held together at their q-quantile
     for each q in `levels` (minimum, quartiles, maximum), while x_j runs over `n_points` equally
-    spaced values from its minimum to its maximum (Lek et al.: 12 intervals, 13 points). The
+    spaced values from its minimum to its maximum (default 13 points: 12 intervals). The
     profile of x_j is the median over the levels of the response at each point; the importance is
     the range (max - min) of that median profile. All d x levels x points inputs go through one
     batched predict. For a linear model f = w.x every profile is a line and the importance is

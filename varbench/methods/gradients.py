@@ -42,9 +42,13 @@ def _explained_rows(data: Dataset, n_rows: int | None, rng: np.random.Generator)
 
 
 def _deltas(sums: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Completeness diagnostics: sum_j phi_j - (f(x) - f(baseline)) per row."""
-    delta = np.abs(np.asarray(sums, np.float64) - np.asarray(target, np.float64))
-    return {"max_abs_delta": float(delta.max()), "mean_abs_delta": float(delta.mean())}
+    """Completeness diagnostics: |sum_j phi_j - (f(x) - f(baseline))| per row: its max and mean,
+    and relative_gap = mean gap / mean |f(x) - f(baseline)| (NaN if the model is flat there)."""
+    target = np.asarray(target, np.float64)
+    delta = np.abs(np.asarray(sums, np.float64) - target)
+    scale = float(np.abs(target).mean())
+    return {"max_abs_delta": float(delta.max()), "mean_abs_delta": float(delta.mean()),
+            "relative_gap": float(delta.mean() / scale) if scale > 0 else float("nan")}
 
 
 # ----------------------------------------------------------------------------- quadrature
@@ -141,12 +145,14 @@ def grad_input(model: TrainedModel, data: Dataset, rng: np.random.Generator,
 
 
 def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-                         n_rows: int | None = 500, baseline: str | float = "mean", steps: int = 64,
+                         n_rows: int | None = 500, baseline: str | float = "mean", steps: int = 128,
                          method: str = "gausslegendre") -> Attribution:
     """Integrated Gradients (Sundararajan et al. 2017): phi_j = (x_j - b_j) int_0^1
     d f / d x_j (b + a (x - b)) da, the integral by `method` quadrature with `steps` nodes.
     Additive: sum_j phi_j = f(x) - f(b) up to the quadrature error, reported as extras
-    max_abs_delta / mean_abs_delta. Costs rows x steps gradients (batched calls of at most
+    max_abs_delta / mean_abs_delta / relative_gap. The default 128 Gauss-Legendre nodes keep
+    relative_gap under 1% on the default ReLU MLP (measured up to 0.58%, on mixed_scales; 64
+    nodes reached 1.12%: README "Integrated Gradients"). Costs rows x steps gradients (batched calls of at most
     the engine's chunk size) plus rows + 1 predictions per block for the delta."""
     X = _explained_rows(data, n_rows, rng)
     ref = baseline_vector(data.X_train, baseline)

@@ -13,29 +13,35 @@ from varbench.models.trained import TrainedModel
 Replacer = Callable[[int, np.ndarray, np.random.Generator, int], np.ndarray]
 
 
-def loss_increase(model: TrainedModel, X: np.ndarray, y: np.ndarray, replace: Replacer,
-                  rng: np.random.Generator, n_repeats: int) -> Attribution:
-    """Mean loss with column j replaced, minus the mean loss on X, for each j.
+def repeat_losses(model: TrainedModel, X: np.ndarray, y: np.ndarray, replace: Replacer,
+                  rng: np.random.Generator, n_repeats: int) -> tuple[float, np.ndarray]:
+    """(mean loss on X, (d, n_repeats) mean loss with column j replaced, per repeat).
 
     The repeats of one column are evaluated in batches of at most the engine's chunk size
-    (peak memory bounded by it, not by repeats x rows x features); returns the mean over
-    repeats, with the largest standard error across features as a diagnostic."""
+    (peak memory bounded by it, not by repeats x rows x features)."""
     if not isinstance(n_repeats, int) or n_repeats < 1:
         raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 1")
     n, d = X.shape
     base = float(np.mean(model.loss(X, y)))
-    means, ses = np.zeros(d), np.zeros(d)
+    per_repeat = np.empty((d, n_repeats))
     block = max(1, model.chunk_size // n)  # repeats per batch: memory bounded by the chunk size
     for j in range(d):
         values = replace(j, X, rng, n_repeats)  # (n_repeats, n): drawn at once, same stream
-        per_repeat = np.empty(n_repeats)
         for lo in range(0, n_repeats, block):
             r = min(block, n_repeats - lo)
             Xr = np.repeat(X[None], r, axis=0)
             Xr[:, :, j] = values[lo:lo + r]
-            per_repeat[lo:lo + r] = model.loss(Xr.reshape(-1, d), np.tile(y, r)).reshape(r, n).mean(axis=1)
-        means[j] = per_repeat.mean() - base
-        ses[j] = per_repeat.std(ddof=1) / np.sqrt(n_repeats) if n_repeats > 1 else 0.0
+            per_repeat[j, lo:lo + r] = model.loss(Xr.reshape(-1, d), np.tile(y, r)).reshape(r, n).mean(axis=1)
+    return base, per_repeat
+
+
+def loss_increase(model: TrainedModel, X: np.ndarray, y: np.ndarray, replace: Replacer,
+                  rng: np.random.Generator, n_repeats: int) -> Attribution:
+    """Mean loss with column j replaced, minus the mean loss on X, for each j (`repeat_losses`);
+    returns the mean over repeats, with the largest standard error across features as a diagnostic."""
+    base, per_repeat = repeat_losses(model, X, y, replace, rng, n_repeats)
+    means = per_repeat.mean(axis=1) - base
+    ses = per_repeat.std(axis=1, ddof=1) / np.sqrt(n_repeats) if n_repeats > 1 else np.zeros(len(means))
     return Attribution(importance=means, extras={"base_loss": base, "max_stderr": float(ses.max())})
 
 

@@ -195,10 +195,10 @@ def prepare(runs: pd.DataFrame, cells: pd.DataFrame | None, metric: str = "spear
 
 def irrelevant_share(importance: np.ndarray, truth: np.ndarray) -> float:
     """Share of sum |importance| that falls on features whose true importance is 0 (NaN if the
-    method gave every feature 0)."""
-    a = np.abs(np.asarray(importance, dtype=float))
-    total = a.sum()
-    return float(a[np.asarray(truth) == 0].sum() / total) if total > 0 else float("nan")
+    method gave every feature 0): `varbench.scoring.irrelevant_share`, the metric the runner logs."""
+    from varbench.scoring import irrelevant_share as share
+
+    return share(importance, np.asarray(truth) > 0)
 
 
 def add_truth_metrics(df: pd.DataFrame) -> pd.DataFrame:
