@@ -16,7 +16,7 @@ import pandas as pd
 
 from varbench.discriminability import discriminability_table
 from varbench.report import markdown_table
-from varbench.stats import t_interval
+from varbench.report.stats import t_interval
 
 METRICS = ("spearman", "irrelevant_share", "importance_tv", "ndcg", "relevant_spearman", "decoy_share",
            "estimand_spearman", "estimand_tv")

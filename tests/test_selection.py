@@ -137,7 +137,7 @@ def test_runner_dispatches_selection_results():
 def test_selection_report_tables(tmp_path):
     import pandas as pd
 
-    from varbench.report import selection_report
+    from varbench.report.write import selection_report
 
     runs = pd.DataFrame({"dataset": ["d"] * 3, "method": ["t"] * 3, "seed": [0, 1, 2], "status": ["ok"] * 3,
                          "fdr": [0.0, 0.2, 0.1], "power": [1.0, 0.5, 0.75], "n_selected": [4, 5, 6]})

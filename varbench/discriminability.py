@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.scoring import METRIC_INFO
-from varbench.stats import compare
+from varbench.report.stats import compare
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def run_groups(order: Sequence[str], same: dict[frozenset, bool]) -> list[list[s
 
 def discriminability(matrix: pd.DataFrame, metric: str, alpha: float = 0.05) -> Discrimination:
     """Significant pairs and CD-diagram groups of `metric` over a cells x methods matrix
-    (cells with a missing method are dropped, as in `varbench.stats.compare`)."""
+    (cells with a missing method are dropped, as in `varbench.report.stats.compare`)."""
     M = oriented(matrix.dropna(axis=1, how="all"), metric)
     comp = compare(M, alpha)
     k = len(comp.methods)

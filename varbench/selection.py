@@ -97,7 +97,7 @@ def score_selection_result(raw: Any, data: Any) -> tuple[dict[str, float], dict[
 
 def selection_table(runs: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method")) -> pd.DataFrame:
     """Per group: n runs and mean FDR / power with 95% t intervals over seeds (ok runs only)."""
-    from varbench.stats import t_interval
+    from varbench.report.stats import t_interval
 
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
     rows = []

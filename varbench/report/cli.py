@@ -14,9 +14,13 @@ from typing import Sequence
 import pandas as pd
 
 from varbench.report.metrics import METRICS
+
+# the standard leaderboard's metric: it separates methods where tie-saturated Spearman does not
+# (experiments/standard/README.md: 8 vs 3 Nemenyi groups)
+LEADERBOARD_METRIC = "irrelevant_share"
 from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_label, prepare
 from varbench.report.tables import format_summary, low_quality_table, summarize
-from varbench.report.write import files, leaderboard_markdown, write_report
+from varbench.report.write import files, leaderboard_markdown, selection_report, write_report
 
 MLFLOW_UI = "http://127.0.0.1:5000"    # `mlflow ui`'s default address, for links into a local store
 
@@ -79,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-threshold", type=float, default=None,
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
-    p.add_argument("--metric", default="spearman", choices=list(METRICS), help="metric for ranks and statistics")
+    p.add_argument("--metric", default=None, choices=list(METRICS),
+                   help=f"metric for ranks and statistics (default spearman; {LEADERBOARD_METRIC} with --leaderboard)")
     p.add_argument("--leaderboard", action="store_true",
                    help="only the leaderboard of the standard study (mean rank across cells)")
     p.add_argument("--cell", help="draw importance bars for this cell only (DATASET/MODEL/SEED)")
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from varbench.tracking import experiment_id, fetch_cells, fetch_table
 
     study = args.study or ("standard" if args.leaderboard else None)
+    args.metric = args.metric or (LEADERBOARD_METRIC if args.leaderboard else "spearman")
     try:
         flt = build_filter(args.dataset, args.model, args.sweep, study)
         if args.cell:
@@ -116,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"reading runs from {args.uri}, experiment {args.experiment!r}" + (f" ({label})" if label else ""))
     runs = fetch_table(args.uri, args.experiment, flt)
     inter = pd.DataFrame() if args.leaderboard else fetch_table(args.uri, args.experiment, flt, kind="interaction")
+    sel = pd.DataFrame() if args.leaderboard else fetch_table(args.uri, args.experiment, flt, kind="selection")
     source = f"{args.uri}, experiment '{args.experiment}'" + (f", filter `{flt}`" if flt else "")
-    if runs.empty and inter.empty:
+    if runs.empty and inter.empty and sel.empty:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
     cells = fetch_cells(args.uri, args.experiment, flt)
@@ -130,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             logged = [m for m in METRICS if m in data.runs and data.runs[m].notna().any()]
             raise ValueError(f"--metric={args.metric!r} is invalid: no method run logged it (logged: "
                              f"{', '.join(logged) or 'none'})")
-        if args.cell:
+        if args.cell and (data is not None or idata is not None):  # (no importance bars for selection runs)
             importance_cells(data if data is not None else idata, args.cell)
     except ValueError as exc:
         return _fail(exc)
@@ -147,10 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         written[0].write_text(text)
         leaderboard(data).to_csv(written[1], index=False)
         print(text)
+    elif data is None and idata is None:  # only the selection track was run
+        written = selection_report(sel, out)
+        print((out / "selection.md").read_text())
     else:
         link, note = run_url(args.uri, experiment_id(args.uri, args.experiment))
         res = write_report(data, out, source, args.cell, not args.no_plots, idata, link, note, progress)
-        written = res.paths
+        written = res.paths + selection_report(sel, out)
+        if len(sel):
+            print(f"selection track: {len(sel)} runs, see {out / 'selection.md'}")
         if idata is not None:
             print(f"interaction track: {len(idata.runs)} runs, see {out / 'interactions.md'}")
         if data is not None:

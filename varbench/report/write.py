@@ -9,11 +9,13 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from varbench.report.prepare import ReportData
+from varbench.report.metrics import METRICS
+from varbench.report.prepare import ReportData, numeric
+from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
 from varbench.report.recommend import coverage_note, recommendation
-from varbench.report.render import Document, Figure, Link, Section, Table, Text, to_html, to_markdown
+from varbench.report.render import Document, Figure, Link, Section, Table, Text, markdown_table, to_html, to_markdown
 from varbench.report.stats import Comparison
-from varbench.report.tables import (ALPHA, ceiling_table, comparison, cost_table, coverage, failed_table,
+from varbench.report.tables import (ALPHA, ceiling_table, ci_table, comparison, cost_table, coverage, failed_table,
                                     leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
                                     wide_comparison, with_ci)
 
@@ -130,6 +132,9 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
     rec = recommendation(data, comp)
     (out / "recommendation.md").write_text(rec)
     written.append(out / "recommendation.md")
+    magnitude, discrim = magnitude_table(data), discrimination(data)
+    _csv(magnitude, out / "magnitude.csv", written)
+    _csv(discrim, out / "discriminability.csv", written)
     figs, notes = [], []
     if plots:
         from varbench.report.plots import report_figures
@@ -160,6 +165,16 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
         Section("Plots", [Figure(p, c) for p, c in figs] + ([Text("\n".join(f"- skipped {n}" for n in notes))]
                                                           if notes else [])
                 if plots else [Text("Not drawn (--no-plots).")]),
+        Section("Magnitude and estimand scores (good cells)", [
+            Text("irrelevant_share, importance_tv, decoy_share, estimand_tv: 0 is perfect; ndcg, relevant_spearman, "
+                 "estimand_spearman: 1 is perfect. estimand_*: against the exact value of the method's own estimand, "
+                 "where the dataset states one."),
+            Table(with_ci(tidy_labels(magnitude), MAGNITUDE_COLUMNS)) if len(magnitude) else Text("(none logged)")],
+            nav="Magnitudes"),
+        Section("Discriminability (good cells)", [
+            Text(f"Per metric: method pairs that differ significantly (Wilcoxon signed-rank, Holm, alpha = {ALPHA}) "
+                 "and the number of groups of the critical-difference diagram (Nemenyi CD; Wilcoxon-Holm); "
+                 "varbench.discriminability."), Table(discrim)], nav="Discriminability"),
         Section("Statistics", stats_blocks(comp) + _wide_blocks(wide)),
         Section("Cost (good cells, successful runs)", [Table(cost)], nav="Cost"),
         Section("Ceiling (oracle; not ranked)", [Table(ceil)], nav="Ceiling"),
@@ -167,6 +182,53 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
         Section("Failed runs", [Table(failed)], nav="Failed"),
     ]
     return sections, comp, notes, [intro]
+
+
+MAGNITUDE_COLUMNS = MAGNITUDE_METRICS + ESTIMAND_METRICS
+
+
+def magnitude_table(data: ReportData) -> pd.DataFrame:
+    """Per setting x method: mean + 95% t-CI over good cells of the magnitude-aware and estimand
+    scores that were logged (columns absent from every run are left out)."""
+    r = data.ranked[data.ranked["status"] == "ok"]
+    cols = [c for c in MAGNITUDE_COLUMNS if c in r and numeric(r, c).notna().any()]
+    if r.empty or not cols:
+        return pd.DataFrame(columns=["setting", "method"])
+    bounds = {c: (METRICS[c].lo, METRICS[c].hi) for c in cols}
+    return ci_table(r.assign(**{c: numeric(r, c) for c in cols}), ["setting", "method"], cols,
+                    bounds=bounds).drop(columns=[f"{c}_n" for c in cols], errors="ignore")
+
+
+def discrimination(data: ReportData) -> pd.DataFrame:
+    """Per metric: significant Wilcoxon-Holm pairs and CD-diagram groups over the good cells."""
+    from varbench.discriminability import discriminability_table  # (imports report.stats: not at module level)
+
+    r = data.ranked[data.ranked["status"] == "ok"]
+    return discriminability_table(r, [m for m in METRICS if m in r], ALPHA)
+
+
+def selection_report(runs: pd.DataFrame, out: Path) -> list[Path]:
+    """The selection track's files: per dataset x method FDR and power (mean with a 95% t interval
+    over seeds) in selection_fdr_power.csv / selection.md, and the runs (selection.csv); [] if none."""
+    from varbench.selection import Q, SELECTION_METRICS, selection_table
+
+    if runs.empty:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    _csv(runs, out / "selection.csv", written)
+    table = selection_table(runs)
+    _csv(table, out / "selection_fdr_power.csv", written)
+    failed = runs[runs["status"] != "ok"][["dataset", "seed", "method", "error"]] if "error" in runs else runs.iloc[:0]
+    md = ["# Selection track", "",
+          f"Per-variable tests selecting at nominal FDR q = {Q} (Benjamini-Hochberg on p-values, or the "
+          "method's own threshold), against the relevant mask: FDR = false selections / selections, "
+          "power = relevant selected / relevant; mean with a 95% t interval over seeds.", "",
+          markdown_table(with_ci(table, [m for m in SELECTION_METRICS + ("n_selected",) if m in table]))
+          if not table.empty else "(no successful runs)", "", "## Failed selection runs", "", markdown_table(failed), ""]
+    (out / "selection.md").write_text("\n".join(md))
+    written.append(out / "selection.md")
+    return written
 
 
 def _interaction_sections(data: ReportData, out: Path, plots: bool, written: list[Path],
