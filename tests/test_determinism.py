@@ -81,8 +81,9 @@ def _same(a, b) -> bool:
 
 
 def _both_tracks(uri):
-    """Main-track and interaction-track runs of a store, one row per method."""
-    runs = pd.concat([fetch_table(uri, "varbench"), fetch_table(uri, "varbench", kind="interaction")])
+    """Main-track, interaction-track and selection-track runs of a store, one row per method."""
+    runs = pd.concat([fetch_table(uri, "varbench"), fetch_table(uri, "varbench", kind="interaction"),
+                      fetch_table(uri, "varbench", kind="selection")])
     return runs.set_index("method").drop(index="boom").sort_index()
 
 

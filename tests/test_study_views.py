@@ -76,7 +76,7 @@ def test_olden_similarity_against_the_carried_truth(tmp_path):
     assert np.isclose(summary.loc["olden", "ci95"], 0.0)
 
 
-def test_correlation_view_decoy_share_from_the_carried_truth(tmp_path):
+def test_correlation_view_irrelevant_share_from_the_carried_truth(tmp_path):
     corr = load("experiments/correlation/plot_vs_correlation.py")
     truth = json.dumps([4.0, 0.0, 3.0, 0.0])                                   # two decoy twins
     rows = [{"dataset": f"decoys_r{r:02d}", "seed": s, "method": "permutation", "spearman": 1 - r / 100,
@@ -84,7 +84,7 @@ def test_correlation_view_decoy_share_from_the_carried_truth(tmp_path):
             for r in (0, 90) for s, d in ((0, 0.5), (1, 1.0))]
     df = corr.load(runs_csv(tmp_path / "runs.csv", rows))
     # decoy share = 2d / (7 + 2d): 1/8 and 2/9
-    assert df["decoy_share"].tolist() == pytest.approx([1 / 8, 2 / 9, 1 / 8, 2 / 9])
+    assert df["irrelevant_share"].tolist() == pytest.approx([1 / 8, 2 / 9, 1 / 8, 2 / 9])
     s = corr.summarise(df).set_index("rho")
-    assert s.loc[0.9, "spearman"] == pytest.approx(0.1) and s.loc[0.0, "decoy_share_n"] == 2
-    assert s.loc[0.0, "decoy_share"] == pytest.approx((1 / 8 + 2 / 9) / 2) and s.loc[0.0, "decoy_share_lo"] == 0.0
+    assert s.loc[0.9, "spearman"] == pytest.approx(0.1) and s.loc[0.0, "irrelevant_share_n"] == 2
+    assert s.loc[0.0, "irrelevant_share"] == pytest.approx((1 / 8 + 2 / 9) / 2) and s.loc[0.0, "irrelevant_share_lo"] == 0.0
