@@ -63,4 +63,5 @@ def test_bad_override_fails_fast_with_clear_message(tmp_path):
     assert "dataset.n_relevant=50 is invalid" in out.stdout + out.stderr
     assert not list(tmp_path.glob("outputs/**/*.keras"))
     unknown = _run(["dataset=nope"], tmp_path)
-    assert unknown.returncode != 0 and "Available options in 'dataset'" in unknown.stderr
+    assert unknown.returncode == 2 and "available options in 'dataset': additive," in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1 and not (tmp_path / "mlflow.db").exists()

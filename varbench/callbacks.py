@@ -1,8 +1,13 @@
-"""Hydra callbacks: prepare the tracking store once, print the ranked summary at the end."""
+"""Hydra callbacks: check the whole sweep and open the tracking store before any job starts;
+print the ranked summary of the sweep's cells at the end.
+
+Each step is its own function so that other steps (e.g. a shared pre-training pass) can be
+added to `on_multirun_start` beside them."""
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -10,23 +15,34 @@ from omegaconf import DictConfig
 
 log = logging.getLogger("varbench")
 
-# Set by the callback: the process exit code (1 if any method or cell failed).
+# Set by the callback and the jobs: the process exit code (1 if any method or cell failed,
+# 2 for an invalid configuration).
 EXIT = {"code": 0}
+# The store and sweep directory of the running sweep (set at its start; for messages).
+CURRENT: dict[str, str] = {}
 
 
-def print_summary(uri: str, experiment: str, sweep: str) -> None:
-    """Print the ranked table of one sweep's method runs and set the exit code."""
+def print_summary(uri: str, experiment: str, method_hashes: set[str], sweep: str = "") -> None:
+    """Print the ranked table of the given (cell, method) pairs as the store holds them now
+    (whether this run logged them or an earlier one did) and set the exit code. Without
+    hashes (a sweeper whose jobs are not known up front): the runs tagged with `sweep`."""
     import pandas as pd
 
     from varbench.report.tables import format_summary, summarize
     from varbench.tracking import fetch_table
 
-    df = fetch_table(uri, experiment, f"tags.sweep = '{sweep}'")
+    flt = "" if method_hashes else f"tags.sweep = '{sweep}'"
+
+    def mine(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["method_hash"].isin(method_hashes)] if method_hashes and not df.empty else df
+
+    df = mine(fetch_table(uri, experiment, flt))
     table = summarize(df)
     n_cells = df["parent_run_id"].nunique() if not df.empty else 0
     print(format_summary(table, f"\nvarbench: {n_cells} cell(s), {len(df)} method run(s); "
-                                f"ranked by {table.attrs.get('ranked_by', 'mean Spearman vs truth')}  [{uri}, experiment {experiment!r}]"))
-    inter = fetch_table(uri, experiment, f"tags.sweep = '{sweep}'", kind="interaction")
+                                f"ranked by {table.attrs.get('ranked_by', 'mean Spearman vs truth')}  "
+                                f"[{uri}, experiment {experiment!r}]"))
+    inter = mine(fetch_table(uri, experiment, flt, kind="interaction"))
     if not inter.empty:
         g = inter.groupby("method")
         table = pd.DataFrame({"pair_auroc": g["pair_auroc"].mean() if "pair_auroc" in inter else float("nan"),
@@ -34,38 +50,81 @@ def print_summary(uri: str, experiment: str, sweep: str) -> None:
         print(f"\ninteraction track: {len(inter)} run(s); mean pairwise ROC AUC of true pairs\n"
               + table.sort_values("pair_auroc", ascending=False).to_string(float_format=lambda v: f"{v:.3f}"))
     if any(not t.empty and (t["status"] != "ok").any() for t in (df, inter)):
-        EXIT["code"] = 1
+        EXIT["code"] = max(EXIT["code"], 1)
 
 
-def sweep_size(config: DictConfig) -> int:
-    """Number of jobs the basic sweep will launch: the product of the sweep lists, with
-    command-line values replacing the config's `hydra.sweeper.params` for the same key."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def refuse_invalid(jobs: list[Any]) -> None:
+    """Print one line per distinct configuration error and exit 2 before anything trains or is
+    written (SystemExit: Hydra turns a callback's exceptions into warnings)."""
+    from varbench.sweep import report_invalid
 
-    params = {str(k): f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()}
-    for line in config.hydra.overrides.task:
-        params[line.split("=", 1)[0].lstrip("+~")] = line
-    total = 1
-    for override in OverridesParser.create().parse_overrides(list(params.values())):
-        if override.is_sweep_override() and not override.is_interval_sweep():
-            total *= len(list(override.sweep_string_iterator()))
-    return total
+    lines = report_invalid(jobs)
+    if lines:
+        for line in lines:
+            print(f"varbench: {line}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def validate_sweep(config: DictConfig) -> list[Any]:
+    """Every job of the multirun composed and validated; exits 2 if any is invalid."""
+    from varbench.sweep import check_sweep, is_basic_sweeper
+
+    if not is_basic_sweeper(config):
+        log.info("sweeper %s: jobs are validated one at a time", config.hydra.sweeper.get("_target_"))
+        return []
+    jobs = check_sweep(config)
+    refuse_invalid(jobs)
+    return jobs
+
+
+def validate_run(config: DictConfig) -> list[Any]:
+    """The single job of a RUN-mode invocation, validated; exits 2 if invalid."""
+    from varbench.sweep import Job, check_composed
+
+    jobs = [check_composed(config, Job(0, list(config.hydra.overrides.task)))]
+    refuse_invalid(jobs)
+    return jobs
+
+
+def open_store(config: DictConfig, sweep: str) -> None:
+    """Create or open the tracking store and experiment once, in the parent, before workers
+    start (one schema migration); an unreachable or unusable store is fatal here (exit 2)."""
+    from varbench.schema import one_line
+    from varbench.tracking import Tracker
+
+    try:
+        Tracker(config.tracking.uri, config.tracking.experiment)
+        CURRENT.update(uri=config.tracking.uri, experiment=config.tracking.experiment, sweep=sweep)
+    except Exception as exc:  # noqa: BLE001 - TrackingError, sqlite/SQLAlchemy errors, bad URIs
+        print(f"varbench: tracking error: {one_line(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 class Summary(Callback):
-    """Create the MLflow store/experiment before workers start; count and summarise the sweep."""
+    """Validate every job and open the store before the first job; summarise at the end."""
+
+    def __init__(self) -> None:
+        self.method_hashes: set[str] = set()
+
+    def _remember(self, jobs: list[Any]) -> None:
+        self.method_hashes = {h for j in jobs for h in j.method_hashes}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from varbench.tracking import Tracker
+        jobs = validate_sweep(config)
+        open_store(config, str(config.hydra.sweep.dir))
+        self._remember(jobs)
+        os.environ["VARBENCH_SWEEP_TOTAL"] = str(len(jobs) or "?")  # inherited by workers
+        os.environ["VARBENCH_SWEEP_PARENT"] = str(os.getpid())  # workers exit when it dies
 
-        Tracker(config.tracking.uri, config.tracking.experiment)  # one schema migration, in the parent
-        try:
-            os.environ["VARBENCH_SWEEP_TOTAL"] = str(sweep_size(config))  # inherited by workers
-        except Exception as exc:  # noqa: BLE001 - progress display only
-            log.debug("could not count the sweep: %s", exc)
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        jobs = validate_run(config)
+        open_store(config, str(config.hydra.run.dir))
+        self._remember(jobs)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        print_summary(config.tracking.uri, config.tracking.experiment, str(config.hydra.sweep.dir))
+        print_summary(config.tracking.uri, config.tracking.experiment, self.method_hashes,
+                      str(config.hydra.sweep.dir))
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
-        print_summary(config.tracking.uri, config.tracking.experiment, str(config.hydra.run.dir))
+        print_summary(config.tracking.uri, config.tracking.experiment, self.method_hashes,
+                      str(config.hydra.run.dir))

@@ -67,6 +67,31 @@ def _params(node: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in node.items() if not (k.startswith("_") and k.endswith("_"))}
 
 
+CODE_KEYS = ("_target_", "_partial_", "_args_")  # Hydra keys that would make a value run code
+
+
+def _reject_code_in_values(node: dict[str, Any], key: str) -> None:
+    """Config values are data: a `_target_`/`_partial_`/`_args_` anywhere inside a parameter
+    value (or `_args_` on the node itself) is refused, before anything is imported or called."""
+    if "_args_" in node:
+        raise ConfigError(one_line(f"{key}._args_={node['_args_']!r} is invalid: positional arguments are "
+                                   "supplied by varbench; give parameters by name"))
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k in CODE_KEYS:
+                    raise ConfigError(one_line(f"{path}={value!r} is invalid: a parameter value is data, "
+                                               f"it may not contain {k} (config values never run code)"))
+                walk(v, f"{path}.{k}")
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+
+    for name, value in _params(node).items():
+        walk(value, f"{key}.{name}")
+
+
 def load_target(node: Any, key: str, supplied: tuple[str, ...] = (), counts: bool = False) -> Any:
     """Import a `_target_` node as a partial (nothing is called) and check its parameters
     against the target's signature (`supplied`: the leading arguments varbench passes itself;
@@ -78,8 +103,9 @@ def load_target(node: Any, key: str, supplied: tuple[str, ...] = (), counts: boo
     target = node["_target_"]
     if not isinstance(target, str) or not target:
         raise ConfigError(one_line(f"{key}._target_={target!r} is invalid: expected a dotted path string"))
-    try:
-        fn = instantiate({**node, "_partial_": True})
+    _reject_code_in_values(node, key)
+    try:  # non-recursive: only this node's own _target_ is ever imported
+        fn = instantiate({**node, "_partial_": True, "_recursive_": False})
     except Exception as exc:  # noqa: BLE001 - import errors, target policy, bad nested nodes
         cause = exc.__cause__ or exc
         raise ConfigError(one_line(f"{key}._target_={target!r} could not be instantiated: "

@@ -71,6 +71,35 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be reached or used."""
 
 
+KILLED = {"runs": 0}  # runs this process marked KILLED (for the "interrupted" line)
+
+
+def open_existing_store(uri: str) -> None:
+    """Raise TrackingError unless `uri` names a store that already exists: a sqlite file
+    that is there (a mistyped path would otherwise create an empty store), or a server that
+    answers. For commands that only read (`varbench report`)."""
+    if uri.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_file():
+            raise TrackingError(f"--uri={uri!r}: no tracking store at {path.resolve()} (a sweep creates it; "
+                                "check the path)")
+        return
+    if uri.startswith(("http://", "https://")):
+        check_reachable(uri)
+        return
+    raise TrackingError(f"--uri={uri!r} is not supported: expected sqlite:///PATH or http(s)://HOST:PORT")
+
+
+def count_killed(uri: str, experiment: str, sweep: str) -> int:
+    """Runs of `sweep` that are marked KILLED in the store (0 if it cannot be read)."""
+    try:
+        return len(Tracker(uri, experiment).search(f"tags.sweep = '{sweep}' and attributes.status = 'KILLED'"))
+    except Exception:  # noqa: BLE001 - only for a message on the way out
+        return 0
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, with a clear message, if an http(s) tracking server does not answer."""
     if not uri.startswith(("http://", "https://")):
@@ -154,6 +183,7 @@ class Tracker:
             try:
                 self.log(run_id, tags={"status": "killed"})
                 self.end_run(run_id, "KILLED")
+                KILLED["runs"] += 1
             except Exception as exc:  # noqa: BLE001 - best effort while shutting down
                 log.warning("could not mark run %s killed: %s", run_id, exc)
 
@@ -177,7 +207,7 @@ class Tracker:
                 return out
 
 
-TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "status", "cell_status", "error",
+TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "method_hash", "status", "cell_status", "error",
              "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions",
              "returns", "estimand", "role", "scope", "needs", "selected", "pvalues", "statistic")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",

@@ -7,6 +7,7 @@ either an array of length d (global importance) or an `Attribution`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, Union, get_args
 
 import numpy as np
 
@@ -72,7 +73,12 @@ def sample_rows(n: int, n_rows: int | None, rng: np.random.Generator) -> np.ndar
     return np.sort(rng.choice(n, size=n_rows, replace=False))
 
 
-def baseline_vector(X: np.ndarray, baseline: str | float) -> np.ndarray:
+BaselineName = Literal["zero", "mean", "median"]
+Baseline = Union[BaselineName, float]  # a method parameter's type hint: checked before training
+BASELINES = get_args(BaselineName)
+
+
+def baseline_vector(X: np.ndarray, baseline: Baseline) -> np.ndarray:
     """A reference point: "zero", "mean" or "median" of X, or a constant."""
     if baseline == "zero":
         return np.zeros(X.shape[1], dtype=np.float32)

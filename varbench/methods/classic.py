@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from typing import Literal, Sequence, get_args
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from varbench.models.trained import TrainedModel
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "test")
+Split = Literal["train", "test"]
+SPLITS = get_args(Split)
 PROFILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)  # minimum, quartiles, maximum
 
 
@@ -46,7 +47,7 @@ def _rows(data: Dataset, split: str, n_rows: int | None, rng: np.random.Generato
 
 # ----------------------------------------------------------------------------- partial derivatives
 
-def pad(model: TrainedModel, data: Dataset, rng: np.random.Generator, split: str = "train",
+def pad(model: TrainedModel, data: Dataset, rng: np.random.Generator, split: Split = "train",
         n_rows: int | None = None) -> Attribution:
     """PaD, the partial-derivatives method (Dimopoulos et al. 1995, 1999; Gevrey et al. 2003):
     SSD_j = sum over rows i of (d f / d x_j at x_i)^2, the sum of squared derivatives of the
@@ -65,7 +66,7 @@ def pad(model: TrainedModel, data: Dataset, rng: np.random.Generator, split: str
 # ----------------------------------------------------------------------------- input perturbation
 
 def input_perturbation(model: TrainedModel, data: Dataset, rng: np.random.Generator, noise: float = 0.5,
-                       n_repeats: int = 10, split: str = "train", n_rows: int | None = None) -> Attribution:
+                       n_repeats: int = 10, split: Split = "train", n_rows: int | None = None) -> Attribution:
     """Input perturbation (Scardi & Harding 1999; Gevrey et al. 2003): add noise to input j alone
     and record the increase of the loss (MSE for regression, log loss for classification):
         importance_j = mean over repeats of L(X with x_j + e) - L(X),  e ~ N(0, (noise * sd_j)^2)
@@ -90,7 +91,7 @@ def input_perturbation(model: TrainedModel, data: Dataset, rng: np.random.Genera
 # ----------------------------------------------------------------------------- Lek's profile
 
 def profile(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_points: int = 13,
-            levels: Sequence[float] = PROFILE_LEVELS, split: str = "train") -> Attribution:
+            levels: Sequence[float] = PROFILE_LEVELS, split: Split = "train") -> Attribution:
     """Lek's profile method (Lek et al. 1996; Gevrey et al. 2003), called "sensitivity analysis"
     by Olden et al. (2004). For input j, the other inputs are held together at their q-quantile
     for each q in `levels` (minimum, quartiles, maximum), while x_j runs over `n_points` equally

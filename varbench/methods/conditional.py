@@ -4,7 +4,7 @@ already carry, and the model is not evaluated far outside the data (as plain per
 when features are dependent)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -13,7 +13,8 @@ from varbench.methods.base import Attribution, sample_rows
 from varbench.methods.perturbation import loss_increase
 from varbench.models.trained import TrainedModel
 
-SAMPLERS = ("gaussian", "regressor")
+Sampler = Literal["gaussian", "regressor"]
+SAMPLERS = get_args(Sampler)
 
 
 def gaussian_conditionals(X: np.ndarray, ridge: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,7 +58,7 @@ def _regressor_means(regressor: Any, X_train: np.ndarray, X: np.ndarray) -> np.n
 
 
 def conditional_permutation(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-                            sampler: str = "gaussian", regressor: Any = "linear",
+                            sampler: Sampler = "gaussian", regressor: Any = "linear",
                             n_repeats: int = 5, n_rows: int | None = 1000) -> Attribution:
     """Conditional permutation importance: increase of the test loss (MSE, or log loss) when
     x_j is replaced by a draw from an estimate of p(x_j | x_-j) fitted on the train split,

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import numpy as np
 
 from varbench.datasets.base import Dataset
-from varbench.methods.base import Attribution, baseline_vector, sample_rows
+from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
 from varbench.models.trained import TrainedModel
 
-QUADRATURES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
-SMOOTHGRAD_BASES = ("saliency", "grad_input", "integrated_gradients")
+Quadrature = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
+SmoothgradBase = Literal["saliency", "grad_input", "integrated_gradients"]
+QUADRATURES = get_args(Quadrature)
+SMOOTHGRAD_BASES = get_args(SmoothgradBase)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -134,7 +136,7 @@ def saliency(model: TrainedModel, data: Dataset, rng: np.random.Generator,
 
 
 def grad_input(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-               n_rows: int | None = 1000, baseline: str | float = "zero") -> Attribution:
+               n_rows: int | None = 1000, baseline: Baseline = "zero") -> Attribution:
     """Gradient x input (Shrikumar et al. 2016): grad f(x)_j * (x_j - b_j); the classic form has
     b = 0 ("zero"). Equal to the exact Shapley value w_j (x_j - b_j) for a linear model, but
     not additive for a non-linear f (sum_j phi_j != f(x) - f(b)), so rows is not set."""
@@ -145,8 +147,8 @@ def grad_input(model: TrainedModel, data: Dataset, rng: np.random.Generator,
 
 
 def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-                         n_rows: int | None = 500, baseline: str | float = "mean", steps: int = 128,
-                         method: str = "gausslegendre") -> Attribution:
+                         n_rows: int | None = 500, baseline: Baseline = "mean", steps: int = 128,
+                         method: Quadrature = "gausslegendre") -> Attribution:
     """Integrated Gradients (Sundararajan et al. 2017): phi_j = (x_j - b_j) int_0^1
     d f / d x_j (b + a (x - b)) da, the integral by `method` quadrature with `steps` nodes.
     Additive: sum_j phi_j = f(x) - f(b) up to the quadrature error, reported as extras
@@ -161,9 +163,9 @@ def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Gene
 
 
 def smoothgrad(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-               base: str = "saliency", noise: float = 0.15, n_samples: int = 32,
-               n_rows: int | None = 200, baseline: str | float = "zero", steps: int = 32,
-               method: str = "gausslegendre") -> Attribution:
+               base: SmoothgradBase = "saliency", noise: float = 0.15, n_samples: int = 32,
+               n_rows: int | None = 200, baseline: Baseline = "zero", steps: int = 32,
+               method: Quadrature = "gausslegendre") -> Attribution:
     """SmoothGrad (Smilkov et al. 2017): the `base` method applied to the Gaussian-smoothed
     model f_s(x) = E f(x + e), e ~ N(0, diag((noise * sd_j)^2)) with sd_j the training std of
     feature j, estimated with n_samples draws per row (one batched gradient call):
@@ -324,7 +326,7 @@ def _rescale(name: str, z: np.ndarray, z0: np.ndarray, tol: float = 1e-6) -> np.
 
 
 def deeplift(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-             n_rows: int | None = 1000, baseline: str | float = "mean") -> Attribution:
+             n_rows: int | None = 1000, baseline: Baseline = "mean") -> Attribution:
     """DeepLIFT with the Rescale rule (Shrikumar et al. 2017) for Dense MLPs.
 
     Each elementwise nonlinearity a passes the multiplier (a(z) - a(z0)) / (z - z0) (z0: its

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from varbench.datasets.base import Dataset
-from varbench.methods.base import Attribution, baseline_vector, sample_rows
+from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
 from varbench.models.trained import TrainedModel
 
 # replace(j, X, rng, n_repeats) -> (n_repeats, n) new values for column j
@@ -70,7 +70,7 @@ def probing(model: TrainedModel, data: Dataset, rng: np.random.Generator,
 
 
 def occlusion(model: TrainedModel, data: Dataset, rng: np.random.Generator,
-              baseline: str | float = "mean", n_rows: int | None = 1000) -> Attribution:
+              baseline: Baseline = "mean", n_rows: int | None = 1000) -> Attribution:
     """Occlusion / ablation: local attribution f(x) - f(x with x_j := b_j) for each explained
     test row x and feature j, where b = `baseline_vector(X_train, baseline)` ("zero", "mean",
     "median" or a constant). Global importance = mean |local| over rows. All rows x features

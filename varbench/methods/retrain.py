@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import numpy as np
 from scipy import stats
@@ -21,7 +21,8 @@ from varbench.models.trained import TrainedModel
 
 log = logging.getLogger(__name__)
 
-STATISTICS = ("mean", "median")
+Statistic = Literal["mean", "median"]
+STATISTICS = get_args(Statistic)
 
 # row_loss(model, X, y) -> per-row loss (n,)
 RowLoss = Callable[[TrainedModel, np.ndarray, np.ndarray], np.ndarray]
@@ -110,7 +111,7 @@ def mean_interval(deltas: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndar
     return m, m - half, m + half
 
 
-def loco(model: TrainedModel, data: Dataset, rng: np.random.Generator, statistic: str = "median",
+def loco(model: TrainedModel, data: Dataset, rng: np.random.Generator, statistic: Statistic = "median",
          alpha: float = 0.1) -> Attribution:
     """LOCO, leave-one-covariate-out (Lei, G'Sell, Rinaldo, Tibshirani & Wasserman 2018, sec. 6).
 

@@ -1,0 +1,144 @@
+"""The whole sweep is checked before its first job trains, in the default (MULTIRUN) mode:
+every bad override is one line and exit 2, with no traceback and nothing in the tracking
+store; config values never run code. These run the console entry point in-process (no
+TensorFlow: nothing gets as far as training)."""
+import contextlib
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+from test_fuzz import SETTINGS, invalid_case
+from varbench import cli
+
+ONE_JOB = ["hydra.sweeper.params.seed=0"]  # the default sweep, narrowed to one job (dataset=linear below)
+BASE = ["dataset=linear", "methods=[permutation,lime,random]", "dataset.n_samples=120", "trainer.progress_every=0",
+        "cache.dir=null"]
+
+
+def run_cli(args, cwd):
+    """`varbench ARGS` in-process from `cwd`: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    old_argv, old_cwd = sys.argv, os.getcwd()
+    sys.argv = ["varbench", *args]
+    os.chdir(cwd)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_refused(code, out, err, cwd, *needles):
+    lines = err.strip().splitlines()
+    assert code == 2, (code, out, err)
+    assert len(lines) == 1 and lines[0].startswith("varbench: config error: "), err
+    assert "Traceback" not in out + err and "training" not in out
+    assert not (Path(cwd) / "mlflow.db").exists() and not list(Path(cwd).glob("**/*.keras"))
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+FIGURES = {"tried": 0, "refused cleanly": 0}
+
+
+@settings(max_examples=42, **SETTINGS)
+@given(invalid_case())
+def test_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory, case):
+    overrides, key = case
+    cwd = tmp_path_factory.mktemp("bad")
+    FIGURES["tried"] += 1
+    code, out, err = run_cli([*ONE_JOB, *BASE, *overrides], cwd)
+    assert_refused(code, out, err, cwd, key.lstrip("+"))
+    FIGURES["refused cleanly"] += 1
+
+
+def test_bad_override_figures():
+    """Run after the property test in the same module (pytest keeps file order)."""
+    if FIGURES["tried"] == 0:
+        pytest.skip("run with test_bad_overrides_in_the_default_mode_are_one_line_exit_2")
+    print(f"\nsweep checks: {FIGURES['tried']} bad overrides tried, {FIGURES['refused cleanly']} refused cleanly")
+    assert FIGURES["tried"] >= 41 and FIGURES["refused cleanly"] == FIGURES["tried"]
+
+
+def test_whole_default_sweep_refused_in_one_line(tmp_path):
+    code, out, err = run_cli(["dataset.noise=-1"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "every job of 6: dataset.noise=-1 is invalid")
+
+
+def test_one_bad_seed_refuses_the_sweep_before_any_training(tmp_path):
+    code, out, err = run_cli(["-m", "dataset=linear", "seed=0,-1,1", "methods=[random]"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "job #1 (dataset=linear seed=-1 methods=[random]): seed=-1 is invalid")
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").glob("**/*.log"))
+
+
+def test_several_bad_jobs_one_line_each(tmp_path):
+    code, out, err = run_cli(["-m", "dataset=linear", "seed=0,-1", "dataset.noise=nan,0.1", "methods=[random]"],
+                             tmp_path)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2 and not (tmp_path / "mlflow.db").exists(), err
+    assert "job #0 (dataset=linear seed=0 dataset.noise=nan methods=[random]): dataset.noise=nan is invalid" in lines[0]
+    assert "jobs #2, #3 of 4: seed=-1 is invalid" in lines[1]  # job 2 has both faults: the first is reported
+
+
+def test_method_parameter_values_checked_up_front(tmp_path):
+    code, out, err = run_cli([*ONE_JOB, "methods=[occlusion]", "methods.occlusion.baseline=mode"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "methods.occlusion.baseline='mode' is invalid: expected one of "
+                                             "('zero', 'mean', 'median') or a finite number")
+
+
+@pytest.mark.parametrize("value", [
+    "{_target_:shutil.copyfile,src:SRC,dst:DST}",
+    "{_target_:builtins.open,file:DST,mode:w}",
+    "[1,{_target_:os.makedirs,name:DST}]",
+    "{_partial_:true,_target_:os.makedirs,name:DST}",
+])
+def test_nested_targets_are_values_never_called(tmp_path, value):
+    src, dst = tmp_path / "src.txt", tmp_path / "created"
+    src.write_text("x")
+    value = value.replace("SRC", str(src)).replace("DST", str(dst))
+    code, out, err = run_cli([*ONE_JOB, "methods=[permutation]", f"methods.permutation.n_repeats={value}"],
+                             tmp_path)
+    assert_refused(code, out, err, tmp_path, "methods.permutation.n_repeats", "config values never run code")
+    assert not dst.exists()
+
+
+def test_top_level_args_refused(tmp_path):
+    code, out, err = run_cli([*ONE_JOB, "methods=[random]", "+methods.random._args_=[1]"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "methods.random._args_=[1] is invalid")
+
+
+def test_unknown_names_list_the_options(tmp_path):
+    code, out, err = run_cli(["methods=[permutaton]"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "Could not load 'methods/permutaton'", "permutation,", "seed_answers")
+    code, out, err = run_cli(["model=mlpp"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "available options in 'model': mlp, mlp_deep")
+
+
+def test_yaml_syntax_error_in_a_user_config_dir(tmp_path):
+    (tmp_path / "uc" / "methods").mkdir(parents=True)
+    (tmp_path / "uc" / "methods" / "mine.yaml").write_text("defaults:\n  - /method@r: random\nfoo: : bar\n")
+    code, out, err = run_cli(["--config-dir", str(tmp_path / "uc"), "methods=mine"], tmp_path)
+    assert_refused(code, out, err, tmp_path, "mapping values are not allowed here", "mine.yaml")
+
+
+def test_debug_switch_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="Could not load 'methods/permutaton'"):
+        run_cli(["--debug", "methods=[permutaton]"], tmp_path)
+    code, _, err = run_cli(["methods=[permutaton]"], tmp_path)  # and the next call is quiet again
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_help_names_the_subcommands(tmp_path):
+    code, out, err = run_cli(["--help"], tmp_path)
+    assert code == 0
+    assert "varbench report" in out and "varbench bench" in out and "--debug" in out
+    assert "== Config groups ==" in out or "Compose your configuration" in out  # Hydra's part follows

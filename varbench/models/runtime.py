@@ -1,0 +1,46 @@
+"""TensorFlow start-up for a job: imported quietly (no oneDNN/CUDA-driver chatter, no `cuInit`
+error line on machines without a GPU), threads set before the runtime initialises."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Iterator
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block (C++ start-up logs write there before
+    any log level applies); Python exceptions raised in the block still propagate."""
+    if os.environ.get("VARBENCH_DEBUG") == "1":  # --debug shows everything
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def start_tensorflow(threads: int | None = None) -> None:
+    """Import TensorFlow and Keras, apply the thread counts (when given and still possible) and
+    initialise the devices, all with TensorFlow's start-up logging silenced."""
+    with quiet_stderr():
+        import tensorflow as tf
+
+        if threads is not None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+                tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+            except RuntimeError:  # TF already initialised in this reused worker: settings stand
+                pass
+        tf.config.list_logical_devices()  # device start-up (cuInit) happens here, silenced
+        import keras  # noqa: F401
