@@ -160,3 +160,48 @@ def test_sigterm_leaves_store_consistent_and_rerun_completes(tmp_path):
     rerun = _varbench(args, tmp_path, VARBENCH_TEST_SLOW=str(flag))
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     _assert_each_cell_once(uri, 1, methods=("random", "slow"))
+
+
+def _popen(args, tmp_path, log_name, **env):
+    exe = Path(sys.executable).with_name("varbench")
+    log = open(tmp_path / log_name, "w")
+    return subprocess.Popen([str(exe), *args], cwd=tmp_path, env=_env(tmp_path, **env), stdout=log,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def test_two_identical_sweeps_at_once_log_each_pair_once(tmp_path):
+    """Both start on a fresh store in the same directory; each cell is claimed by one of them,
+    the other waits for it and skips its pairs; both print the same full table."""
+    args = ["-m", *SMALL, "seed=0,1"]
+    procs = [_popen(args, tmp_path, f"sweep{i}.log") for i in range(2)]
+    for p in procs:
+        p.wait(timeout=600)
+    logs = [_read(tmp_path / f"sweep{i}.log") for i in range(2)]
+    assert all(p.returncode == 0 for p in procs), logs
+    _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 2)
+    assert all("varbench: 2 cell(s), 4 method run(s)" in text for text in logs), logs
+    # a rerun of the finished sweep (one cell of it, in RUN mode) trains nothing and shows the table
+    again = _varbench([*SMALL, "seed=1", "hydra.mode=RUN"], tmp_path)
+    assert again.returncode == 0 and "skipping (resume)" in again.stdout and "training" not in again.stdout
+    assert "varbench: 1 cell(s), 2 method run(s)" in again.stdout and "probing" in again.stdout
+
+
+def test_ctrl_c_is_one_line_and_rerun_resumes(tmp_path):
+    flag = tmp_path / "slow"
+    flag.write_text("1")
+    args = [*SMALL, "seed=0", "methods=[random]", "+methods.slow._target_=user_methods.slow_once"]
+    proc = _popen(args, tmp_path, "out.log", VARBENCH_TEST_SLOW=str(flag))
+    deadline = time.time() + 240
+    while time.time() < deadline and "[1/2] random" not in _read(tmp_path / "out.log"):
+        time.sleep(0.5)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    text = _read(tmp_path / "out.log")
+    assert proc.returncode == 130 and "Traceback" not in text, text[-3000:]
+    assert text.strip().splitlines()[-1] == "varbench: interrupted; 1 run(s) marked KILLED; rerun to resume"
+    flag.unlink()
+    rerun = _varbench(args, tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 1, methods=("random", "slow"))

@@ -119,39 +119,109 @@ def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = No
 
     With `resume` (default), (cell, method) pairs already logged with status ok are skipped (a
     cell with nothing left to do is not even trained), failed ones are rerun and their old runs
-    deleted, so the store never holds duplicates. On interruption (SIGINT/SIGTERM) the runs left
-    open are marked KILLED before the exception propagates."""
+    deleted, so the store never holds duplicates. Before it trains, the cell is claimed in the
+    store (`Tracker.claim`): a concurrent process running the same cell is waited for, then
+    its pairs are skipped. Under the claim, what an earlier crash or an older version left is
+    healed (`_heal`). On interruption (SIGINT/SIGTERM) the runs left open are marked KILLED
+    and the claim released before the exception propagates."""
     from varbench.tracking import Tracker
 
     spec: CellSpec = resolve_cell(cfg, names)  # validates everything before any training
     tracker = Tracker(spec.tracking_uri, spec.experiment)
+    label = f"{spec.dataset_name}/{spec.model_name} seed={spec.seed}"
+    prev = _previous(tracker, spec)
+    if prev.complete(spec):  # nothing to do and nothing to heal: no claim needed
+        log.info("cell %s: all %d methods already logged ok; skipping (resume)", label, len(spec.methods))
+        return CellResult(status="skipped", parent_run_id=prev.parent)
+    claim = tracker.claim(spec.cell_hash)
     try:
-        return _run_cell(cfg, spec, tracker, sweep)
+        claim.acquire(on_wait=lambda h: log.info("cell %s is being run by %s pid %s; waiting for it", label,
+                                                 h.get("host"), h.get("pid")))
+        return _run_cell(cfg, spec, tracker, sweep, _heal(tracker, spec, _previous(tracker, spec)))
     except BaseException:
         tracker.kill_open_runs()
         raise
+    finally:
+        claim.release()
 
 
-def _previous(tracker: Any, spec: CellSpec) -> tuple[str | None, dict[str, str], dict[str, list[str]]]:
-    """(existing parent run id, {method_hash: ok run id}, {method_hash: [failed/killed run ids]})."""
+@dataclass
+class Previous:
+    """What the store already holds for a cell."""
+
+    parent: str | None = None  # the cell run kept (the newest)
+    parent_run: Any = None
+    extra_parents: list[str] = field(default_factory=list)  # duplicate cell runs (older)
+    done: dict[str, str] = field(default_factory=dict)  # method_hash -> newest ok run id
+    duplicates: list[str] = field(default_factory=list)  # older ok runs of the same pair
+    stale: dict[str, list[str]] = field(default_factory=dict)  # method_hash -> failed/killed run ids
+    children: dict[str, str] = field(default_factory=dict)  # run id -> its parent run id
+
+    def complete(self, spec: CellSpec) -> bool:
+        """Every method logged ok, the cell run closed, nothing duplicated."""
+        hashes = spec.method_hashes or {}
+        return (self.parent is not None and all(hashes.get(n) in self.done for n in spec.methods)
+                and self.parent_run.info.status == "FINISHED" and not self.extra_parents and not self.duplicates)
+
+
+def _previous(tracker: Any, spec: CellSpec) -> Previous:
+    """The cell's runs in the store (nothing, without resume)."""
+    prev = Previous()
     if not spec.resume:
-        return None, {}, {}
+        return prev
     runs = tracker.search(f"tags.cell_hash = '{spec.cell_hash}'")
     parents = sorted((r for r in runs if r.data.tags.get("kind") == "cell"), key=lambda r: r.info.start_time)
-    ok: dict[str, str] = {}
-    stale: dict[str, list[str]] = {}
-    for r in runs:
+    if parents:
+        prev.parent_run, prev.parent = parents[-1], parents[-1].info.run_id
+        prev.extra_parents = [r.info.run_id for r in parents[:-1]]
+    ok: dict[str, list[Any]] = {}
+    for r in sorted(runs, key=lambda r: r.info.start_time):
         h = r.data.tags.get("method_hash")
         if r.data.tags.get("kind") not in RUN_KINDS.values() or not h:
             continue
+        prev.children[r.info.run_id] = r.data.tags.get("mlflow.parentRunId", "")
         if r.data.tags.get("status") == "ok" and r.info.status == "FINISHED":
-            ok[h] = r.info.run_id
+            ok.setdefault(h, []).append(r.info.run_id)
         else:
-            stale.setdefault(h, []).append(r.info.run_id)
-    return (parents[-1].info.run_id if parents else None), ok, stale
+            prev.stale.setdefault(h, []).append(r.info.run_id)
+    prev.done = {h: ids[-1] for h, ids in ok.items()}
+    prev.duplicates = [i for ids in ok.values() for i in ids[:-1]]
+    return prev
 
 
-def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> CellResult:
+def _heal(tracker: Any, spec: CellSpec, prev: Previous) -> Previous:
+    """Under the cell's claim, repair what concurrent runs of older versions or crashes left:
+    duplicate ok runs of a pair are deleted (the newest is kept), duplicate cell runs are
+    merged into the newest (their surviving children moved under it), stale runs of pairs
+    now done are deleted, and a cell run left RUNNING/KILLED with every method done is closed."""
+    for run_id in prev.duplicates:
+        tracker.delete_run(run_id)
+    if prev.duplicates:
+        log.info("cell %s: removed %d duplicate method run(s)", spec.cell_hash, len(prev.duplicates))
+    if prev.extra_parents:
+        for child in [*prev.done.values(), *(i for ids in prev.stale.values() for i in ids)]:
+            if prev.children.get(child) in prev.extra_parents:
+                tracker.set_parent(child, prev.parent)
+        for run_id in prev.extra_parents:
+            tracker.delete_run(run_id)
+        log.info("cell %s: merged %d duplicate cell run(s)", spec.cell_hash, len(prev.extra_parents))
+    for h in [h for h in prev.stale if h in prev.done]:
+        for run_id in prev.stale.pop(h):
+            tracker.delete_run(run_id)
+    hashes = spec.method_hashes or {}
+    finished = prev.parent_run is not None and prev.parent_run.info.status == "FINISHED"
+    if prev.parent and not finished and all(hashes.get(n) in prev.done for n in spec.methods):
+        quality = {k: v for k, v in prev.parent_run.data.metrics.items() if k in ("r2", "accuracy", "auc")}
+        low = spec.quality_threshold is not None and not _headline(quality) >= spec.quality_threshold
+        tracker.log(prev.parent, tags={"status": "low_quality" if low else "ok"})
+        tracker.end_run(prev.parent, "FINISHED")
+        log.info("cell %s: closed the cell run left %s", spec.cell_hash, prev.parent_run.info.status)
+        prev.parent_run = None  # closed: nothing left to do
+    prev.extra_parents, prev.duplicates = [], []
+    return prev
+
+
+def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: Previous) -> CellResult:
     from varbench.models.cache import load_or_train
     from varbench.models.trainer import DivergedError
     from varbench.tracking import MAX_TAG, flatten, matrix_json, vector_json
@@ -159,7 +229,7 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str) -> Cell
     data = spec.dataset
     result = CellResult()
     hashes = spec.method_hashes or {}
-    parent, done, stale = _previous(tracker, spec)
+    parent, done, stale = prev.parent, prev.done, prev.stale
     todo = {name: fn for name, fn in spec.methods.items() if hashes.get(name) not in done}
     label = f"{spec.dataset_name}/{spec.model_name} seed={spec.seed}"
     if parent and not todo:

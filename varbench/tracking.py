@@ -12,11 +12,12 @@ Contract (stable; see README "Tracking contract"):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import time
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -127,15 +128,40 @@ def artifact_location(uri: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """For a sqlite store: an exclusive lock on `<db>.lock` beside the database file, held while
+    the store is created or migrated (processes that create a fresh sqlite store at once would
+    otherwise race in the schema migration and fail). Other stores: no lock."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+    from pathlib import Path
+
+    db = Path(uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class Tracker:
     """Writes the cell/method runs of one experiment to an MLflow tracking store."""
 
     def __init__(self, uri: str, experiment: str) -> None:
-        from mlflow import MlflowClient
-
         check_reachable(uri)
         self.uri = uri
         self.open_runs: set[str] = set()
+        with store_lock(uri):
+            self._open(uri, experiment)
+
+    def _open(self, uri: str, experiment: str) -> None:
+        from mlflow import MlflowClient
+
         self.client = MlflowClient(tracking_uri=uri)
         exp = _retry(lambda: self.client.get_experiment_by_name(experiment), "get experiment")
         if exp is None:
@@ -195,6 +221,14 @@ class Tracker:
     def delete_run(self, run_id: str) -> None:
         _retry(lambda: self.client.delete_run(run_id), "delete run")
 
+    def claim(self, cell_hash: str, **kwargs: Any) -> Claim:
+        """A (not yet acquired) claim on one cell of this experiment (see `Claim`)."""
+        return Claim(self.uri, self.experiment_id, cell_hash, **kwargs)
+
+    def set_parent(self, run_id: str, parent_id: str) -> None:
+        """Move a child run under another parent run (healing duplicate cells)."""
+        _retry(lambda: self.client.set_tag(run_id, "mlflow.parentRunId", parent_id), "set parent")
+
     def search(self, filter_string: str) -> list[Any]:
         """Active runs of this experiment matching an MLflow filter string."""
         out, token = [], None
@@ -205,6 +239,147 @@ class Tracker:
             token = page.token
             if not token:
                 return out
+
+
+CLAIM_HEARTBEAT = 15.0  # seconds between a claim holder's heartbeats
+CLAIM_STALE = 120.0  # a claim whose heartbeat is older than this is taken over (holder presumed dead)
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+class Claim:
+    """An exclusive claim on one cell of one experiment, held in the tracking store itself, so
+    that it works the same for a sqlite file and for a shared MLflow server: a registered model
+    named `varbench-claim.<experiment id>.<cell hash>`, whose name is unique in the store, so
+    creating it is the atomic step (exactly one of several concurrent creators succeeds). Its
+    tags say who holds it (owner token, host, pid) and when the holder last said it was alive
+    (`heartbeat`, refreshed by a background thread). A claim whose holder is a dead process on
+    this host, or whose heartbeat is older than `stale_after` seconds, is taken over."""
+
+    def __init__(self, uri: str, experiment_id: str, cell_hash: str, stale_after: float = CLAIM_STALE,
+                 heartbeat: float = CLAIM_HEARTBEAT) -> None:
+        import os
+        import uuid
+
+        from mlflow import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=uri)
+        self.name = f"varbench-claim.{experiment_id}.{cell_hash}"
+        self.token = uuid.uuid4().hex
+        self.tags = {"owner": self.token, "host": _host(), "pid": str(os.getpid())}
+        self.stale_after, self.heartbeat_every = stale_after, heartbeat
+        self.held = False
+        self._stop: Any = None
+
+    def _code(self, exc: Exception) -> str:
+        return str(getattr(exc, "error_code", ""))
+
+    def holder(self) -> dict[str, str] | None:
+        """The current holder's tags, or None if the cell is not claimed."""
+        try:
+            return dict(_retry(lambda: self.client.get_registered_model(self.name), "read claim").tags)
+        except Exception as exc:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST: nobody holds it
+            if self._code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    def is_stale(self, tags: dict[str, str]) -> bool:
+        """Whether the holder is gone: a dead pid on this host, or no heartbeat for stale_after."""
+        try:
+            beat = float(tags.get("heartbeat", "0"))
+        except ValueError:
+            beat = 0.0
+        if time.time() - beat > self.stale_after:
+            return True
+        if tags.get("host") == _host():
+            try:
+                return not _pid_alive(int(tags.get("pid", "")))
+            except ValueError:
+                return True
+        return False
+
+    def try_acquire(self) -> bool:
+        """One attempt: True if this process now holds the claim. A stale claim is removed
+        first (after checking it is still the same stale holder)."""
+        tags = {**self.tags, "heartbeat": f"{time.time():.3f}"}
+        try:
+            _retry(lambda: self.client.create_registered_model(self.name, tags=tags), "claim cell")
+        except Exception as exc:  # noqa: BLE001 - RESOURCE_ALREADY_EXISTS: someone holds it
+            if self._code(exc) != "RESOURCE_ALREADY_EXISTS":
+                raise
+            holder = self.holder()
+            if holder is None:
+                return False  # released meanwhile: the caller tries again
+            if holder.get("owner") == self.token:  # our own create answered late (a retried request)
+                self._held()
+                return True
+            if self.is_stale(holder):
+                again = self.holder()
+                if again is not None and again.get("owner") == holder.get("owner"):
+                    log.warning("cell claim %s: holder %s pid %s is gone; taking over", self.name,
+                                holder.get("host"), holder.get("pid"))
+                    self._delete()
+            return False
+        self._held()
+        return True
+
+    def acquire(self, poll: float = 2.0, on_wait: Callable[[dict[str, str]], None] | None = None) -> None:
+        """Block until this process holds the claim (waiting while a live holder runs the cell)."""
+        waited = False
+        while not self.try_acquire():
+            holder = self.holder()
+            if holder is not None and not waited and on_wait is not None:
+                on_wait(holder)
+                waited = True
+            time.sleep(poll * (0.5 + random.random()))
+
+    def _held(self) -> None:
+        import threading
+
+        self.held = True
+        self._stop = threading.Event()
+
+        def beat() -> None:
+            while not self._stop.wait(self.heartbeat_every):
+                try:
+                    self.client.set_registered_model_tag(self.name, "heartbeat", f"{time.time():.3f}")
+                except Exception as exc:  # noqa: BLE001 - a missed beat is retried next time
+                    log.debug("claim heartbeat failed: %s", exc)
+
+        threading.Thread(target=beat, name="varbench-claim-heartbeat", daemon=True).start()
+
+    def _delete(self) -> None:
+        try:
+            _retry(lambda: self.client.delete_registered_model(self.name), "release claim")
+        except Exception as exc:  # noqa: BLE001 - already gone
+            if self._code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+
+    def release(self) -> None:
+        """Give the claim up (if this process still holds it)."""
+        if not self.held:
+            return
+        self._stop.set()
+        self.held = False
+        holder = self.holder()
+        if holder is not None and holder.get("owner") == self.token:
+            self._delete()
 
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "method_hash", "status", "cell_status", "error",
