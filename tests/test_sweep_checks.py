@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from test_fuzz import SETTINGS, invalid_case
 from varbench import cli
@@ -47,26 +48,24 @@ def assert_refused(code, out, err, cwd, *needles):
         assert needle in lines[0], (needle, lines[0])
 
 
-FIGURES = {"tried": 0, "refused cleanly": 0}
+N_BAD = 41
 
 
-@settings(max_examples=42, **SETTINGS)
-@given(invalid_case())
-def test_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory, case):
-    overrides, key = case
-    cwd = tmp_path_factory.mktemp("bad")
-    FIGURES["tried"] += 1
-    code, out, err = run_cli([*ONE_JOB, *BASE, *overrides], cwd)
-    assert_refused(code, out, err, cwd, key.lstrip("+"))
-    FIGURES["refused cleanly"] += 1
-
-
-def test_bad_override_figures():
-    """Run after the property test in the same module (pytest keeps file order)."""
-    if FIGURES["tried"] == 0:
-        pytest.skip("run with test_bad_overrides_in_the_default_mode_are_one_line_exit_2")
-    print(f"\nsweep checks: {FIGURES['tried']} bad overrides tried, {FIGURES['refused cleanly']} refused cleanly")
-    assert FIGURES["tried"] >= 41 and FIGURES["refused cleanly"] == FIGURES["tried"]
+@settings(max_examples=1, **{**SETTINGS, "suppress_health_check": [*SETTINGS["suppress_health_check"],
+                                                         HealthCheck.large_base_example]})
+@given(st.data())
+def test_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory, data):
+    """41 distinct bad overrides (the fuzzer's invalid cases), each in the default mode."""
+    tried = set()
+    while len(tried) < N_BAD:
+        overrides, key = data.draw(invalid_case())
+        if tuple(overrides) in tried:
+            continue
+        tried.add(tuple(overrides))
+        cwd = tmp_path_factory.mktemp("bad")
+        code, out, err = run_cli([*ONE_JOB, *BASE, *overrides], cwd)
+        assert_refused(code, out, err, cwd, key.lstrip("+"))
+    print(f"\nsweep checks: {len(tried)} bad overrides in the default mode, each refused in one line, exit 2")
 
 
 def test_whole_default_sweep_refused_in_one_line(tmp_path):
@@ -142,3 +141,8 @@ def test_help_names_the_subcommands(tmp_path):
     assert code == 0
     assert "varbench report" in out and "varbench bench" in out and "--debug" in out
     assert "== Config groups ==" in out or "Compose your configuration" in out  # Hydra's part follows
+
+
+def test_report_on_a_mistyped_store_is_an_error_and_creates_nothing(tmp_path):
+    code, out, err = run_cli(["report", "--uri", f"sqlite:///{tmp_path}/typo.db"], tmp_path)
+    assert code == 2 and "no tracking store at" in err and not (tmp_path / "typo.db").exists()

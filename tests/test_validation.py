@@ -472,7 +472,10 @@ def test_cached_model_with_code_is_refused_and_retrained(tmp_path, monkeypatch):
         lambda x: (open(__import__("os").environ["VARBENCH_TEST_MARKER"], "w").write("ran"), x[:, :1])[1],
         output_shape=(1,))(inp))
     evil.save(cache / f"{spec.model_hash}.keras")
-    (cache / f"{spec.model_hash}.json").write_text(json.dumps({"quality": {"r2": 1.0}, "train_seconds": 0.0}))
+    from varbench.models.cache import CACHE_TYPE, CACHE_VERSION
+
+    (cache / f"{spec.model_hash}.json").write_text(json.dumps({"type": CACHE_TYPE, "version": CACHE_VERSION,
+                                                               "quality": {"r2": 1.0}, "train_seconds": 0.0}))
     # positive control: loaded without safe mode, the file does run its code
     keras.models.load_model(cache / f"{spec.model_hash}.keras", safe_mode=False)(np.zeros((1, 3), np.float32))
     assert marker.exists()

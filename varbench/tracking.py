@@ -75,22 +75,29 @@ class TrackingError(RuntimeError):
 KILLED = {"runs": 0}  # runs this process marked KILLED (for the "interrupted" line)
 
 
+class StoreNotFound(TrackingError, ValueError):
+    """A read-only command was pointed at a store that does not exist (an argument error)."""
+
+
 def open_existing_store(uri: str) -> None:
-    """Raise TrackingError unless `uri` names a store that already exists: a sqlite file
-    that is there (a mistyped path would otherwise create an empty store), or a server that
+    """Raise StoreNotFound unless `uri` names a store that already exists: a sqlite file that
+    is there (a mistyped path would otherwise create an empty store), or a server that
     answers. For commands that only read (`varbench report`)."""
     if uri.startswith("sqlite:///"):
         from pathlib import Path
 
         path = Path(uri[len("sqlite:///"):])
         if not path.is_file():
-            raise TrackingError(f"--uri={uri!r}: no tracking store at {path.resolve()} (a sweep creates it; "
+            raise StoreNotFound(f"--uri={uri!r}: no tracking store at {path.resolve()} (a sweep creates it; "
                                 "check the path)")
         return
     if uri.startswith(("http://", "https://")):
-        check_reachable(uri)
+        try:
+            check_reachable(uri)
+        except TrackingError as exc:
+            raise StoreNotFound(str(exc).replace("tracking.uri=", "--uri=", 1)) from None
         return
-    raise TrackingError(f"--uri={uri!r} is not supported: expected sqlite:///PATH or http(s)://HOST:PORT")
+    raise StoreNotFound(f"--uri={uri!r} is not supported: expected sqlite:///PATH or http(s)://HOST:PORT")
 
 
 def count_killed(uri: str, experiment: str, sweep: str) -> int:

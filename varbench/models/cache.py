@@ -16,6 +16,29 @@ from varbench.models.trainer import refitter, train
 log = logging.getLogger(__name__)
 
 
+CACHE_TYPE = "varbench.trained_model"
+CACHE_VERSION = 1
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A cache entry's metadata, validated: our type and version, `quality` a mapping of names
+    to numbers, `train_seconds` a number. Raises ValueError naming what is off (-> retrain)."""
+    meta = json.loads(path.read_text())
+    if not isinstance(meta, dict):
+        raise ValueError(f"metadata is {type(meta).__name__}, expected an object")
+    if meta.get("type") != CACHE_TYPE or meta.get("version") != CACHE_VERSION:
+        raise ValueError(f"type/version {meta.get('type')!r}/{meta.get('version')!r}, "
+                         f"expected {CACHE_TYPE!r}/{CACHE_VERSION}")
+    quality, seconds = meta.get("quality"), meta.get("train_seconds")
+    number = (int, float)
+    if not isinstance(quality, dict) or not all(isinstance(k, str) and isinstance(v, number)
+                                                and not isinstance(v, bool) for k, v in quality.items()):
+        raise ValueError(f"quality={quality!r}, expected a mapping of names to numbers")
+    if not isinstance(seconds, number) or isinstance(seconds, bool):
+        raise ValueError(f"train_seconds={seconds!r}, expected a number")
+    return meta
+
+
 def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
     """Return (model, True) from the cache if present, else train, store and return (model, False)."""
     data = spec.dataset
@@ -31,8 +54,8 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
         try:
             import keras
 
+            meta = read_meta(meta_path)
             net = keras.models.load_model(path, safe_mode=True, compile=False)
-            meta = json.loads(meta_path.read_text())
             model = TrainedModel(keras=net, task=data.task, output=spec.trainer.output,
                                  quality=meta["quality"], train_seconds=meta["train_seconds"],
                                  refit=refitter(spec.build, data.task, spec.seed, spec.trainer))
@@ -50,8 +73,15 @@ def _paths(spec: Any) -> tuple[Path, Path]:
 
 
 def is_cached(spec: Any) -> bool:
-    """Whether the cache holds this cell's model (always False without a cache folder)."""
-    return bool(spec.cache_dir) and all(p.exists() for p in _paths(spec))
+    """Whether the cache holds this cell's model with valid metadata (always False without a
+    cache folder)."""
+    if not spec.cache_dir or not all(p.exists() for p in _paths(spec)):
+        return False
+    try:
+        read_meta(_paths(spec)[1])
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def store(spec: Any, model: TrainedModel, **meta: Any) -> None:
@@ -63,7 +93,8 @@ def store(spec: Any, model: TrainedModel, **meta: Any) -> None:
     model.keras.save(tmp)
     os.replace(tmp, path)
     tmp_meta = path.parent / f".{spec.model_hash}.{os.getpid()}.json"
-    tmp_meta.write_text(json.dumps({"quality": model.quality, "train_seconds": model.train_seconds, **meta}))
+    tmp_meta.write_text(json.dumps({**meta, "type": CACHE_TYPE, "version": CACHE_VERSION,
+                                      "quality": model.quality, "train_seconds": model.train_seconds}))
     os.replace(tmp_meta, meta_path)
 
 

@@ -106,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     progress = Progress(args.quiet)
     from varbench.report.plots import importance_cells, parse_cell
-    from varbench.tracking import experiment_id, fetch_cells, fetch_table
+    from varbench.tracking import experiment_id, fetch_cells, fetch_table, open_existing_store
 
     study = args.study or ("standard" if args.leaderboard else None)
     args.metric = args.metric or (LEADERBOARD_METRIC if args.leaderboard else "spearman")
     try:
+        open_existing_store(args.uri)  # a mistyped --uri is an error, not a new empty store
         flt = build_filter(args.dataset, args.model, args.sweep, study)
         if args.cell:
             parse_cell(args.cell)
