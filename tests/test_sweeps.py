@@ -205,3 +205,108 @@ def test_ctrl_c_is_one_line_and_rerun_resumes(tmp_path):
     rerun = _varbench(args, tmp_path)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 1, methods=("random", "slow"))
+
+
+def _module_cli(module):
+    """The command for a console tool, whether or not this environment has its script."""
+    return [sys.executable, "-m", module]
+
+
+def _stop_group(proc, grace=15):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(grace)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_for(check, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_loopback_cluster(tmp_path):
+    """A Ray head plus a second Ray node (`ray start --address`) and a real MLflow server, all on
+    127.0.0.1, `hydra/launcher=cluster`: the worker node is killed while both nodes are inside a
+    cell; the sweep (its lost task retried by Ray, or a rerun) loses and duplicates nothing."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    import secrets
+    import tempfile
+    import urllib.request
+
+    from mlflow import MlflowClient
+
+    ray_dir = Path(tempfile.mkdtemp(prefix="vbray", dir="/tmp"))  # short: Ray's socket paths are limited
+    token = ray_dir / "token"
+    token.write_text(secrets.token_hex(32))
+    flag = tmp_path / "slow"
+    flag.write_text("1")
+    env = _env(tmp_path, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), VARBENCH_TEST_SLOW=str(flag))
+    ray_port, mlflow_port = _free_port(), _free_port()
+    uri = f"http://127.0.0.1:{mlflow_port}"
+    common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats", "--block"]
+    procs = {}
+
+    def start(name, args):
+        procs[name] = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=open(tmp_path / f"{name}.log", "w"),
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+
+    try:
+        start("mlflow", [*_module_cli("mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
+                         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+                         "--default-artifact-root", str(tmp_path / "artifacts"), "--workers", "1"])
+        start("head", [*_module_cli("ray.scripts.scripts"), "start", "--head", f"--port={ray_port}",
+                       "--include-dashboard=false", f"--temp-dir={ray_dir}", *common])
+
+        def up(url):
+            try:
+                return urllib.request.urlopen(url, timeout=2).status == 200
+            except Exception:
+                return False
+
+        _wait_for(lambda: "ray start --address" in _read(tmp_path / "head.log")
+                  or "Ray runtime started" in _read(tmp_path / "head.log"), 180, "the Ray head")
+        start("worker", [*_module_cli("ray.scripts.scripts"), "start", f"--address=127.0.0.1:{ray_port}", *common])
+        _wait_for(lambda: up(uri + "/health"), 240, "the MLflow server")
+        args = ["-m", *SMALL, "methods=[random]", "+methods.slow._target_=user_methods.slow_once", "seed=0,1,2,3",
+                "hydra/launcher=cluster", f"hydra.launcher.ray.init.address=127.0.0.1:{ray_port}",
+                "tracking=server", f"tracking.uri={uri}"]
+        exe = str(Path(sys.executable).with_name("varbench"))
+        sweep = subprocess.Popen([exe, *args], cwd=tmp_path, env=env, stdout=open(tmp_path / "sweep.log", "w"),
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        procs["sweep"] = sweep
+        client = MlflowClient(tracking_uri=uri)
+
+        def in_slow_on_both_nodes():
+            exp = client.get_experiment_by_name("varbench")
+            runs = client.search_runs([exp.experiment_id], "tags.kind = 'method'") if exp else []
+            return len(runs) >= 2  # `random` logged on both nodes: both are sleeping in `slow`
+
+        _wait_for(in_slow_on_both_nodes, 400, "both nodes inside a cell")
+        os.killpg(procs["worker"].pid, signal.SIGKILL)  # the worker node dies with its cell half done
+        procs["worker"].wait(30)
+        time.sleep(3)
+        flag.unlink()  # the head's cell (and any retried task) may now finish
+        sweep.wait(600)
+        first = _read(tmp_path / "sweep.log")
+        assert "Traceback" not in first, first[-3000:]
+        rerun = _varbench(args, tmp_path, **{k: env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")})
+        assert rerun.returncode == 0, first[-2000:] + rerun.stdout[-2000:] + rerun.stderr[-2000:]
+        assert "varbench: 4 cell(s), 8 method run(s)" in rerun.stdout
+        _assert_each_cell_once(uri, 4, methods=("random", "slow"))
+        exp = client.get_experiment_by_name("varbench")
+        assert not [r for r in client.search_runs([exp.experiment_id]) if r.info.status == "RUNNING"]
+    finally:
+        for name in ("sweep", "worker", "head", "mlflow"):
+            if name in procs:
+                _stop_group(procs[name])

@@ -24,6 +24,7 @@ def slow_once(model, data, rng):
     import time
 
     flag = os.environ.get("VARBENCH_TEST_SLOW")
-    if flag and os.path.exists(flag):
-        time.sleep(120)
+    deadline = time.time() + 120
+    while flag and os.path.exists(flag) and time.time() < deadline:
+        time.sleep(0.2)
     return rng.random(data.n_features)
