@@ -310,3 +310,52 @@ def test_loopback_cluster(tmp_path):
         for name in ("sweep", "worker", "head", "mlflow"):
             if name in procs:
                 _stop_group(procs[name])
+
+
+def _descendants(pid):
+    """Pids of every process below `pid` (from /proc)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_joblib_workers_exit_when_the_parent_dies(tmp_path):
+    flag = tmp_path / "slow"
+    flag.write_text("1")
+    args = ["-m", *SMALL, "methods=[random]", "+methods.slow._target_=user_methods.slow_once", "seed=0,1",
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    parent = _popen(args, tmp_path, "out.log", VARBENCH_TEST_SLOW=str(flag))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    _wait_for(lambda: _read(tmp_path / "out.log").count("[1/2] random") >= 2, 300, "both workers inside a cell")
+    workers = _descendants(parent.pid)
+    assert workers
+    parent.kill()  # SIGKILL: no chance to stop its workers itself
+    parent.wait(30)
+    _wait_for(lambda: not any(_alive(p) for p in workers), 90, "the orphaned workers to exit")
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("varbench").experiment_id])
+    assert "RUNNING" not in {r.info.status for r in runs} and "KILLED" in {r.info.status for r in runs}
+    flag.unlink()
+    rerun = _varbench(args, tmp_path)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    _assert_each_cell_once(uri, 2, methods=("random", "slow"))

@@ -100,7 +100,7 @@ def _configure_worker(threads: object, hc) -> None:
 _WATCH: dict[str, threading.Thread] = {}
 
 
-def watch_parent(poll: float = 1.0, grace: float = 60.0) -> None:
+def watch_parent(poll: float = 1.0, grace: float = 20.0) -> None:
     """In a worker process of a parallel sweep (joblib): once the sweep's parent process
     (VARBENCH_SWEEP_PARENT) is gone, SIGTERM this worker (its open runs are marked KILLED),
     and exit hard after `grace` seconds. One watcher per process; no-op in the parent."""
