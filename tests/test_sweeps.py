@@ -93,8 +93,7 @@ def _free_port():
 def test_sweep_against_a_real_mlflow_server(tmp_path):
     pytest.importorskip("mlflow.server")
     port = _free_port()
-    mlflow_exe = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen([str(mlflow_exe), "server", "--host", "127.0.0.1", "--port", str(port),
+    server = subprocess.Popen([*_module_cli("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
                                "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
                                "--default-artifact-root", str(tmp_path / "artifacts"), "--workers", "1"],
                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -181,6 +180,7 @@ def test_two_identical_sweeps_at_once_log_each_pair_once(tmp_path):
     assert all(p.returncode == 0 for p in procs), logs
     _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 2)
     assert all("varbench: 2 cell(s), 4 method run(s)" in text for text in logs), logs
+    assert not any("cuInit" in text or "absl::InitializeLog" in text for text in logs)  # TF start-up is quiet
     # a rerun of the finished sweep (one cell of it, in RUN mode) trains nothing and shows the table
     again = _varbench([*SMALL, "seed=1", "hydra.mode=RUN"], tmp_path)
     assert again.returncode == 0 and "skipping (resume)" in again.stdout and "training" not in again.stdout
@@ -337,6 +337,7 @@ def _alive(pid):
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_joblib_workers_exit_when_the_parent_dies(tmp_path):
     flag = tmp_path / "slow"
     flag.write_text("1")
