@@ -109,17 +109,18 @@ def compose_error(exc: BaseException) -> str:
         text = f"{text}: {cause}"
     text = one_line(text).rstrip(".")
     missing = _missing_method(text)
-    return f"{text}; available methods and suites: {', '.join(missing)}" if missing else text
+    return f"{text}; {missing}" if missing else text
 
 
-def _missing_method(text: str) -> list[str]:
-    """For "Could not load 'methods/NAME'" (Hydra lists nothing there): the method names and
-    suites that exist."""
+def _missing_method(text: str) -> str:
+    """For "Could not load 'methods/NAME'" (Hydra lists nothing there): the registered methods
+    and suites (varbench.registry)."""
     if "'methods/" not in text or "available" in text:
-        return []
-    from varbench.paths import conf_dir
+        return ""
+    from varbench.registry import registry, suites
 
-    return sorted(p.stem for p in (conf_dir() / "methods").glob("*.yaml"))
+    return (f"available methods: {', '.join(sorted(registry()))}; "
+            f"suites: {', '.join(sorted(suites()))}")
 
 
 def report_invalid(jobs: list[Job]) -> list[str]:
