@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import random
 import time
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -24,6 +25,7 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run at ..." line per run
 
 MAX_TAG = 5000
 MAX_PARAM = 6000
@@ -259,8 +261,6 @@ def _host() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
-    import os
-
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -281,7 +281,6 @@ class Claim:
 
     def __init__(self, uri: str, experiment_id: str, cell_hash: str, stale_after: float = CLAIM_STALE,
                  heartbeat: float = CLAIM_HEARTBEAT) -> None:
-        import os
         import uuid
 
         from mlflow import MlflowClient
