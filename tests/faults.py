@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-SMALL = ["dataset=linear", "methods=[random,probing,permutation]", "dataset.n_samples=300", "trainer.epochs=20",
+SMALL = ["dataset=linear", "methods=[random,probing,permutation]", "dataset.n_samples=3000", "trainer.epochs=60",
          "trainer.progress_every=0", "cache.dir=null", "seed=0,1"]
 PAIRS = 2 * 3
 
@@ -48,16 +49,20 @@ def interrupts(n: int, rng: random.Random) -> list[str]:
         cwd = Path(tempfile.mkdtemp(prefix="vbfault"))
         sig = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL][i % 3]
         proc = _start(cwd, "first.log")
-        time.sleep(rng.uniform(12, 40))
+        at = rng.randint(1, 7)  # the signal lands after the at-th progress line: training or a method
+        while proc.poll() is None and len(re.findall(r"training|\[\d/3\]", (cwd / "first.log").read_text())) < at:
+            time.sleep(0.05)
         proc.send_signal(sig)
         proc.wait(120)
         text = (cwd / "first.log").read_text()
-        clean = "Traceback" not in text and (sig == signal.SIGKILL or "interrupted;" in text or proc.returncode == 0)
+        finished = "varbench: 2 cell(s)" in text  # the signal came after the sweep had ended
+        clean = "Traceback" not in text and (sig == signal.SIGKILL or "interrupted;" in text or finished)
         rerun = _start(cwd, "rerun.log")
         rerun.wait(600)
         done, dup, running = _pairs(cwd)
         lost = PAIRS - done
-        rows.append(f"{sig.name:8s} after first exit {proc.returncode:4d}: clean={clean} rerun exit {rerun.returncode} "
+        rows.append(f"{sig.name:8s} at event {at} first exit {proc.returncode:4d} finished={finished}: clean={clean} "
+                    f"rerun exit {rerun.returncode} "
                     f"lost={lost} duplicated={dup} running_left={running}")
         print(rows[-1], flush=True)
     return rows
