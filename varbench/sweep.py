@@ -33,17 +33,12 @@ class Job:
     error: str | None = None
 
 
-def job_overrides(config: DictConfig, config_loader: Any = None) -> list[list[str]]:
-    """Each job's overrides, in launch order: the sweeper's `params` followed by the command
-    line (a command-line value replaces the config's for the same key), as `BasicSweeper`
-    expands them."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def job_overrides(config: DictConfig) -> list[list[str]]:
+    """Each job's overrides, in launch order, as Hydra's basic sweeper expands them (one
+    implementation: `varbench.pretrain.sweep_overrides`)."""
+    from varbench.pretrain import sweep_overrides
 
-    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-    parser = OverridesParser.create(config_loader=config_loader)
-    overrides = parser.parse_overrides([*params, *config.hydra.overrides.task])
-    return [list(job) for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+    return [list(job) for job in sweep_overrides(config)]
 
 
 def is_basic_sweeper(config: DictConfig) -> bool:
@@ -91,7 +86,7 @@ def check_sweep(config: DictConfig) -> list[Job]:
     from hydra.core.global_hydra import GlobalHydra
 
     loader = GlobalHydra.instance().config_loader()
-    return [_check_job(loader, config, num, ov) for num, ov in enumerate(job_overrides(config, loader))]
+    return [_check_job(loader, config, num, ov) for num, ov in enumerate(job_overrides(config))]
 
 
 def compose_error(exc: BaseException) -> str:
