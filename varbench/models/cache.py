@@ -33,7 +33,7 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
 
             net = keras.models.load_model(path, safe_mode=True, compile=False)
             meta = json.loads(meta_path.read_text())
-            model = TrainedModel(keras=net, task=data.task, output=spec.trainer.output,
+            model = TrainedModel(keras=net, task=data.task,
                                  quality=meta["quality"], train_seconds=meta["train_seconds"],
                                  refit=refitter(spec.build, data.task, spec.seed, spec.trainer))
             return model, True
