@@ -1,5 +1,5 @@
-"""Issue 18 item 9: one table-driven contract over every registered method (importance and
-interactions) at two block sizes of the engine (`TrainedModel.chunk_size`, the one knob of
+"""Issue 18 item 9: one table-driven contract over every registered method (importance,
+interactions and selection) at two block sizes of the engine (`TrainedModel.chunk_size`, the one knob of
 `TrainedModel.blocks`): identical, non-trivial outputs. And LIME's kernel weights checked against
 an independent reference (scikit-learn's weighted Ridge with the lime package's kernel)."""
 import numpy as np
@@ -28,8 +28,13 @@ def cell():
 
 
 def _values(raw, d):
+    from varbench.selection import Selection
+
     if isinstance(raw, Interactions):
         return np.asarray(raw.matrix, dtype=float)
+    if isinstance(raw, Selection):  # the per-variable statistic (and p-values) the decisions rest on
+        parts = [np.asarray(v, dtype=float) for v in (raw.statistic, raw.pvalues) if v is not None]
+        return np.concatenate(parts)
     return as_attribution(raw, d).importance
 
 
