@@ -384,5 +384,5 @@ def test_every_dataset_config_instantiates(path):
     assert ds.X_train.shape[0] + ds.X_test.shape[0] == 120
     if cfg.get("n_features") is not None:
         assert ds.n_features == cfg.n_features
-    assert ds.truth.importance.shape == (ds.n_features,) and ds.truth.relevant.any()
+    assert ds.truth.importance.shape == (ds.n_variables,) and ds.truth.relevant.any()  # per variable (groups)
     assert ds.truth.definition

@@ -61,7 +61,7 @@ VALID = {
     "trainer.optimizer": st.sampled_from(["adam", "sgd", "rmsprop", "adamw"]),
     "trainer.patience": st.integers(0, 50),
     "trainer.val_fraction": between(0, 0.9),
-    "trainer.output": st.sampled_from(["auto", "prob", "logit"]),
+    "output": st.sampled_from(["auto", "prob", "logit"]),
     "dataset.n_samples": st.integers(40, 200),
     "dataset.n_relevant": st.integers(1, 8),
     "dataset.noise": between(0, 5),

@@ -279,7 +279,7 @@ def test_invalid_parameters_name_the_key():
         shapley_interactions(model, data, rng, n_samples=0)
     with pytest.raises(ValueError, match="n_samples=1"):
         sobol_second_order(model, data, rng, n_samples=1)
-    with pytest.raises(ValueError, match="chunk_size=0"):
-        expected_hessian(model, data, rng, softplus_beta=None, chunk_size=0)
+    with pytest.raises(ValueError, match="softplus_beta=0"):
+        expected_hessian(model, data, rng, softplus_beta=0)
     with pytest.raises(ValueError, match="Dense"):
         nid(model, data, rng)

@@ -219,8 +219,8 @@ def test_deeplift_summation_to_delta_against_predict(activation, task, output):
         assert np.all(np.abs(target) < 1)
 
 
-def test_deeplift_explains_the_first_output_column_like_the_engine():
-    m = _rand_mlp("tanh", hidden=(6,), seed=2, n_out=3, scale=2.0)
+def test_deeplift_explains_the_chosen_output_column_like_the_engine():
+    m = _rand_mlp("tanh", hidden=(6,), seed=2, n_out=3, scale=2.0).for_output(1)
     data = _data(scale=2.0)
     att = deeplift(m, data, np.random.default_rng(0), n_rows=10, baseline="zero")
     target = m.predict(att.rows).astype(float) - m.predict(np.zeros((1, 4))).astype(float)

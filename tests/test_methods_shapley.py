@@ -325,7 +325,7 @@ def test_model_truth_classification_logit_sage_efficiency():
 def test_model_truth_rejects_too_many_features():
     X = np.random.default_rng(0).standard_normal((30, 13)).astype(np.float32)
     data = dataset(X, X[:, 0])
-    with pytest.raises(ValueError, match="d=13 exceeds max_features=12"):
+    with pytest.raises(ValueError, match="d=13 exceeds max_features=10"):
         model_truth(linear_net(np.ones(13)), data)
 
 

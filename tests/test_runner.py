@@ -86,7 +86,8 @@ def test_public_api_on_a_users_model():
     w = np.array([3.0, 0.0, -1.0])
     net = linear_net(w).keras
     assert isinstance(net, keras.Model)
-    s = varbench.importance(net, X, X @ w, method="permutation", feature_names=["a", "b", "c"], n_repeats=3)
+    s = varbench.importance(net, X, X @ w, method="permutation", feature_names=["a", "b", "c"],
+                            n_repeats=3)["importance"]
     assert list(s.index) == ["a", "b", "c"] and s["a"] > s["c"] > s["b"]
     with pytest.raises(ValueError, match="method='nope' is not registered"):
         varbench.importance(net, X, X @ w, method="nope")

@@ -11,4 +11,18 @@ def importance(*args, **kwargs):
     return _importance(*args, **kwargs)
 
 
-__all__ = ["Dataset", "GroundTruth", "importance", "__version__"]
+def describe_methods():
+    """Which methods explain what, need what and honour groups how; see `varbench.api.describe_methods`."""
+    from varbench.api import describe_methods as _describe
+
+    return _describe()
+
+
+def plot_importance(*args, **kwargs):
+    """Bars with 95 % error bars of an `importance` result; see `varbench.api.plot_importance`."""
+    from varbench.api import plot_importance as _plot
+
+    return _plot(*args, **kwargs)
+
+
+__all__ = ["Dataset", "GroundTruth", "describe_methods", "importance", "plot_importance", "__version__"]

@@ -51,6 +51,7 @@ class CellSpec:
     model_truth: dict[str, Any] = field(default_factory=dict)
     resume: bool = True
     method_meta: dict[str, Any] = field(default_factory=dict)  # name -> varbench.registry.MethodMeta
+    output: str = "auto"  # what a classifier's methods explain: probability (auto/prob) or logit
 
 
 def stable_hash(obj: Any) -> str:
@@ -160,16 +161,21 @@ def check_model_builds(build: Callable[[int, str], Any], dataset: Dataset, key: 
     before any training (imports TensorFlow)."""
     import numpy as np
 
+    from varbench.models.trainer import head_args
+
     d = dataset.n_features
+    extra = head_args(dataset.task, dataset.y_train)
     try:
-        net = build(d, dataset.task)
+        net = build(d, dataset.task, **extra)
         out = net(np.zeros((2, d), dtype=np.float32), training=False)
         shape = tuple(int(s) for s in out.shape)
     except Exception as exc:  # noqa: BLE001 - Keras raises ValueError/TypeError/... for bad arguments
         raise ConfigError(one_line(f"{key} could not be built for {d} features ({dataset.task}): "
                                    f"{type(exc).__name__}: {exc}")[:1000]) from None
-    if shape != (2, 1):
-        raise ConfigError(f"{key} must output one unit per row, shape (n, 1); got {shape} for 2 rows")
+    units = extra.get("n_outputs", 1)
+    if shape != (2, units):
+        what = "one unit per row" if units == 1 else f"{units} class logits per row (n_outputs={units})"
+        raise ConfigError(f"{key} must output {what}, shape (n, {units}); got {shape} for 2 rows")
 
 
 def _choice(names: dict[str, str] | None, key: str, node: Any) -> str:
@@ -225,7 +231,9 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
     if check_model:
         check_model_builds(build, dataset)
 
-    trainer_key = {k_: v for k_, v in trainer_cfg.items() if k_ != "progress_every"}  # display only
+    # progress_every is display only; `output` (top level) says what is explained, not how the network
+    # is trained: the key keeps the former trainer.output entry at "auto" so existing caches stay valid
+    trainer_key = {**{k_: v for k_, v in trainer_cfg.items() if k_ != "progress_every"}, "output": "auto"}
     model_key = {"dataset": c["dataset"], "model": c["model"], "trainer": trainer_key, "seed": seed}
     if dataset.fingerprint:  # a user's table: its content, not only its path, decides the model
         model_key["data_fingerprint"] = dataset.fingerprint
@@ -248,8 +256,10 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
         cell_hash=cell_hash,
         model_hash=stable_hash(model_key),
         study=top.study,
-        method_hashes={name: stable_hash({"cell": cell_hash, "method": name, "config": node})
+        method_hashes={name: stable_hash({"cell": cell_hash, "method": name, "config": node,
+                                          **({"output": top.output} if top.output != "auto" else {})})
                        for name, node in methods_cfg.items()},
+        output=top.output,
         resume=top.resume,
         model_truth=asdict(top.model_truth) if top.model_truth is not None else {"enabled": False},
         method_meta=meta,

@@ -13,6 +13,8 @@ A `_meta_` block (all keys optional; a user's own method may have none):
       scope: local             # local (attributions per row, aggregated) | global
       role: method             # method | floor | ceiling
       suites: [shapley]        # named suites that list it (derived suites: see `suites()`)
+      explains: output         # output (an output column: value, probability) | loss (the head's loss) | none
+      groups: joint            # how variable groups are honoured: joint | sum | none (varbench.methods.variables)
 
 The loader strips `_meta_` before Hydra instantiates a method: it is never passed to the code.
 `conf/methods/*.yaml` (a two-line wrapper per method, so `methods=[a,b]` composes, and one file
@@ -42,6 +44,8 @@ ESTIMANDS = ("marginal", "conditional", "marginal_loss_shapley", "conditional_sh
 NEEDS = ("trainer", "gradients", "dense_weights")
 SCOPES = ("global", "local")
 ROLES = ("method", "floor", "ceiling")
+EXPLAINS = ("output", "loss", "none")
+GROUPS = ("joint", "sum", "none")  # = varbench.methods.variables.GROUP_RULES
 # suites derived from the metadata rather than listed in it
 DERIVED_SUITES = {
     "all": "every importance method except ceilings",
@@ -64,6 +68,8 @@ class MethodMeta:
     scope: str = "global"
     role: str = "method"
     suites: tuple[str, ...] = ()
+    explains: str = "output"
+    groups: str = "none"
 
     @classmethod
     def from_node(cls, node: Any, key: str) -> "MethodMeta":
@@ -77,7 +83,8 @@ class MethodMeta:
             raise ConfigError(f"{key}.{META_KEY} has unknown keys {unknown}: expected some of "
                               f"{sorted(cls.__dataclass_fields__)}")
         out: dict[str, Any] = {}
-        for name, allowed in (("returns", RETURNS), ("estimand", ESTIMANDS), ("scope", SCOPES), ("role", ROLES)):
+        for name, allowed in (("returns", RETURNS), ("estimand", ESTIMANDS), ("scope", SCOPES), ("role", ROLES),
+                              ("explains", EXPLAINS), ("groups", GROUPS)):
             if name in node:
                 if node[name] not in allowed:
                     raise ConfigError(f"{key}.{META_KEY}.{name}={node[name]!r} is invalid: expected one of {allowed}")

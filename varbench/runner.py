@@ -16,8 +16,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from varbench.config import CellSpec, resolve_cell
 from varbench.interactions import Interactions
-from varbench.methods.base import as_attribution
-from varbench.scoring import score_against, score_local, spearman, to_variables
+from varbench.methods.base import Attribution
+from varbench.methods.outputs import explain_outputs
+from varbench.methods.uncertainty import with_uncertainty
+from varbench.methods.variables import check_groups, to_variables
+from varbench.scoring import score_against, score_local, spearman
+from varbench.scoring import to_variables as sum_per_variable
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,15 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     model.n_evals = 0
     start = time.perf_counter()
     try:
-        raw = fn(model, data, method_rng(seed, name))
+        check_groups(name, meta.groups, data)  # before any model evaluation
+        att = None
+        if track == "main" and getattr(model, "n_outputs", 1) > 1:
+            # one run per explained output (class), the same stream each (varbench.methods.outputs)
+            att, _ = explain_outputs(name, fn, model, data, lambda: method_rng(seed, name), meta.explains,
+                                     meta.groups)
+            raw = att
+        else:
+            raw = fn(model, data, method_rng(seed, name))
         seconds = time.perf_counter() - start
         if track == TRACK or isinstance(raw, Interactions):
             track, meta = TRACK, dataclasses.replace(meta, returns="interactions")
@@ -74,7 +86,8 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
             track, meta = SELECTION, dataclasses.replace(meta, returns="selection")
             metrics, tags, payload = score_selection_result(raw, data)
         else:
-            metrics, tags, payload = _score_attribution(raw, data, k, model_truths, meta.estimand)
+            att = att if att is not None else to_variables(raw, data, meta.groups)
+            metrics, tags, payload = _score_attribution(att, data, k, model_truths, meta.estimand, seed)
     except Exception as exc:  # noqa: BLE001 - isolate any fault of a method
         seconds = time.perf_counter() - start
         log.warning("method %s failed: %s: %s", name, type(exc).__name__, exc)
@@ -85,33 +98,40 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     return metrics, tags, payload
 
 
-def _score_attribution(raw: Any, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None,
-                       estimand: str = "unknown") -> tuple[dict[str, float], dict[str, str], np.ndarray]:
-    att = as_attribution(raw, data.n_features)
-    importance = variable_level(att.importance, data)
+def _score_attribution(att: Attribution, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None,
+                       estimand: str = "unknown", seed: int = 0) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
+    """Score per variable (a group of columns is one variable, as the method's `_meta_.groups`
+    rule honours it); the importance's uncertainty (`varbench.methods.uncertainty`) travels as
+    tags importance_std / importance_ci_low / _high."""
+    from varbench.tracking import vector_json
+
+    att = with_uncertainty(att, np.random.default_rng([int(seed), 1]))
     tags = {"status": "ok", "aggregation": att.aggregation}
-    if data.groups and importance.shape != att.importance.shape:
-        tags["variable_aggregation"] = "sum_abs_columns"
     if data.truth.known:
-        scores = score_against(importance, data.truth, k, estimand, att.aggregation)
+        scores = score_against(att.importance, data.truth, k, estimand, att.aggregation)
         metrics, tags["score_status"] = dict(scores.metrics), scores.status
     else:
         metrics, tags["score_status"] = {}, "no data truth (real target): scored against the model's own truth"
     if att.local is not None and att.rows is not None and data.truth.local is not None and not data.groups:
         metrics.update(score_local(att.local, data.truth.local(att.rows)))
     for key, truth in (model_truths or {}).items():
-        metrics[key] = spearman(importance, truth)
+        if len(truth) == len(att.importance):
+            metrics[key] = spearman(att.importance, truth)
     metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
-    return metrics, tags, importance
+    if np.any(np.isfinite(att.std)) or np.any(np.isfinite(att.ci_low)):
+        tags.update(importance_std=vector_json(att.std), importance_ci_low=vector_json(att.ci_low),
+                    importance_ci_high=vector_json(att.ci_high))
+    return metrics, tags, att.importance
 
 
 def variable_level(values: np.ndarray, data: Any) -> np.ndarray:
-    """Column importances of a grouped dataset summed per variable (`scoring.to_variables`);
-    values already per variable, or an ungrouped dataset's, unchanged."""
+    """Column values of a grouped dataset summed (|.|) per variable (`scoring.to_variables`), e.g.
+    the model's own per-column truth; values already per variable, or an ungrouped dataset's,
+    unchanged. (Methods honour groups themselves: `varbench.methods.variables`.)"""
     values = np.asarray(values, dtype=float)
     if not getattr(data, "groups", None) or values.shape[0] != data.n_features:
         return values
-    return to_variables(values, data.variables)
+    return sum_per_variable(values, data.variables)
 
 
 def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = None) -> CellResult:
@@ -258,6 +278,7 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: P
     log.info("cell %s: %d features, %d train rows; training", label, data.n_features, data.X_train.shape[0])
     try:
         model, cached = load_or_train(spec)
+        model = dataclasses.replace(model, output=spec.output)  # what is explained: not part of the model hash
     except Exception as exc:  # noqa: BLE001 - divergence or any training fault fails this cell only
         result.status = "failed"
         msg = str(exc) if isinstance(exc, DivergedError) else f"training failed: {type(exc).__name__}: {exc}"
@@ -268,7 +289,7 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: P
     quality = {k: v for k, v in model.quality.items() if k in ("r2", "accuracy", "auc")}
     low = spec.quality_threshold is not None and not _headline(quality) >= spec.quality_threshold
     cell_status = "low_quality" if low else "ok"
-    output_sd = float(np.std(model.predict(data.X_test)))  # the scale of what the methods explain
+    output_sd = float(np.std(model.predict_all(data.X_test)))  # the scale of what the methods explain
     tracker.log(parent, metrics={**quality, "train_seconds": model.train_seconds, "output_sd": output_sd,
                                  "epochs": model.quality.get("epochs", float("nan"))},
                 tags={"status": cell_status, "model_cached": str(cached)})
@@ -326,15 +347,17 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
     from varbench.tracking import vector_json
 
     opts = spec.model_truth
-    if not opts.get("enabled", True) or spec.dataset.n_features > opts.get("max_features", 10):
+    if not opts.get("enabled", True) or spec.dataset.n_features > opts["max_features"]:
+        return {}
+    if model.n_outputs > 1:  # the model truth explains one output
+        log.info("model truth skipped: it is defined here for a single-output model")
         return {}
     start = time.perf_counter()
     model.n_evals = 0
     try:  # deterministic given the model and options: cached beside the model
         mt, cached = cached_arrays(spec, "truth-" + stable_hash(opts), lambda: model_truth(
-            model, spec.dataset, background_size=opts.get("background_size", 32), rows=opts.get("rows", 100),
-            sobol_samples=opts.get("sobol_samples", 8192), max_features=opts.get("max_features", 10),
-            seed=spec.seed))
+            model, spec.dataset, background_size=opts["background_size"], rows=opts["rows"],
+            sobol_samples=opts["sobol_samples"], max_features=opts["max_features"], seed=spec.seed))
     except Exception as exc:  # noqa: BLE001 - the model truth is a diagnostic: never fatal
         log.warning("model truth failed: %s", exc)
         tracker.log(parent, tags={"model_truth_error": f"{type(exc).__name__}: {exc}"[:4000]})

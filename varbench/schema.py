@@ -110,6 +110,8 @@ class VarbenchConfig:
         lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
         "'auto', an integer >= 1 or null"))
     resume: bool = True
+    output: str = field(default="auto", metadata=rule(lambda v: v in ("auto", "prob", "logit"),
+                                                       "one of ('auto', 'prob', 'logit')"))
     cache: Optional[CacheConfig] = None  # null = no model cache
     model_truth: Optional[ModelTruthConfig] = None  # null = not computed
 

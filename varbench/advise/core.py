@@ -92,22 +92,22 @@ def _with_model(net: Any, path: str, target: str, methods: list[str], seeds: int
 
     from varbench.api import method_callable
     from varbench.datasets.table import table
-    from varbench.methods.base import as_attribution
+    from varbench.methods.outputs import explain_outputs
     from varbench.models.trained import TrainedModel
     from varbench.models.trainer import quality as model_quality
-    from varbench.runner import method_rng, variable_level
+    from varbench.registry import method_info
+    from varbench.runner import method_rng
 
-    d = int(net.inputs[0].shape[-1])
     data = table(path=path, target=target, seed=0)
     model = TrainedModel(keras=net, task=data.task)
     q = model_quality(model, data.X_test, data.y_test)
     rows = []
     for m in methods:
-        fn = method_callable(m)
-        for s in range(seeds):
-            att = as_attribution(fn(model, data, method_rng(s, m)), d)
+        fn, meta = method_callable(m), method_info(m).meta
+        for s in range(seeds):  # per variable, as the method honours groups (varbench.methods.variables)
+            att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains, meta.groups)
             rows.append({"method": m, "seed": s, "status": "ok", "cell_status": "ok",
-                         "importance": json.dumps(variable_level(att.importance, data).tolist())})
+                         "importance": json.dumps(att.importance.tolist())})
     return pd.DataFrame(rows), pd.DataFrame([{k: v for k, v in q.items() if k in ("r2", "accuracy", "auc")}])
 
 

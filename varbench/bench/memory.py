@@ -79,22 +79,6 @@ def bench_memory(ctx: Context) -> Section:
         table(["method", "rows", "chunk_size", "peak MiB", "largest batch if whole, MiB"], rows),
         "",
         *verdicts,
-        "",
-        "Reading (causes checked in the code): `model.predict` / `model.gradient` chunk the evaluation, "
-        "so TensorFlow's working buffers are per chunk (its per-chunk outputs, held until they are "
-        "concatenated, are not traced here: for IG that is one more gradient batch), but a method that "
-        "builds its whole perturbed batch first is not bounded by the chunk size. Integrated Gradients "
-        "keeps the path (rows x steps x d, "
-        "float32), the gradients of every path point (float32) and their float64 copy alive together, "
-        "about 4x the input batch. Permutation builds repeats x rows x d per feature. KernelSHAP (and "
-        "`model_truth`, which shares it) goes through `shapley.predict_rows`, which builds the batch in "
-        "blocks of at most `MAX_VALUES` = 2^24 floats (64 MiB), but two blocks are alive at once (the "
-        "previous one is still bound while the next is built) and the output table rows x coalitions x "
-        "background (float64) is kept whole before the background mean, so it grows with rows at 2/d of "
-        "the input size. Fixes (library code, not changed here): IG and permutation should build, "
-        "evaluate and reduce block by block through `predict_rows` (IG: accumulate sum_k w_k grad per "
-        "block); `predict_rows` should drop the previous block before building the next and "
-        "`coalition_values` should average over the background inside each block, so every peak is set "
-        "by the block size alone.",
+        ""
     ])
     return Section("Memory", [], body)

@@ -18,6 +18,9 @@ def weak_below(total_index: np.ndarray, relevant: np.ndarray, share: float = WEA
     return np.asarray(relevant, bool) & (np.asarray(total_index, float) < share)
 
 
+N_CLASSES = 3  # classes of a task=multiclass dataset (tertiles of the signal)
+
+
 def check(condition: bool, key: str, value: object, expected: str) -> None:
     """Raise a one-line ValueError naming the bad key and value."""
     if not condition:
@@ -49,11 +52,20 @@ def make_dataset(
 
     Regression: y = f + noise * N(0, 1). Classification: y = 1[s > median(s)] with
     s = f + noise * sd(f) * N(0, 1) (">=" when the median sits on a level of a discrete s)
-    (a threshold link, so relevance and ranking of the features are those of f).
+    (a threshold link, so relevance and ranking of the features are those of f). Multiclass:
+    y = the tertile of s (N_CLASSES = 3 ordered classes of equal frequency; again a threshold
+    link of f, so the per-variable truth of f applies).
     """
     eps = rng.standard_normal(f.shape[0])
     if task == "regression":
         y = f + noise * eps
+    elif task == "multiclass":
+        score = f + noise * np.std(f) * eps
+        cuts = np.quantile(score, np.arange(1, N_CLASSES) / N_CLASSES)
+        y = np.searchsorted(cuts, score, side="right").astype(np.float32)
+        if len(np.unique(y)) < N_CLASSES:
+            raise ValueError(f"dataset.task='multiclass' needs a signal with at least {N_CLASSES} levels; "
+                             f"{name}'s has {len(np.unique(score))}")
     else:
         score = f + noise * np.std(f) * eps
         cut = np.median(score)

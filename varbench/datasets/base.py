@@ -6,7 +6,8 @@ from typing import Callable
 
 import numpy as np
 
-TASKS = ("regression", "classification")
+TASKS = ("regression", "classification", "multiclass")
+DATASET_TASKS = TASKS
 
 
 @dataclass(frozen=True)
@@ -166,10 +167,14 @@ def _check_matrix(name: str, X: object) -> np.ndarray:
     return X
 
 
-def _check_target(name: str, y: object, n: int) -> np.ndarray:
+def _check_target(name: str, y: object, n: int, multi_output: bool = False) -> np.ndarray:
+    """y as (n,); a regression target may also have k outputs, (n, k)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1:] == (1,):  # a column vector is accepted as (n,)
         y = y[:, 0]
+    if multi_output and y.ndim == 2 and y.shape[0] == n:
+        _check_values(name, y, "y")
+        return y
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"dataset {name} must have shape ({n},), got {y.shape}")
     _check_values(name, y, "y")
@@ -179,23 +184,29 @@ def _check_target(name: str, y: object, n: int) -> np.ndarray:
 def validate_dataset(ds: Dataset) -> None:
     """Reject malformed datasets with a message naming the bad field and value: non-finite or
     non-numeric arrays, empty or mismatched shapes, a constant training target,
-    non-0/1 labels for classification, feature names that are missing or repeated, and a
+    non-0/1 labels for classification (non-integer labels for multiclass), feature names that are missing or repeated, and a
     truth with vectors of the wrong length, negative or non-finite importance, no relevant
     feature, a non-callable `local` or an `interactions` matrix of the wrong shape."""
-    if ds.task not in TASKS:
-        raise ValueError(f"dataset task={ds.task!r} is not one of {TASKS}")
+    if ds.task not in DATASET_TASKS:
+        raise ValueError(f"dataset task={ds.task!r} is not one of {DATASET_TASKS}")
     ds.X_train = _check_matrix("X_train", ds.X_train).astype(np.float32)
     ds.X_test = _check_matrix("X_test", ds.X_test).astype(np.float32)
     d = ds.X_train.shape[1]
     if ds.X_test.shape[1] != d:
         raise ValueError(f"dataset X_test has {ds.X_test.shape[1]} features, X_train has {d}")
-    ds.y_train = _check_target("y_train", ds.y_train, ds.X_train.shape[0]).astype(np.float32)
-    ds.y_test = _check_target("y_test", ds.y_test, ds.X_test.shape[0]).astype(np.float32)
+    multi = ds.task == "regression"
+    ds.y_train = _check_target("y_train", ds.y_train, ds.X_train.shape[0], multi).astype(np.float32)
+    ds.y_test = _check_target("y_test", ds.y_test, ds.X_test.shape[0], multi).astype(np.float32)
+    if ds.y_train.shape[1:] != ds.y_test.shape[1:]:
+        raise ValueError(f"dataset y_test must have shape {(ds.y_test.shape[0], *ds.y_train.shape[1:])}, got "
+                         f"{ds.y_test.shape} (as many outputs as y_train)")
     if np.ptp(ds.y_train) == 0:
         raise ValueError(f"dataset y_train is constant (value {float(ds.y_train[0])}): nothing to learn")
     for name, y in (("y_train", ds.y_train), ("y_test", ds.y_test)):
         if ds.task == "classification" and not np.all(np.isin(y, (0.0, 1.0))):
             raise ValueError(f"dataset {name} for task=classification must be 0/1 labels")
+        if ds.task == "multiclass" and not (np.all(y >= 0) and np.all(y == np.round(y))):
+            raise ValueError(f"dataset {name} for task=multiclass must be integer class labels 0..k-1")
     given = [] if ds.feature_names is None else list(ds.feature_names)
     names = [str(f) for f in given] if given else [f"x{j}" for j in range(d)]
     if len(names) != d:

@@ -189,6 +189,9 @@ def _dense_chain(model: TrainedModel, softplus_beta: float, probe: np.ndarray):
     import keras
     import tensorflow as tf
 
+    if model.n_outputs != 1 or model.head.activation != "linear":
+        raise ValueError(f"softplus_beta={softplus_beta} needs a single linear output unit (the harness's MLP); "
+                         f"this model is a {model.head.describe()}: use softplus_beta=null")
     steps = []
     for layer in model.keras.layers:
         kind = layer.__class__.__name__
@@ -228,14 +231,13 @@ def _dense_chain(model: TrainedModel, softplus_beta: float, probe: np.ndarray):
 
 
 def expected_hessian(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = 500,
-                     softplus_beta: float | None = 10.0, scale: bool = True,
-                     chunk_size: int = 1024) -> Interactions:
+                     softplus_beta: float | None = 10.0, scale: bool = True) -> Interactions:
     """Expected absolute Hessian: strength_jk = mean over n_rows test rows of |d2f / dx_j dx_k|,
     times sd(x_j) sd(x_k) of X_train when `scale` (a change of output per joint 1-sd move, so the
     inputs' units do not rank the pairs).
 
     Computed exactly by a nested GradientTape (batch Jacobian of the input gradient) in one traced
-    tf.function, chunk_size rows at a time; each row counts d evaluations in model.n_evals (one
+    tf.function, in the engine's blocks (`model.blocks`: d gradient passes per row); each row counts d evaluations in model.n_evals (one
     gradient pass per Hessian row), plus one per row for the smoothing gap when smoothing. A ReLU network's Hessian is 0 almost everywhere, so with
     softplus_beta set (plain Dense networks only) every ReLU is replaced by softplus(beta z) / beta
     for this computation, as Janizek et al. (2021) do for Integrated Hessians; extras report the
@@ -248,14 +250,14 @@ def expected_hessian(model: TrainedModel, data: Dataset, rng: np.random.Generato
         raise ValueError(f"softplus_beta={softplus_beta!r} is invalid: expected a number > 0 or null")
     if not isinstance(scale, bool):
         raise ValueError(f"scale={scale!r} is invalid: expected true or false")
-    check_int("chunk_size", chunk_size, 1)
     X = _explained_rows(data, n_rows, rng)
     n, d = X.shape
     extras: dict[str, float] = {"rows": float(n)}
     if softplus_beta is None:
+        col = model.target or 0
+
         def head(x):
-            z = model.keras(x, training=False)[:, 0]
-            return tf.sigmoid(z) if model.explains_prob else z
+            return model.explained_tensor(x)[:, col]
     else:
         head = _dense_chain(model, softplus_beta, X[:64])
 
@@ -271,8 +273,8 @@ def expected_hessian(model: TrainedModel, data: Dataset, rng: np.random.Generato
     fn = tf.function(hessian, input_signature=[tf.TensorSpec([None, d], tf.float32)])
     total = np.zeros((d, d))
     outs = []
-    for i in range(0, n, chunk_size):
-        H, y = fn(tf.constant(X[i:i + chunk_size]))
+    for lo, hi in model.blocks(n, d):
+        H, y = fn(tf.constant(X[lo:hi]))
         total += np.abs(H.numpy().astype(np.float64)).sum(axis=0)
         outs.append(y.numpy())
     model.n_evals += n * d

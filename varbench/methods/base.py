@@ -24,6 +24,11 @@ class Attribution:
     extras: scalar diagnostics to log (e.g. a convergence delta).
     rows: the inputs (n, d) that `local` explains, so local truth can score it; set it only
         when `local` is an additive attribution (it sums to f(x) - f(reference)), not e.g. slopes.
+    replicates: optional (R, d) independent replicate estimates of `importance` (e.g. one per
+        permutation repeat; importance is their mean), from which its standard error is derived.
+    std, ci_low, ci_high: the standard error of `importance` and a confidence interval at level
+        `ci_level`, per variable, where the method can estimate them (see
+        `varbench.methods.uncertainty`); None where it cannot.
     """
 
     importance: np.ndarray | None = None
@@ -31,6 +36,11 @@ class Attribution:
     aggregation: str = "global"
     extras: dict[str, float] = field(default_factory=dict)
     rows: np.ndarray | None = None
+    replicates: np.ndarray | None = None
+    std: np.ndarray | None = None
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
+    ci_level: float = 0.95
 
 
 def as_attribution(result: object, d: int) -> Attribution:
@@ -59,6 +69,18 @@ def as_attribution(result: object, d: int) -> Attribution:
     if result.aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation={result.aggregation!r} is not one of {AGGREGATIONS}")
     result.importance = imp
+    for name in ("std", "ci_low", "ci_high"):
+        value = getattr(result, name)
+        if value is not None:
+            value = np.asarray(value, dtype=float)
+            if value.shape != (d,):
+                raise ValueError(f"method returned {name} of shape {value.shape}, expected ({d},)")
+            setattr(result, name, value)
+    if result.replicates is not None:
+        rep = np.asarray(result.replicates, dtype=float)
+        if rep.ndim != 2 or rep.shape[1] != d:
+            raise ValueError(f"method returned replicates of shape {rep.shape}, expected (R, {d})")
+        result.replicates = rep
     return result
 
 

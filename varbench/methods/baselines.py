@@ -9,7 +9,7 @@ from varbench.models.trained import TrainedModel
 
 def random(model: TrainedModel, data: Dataset, rng: np.random.Generator) -> np.ndarray:
     """Uniform random scores: the floor every method must beat (Spearman ~ 0 on average)."""
-    return rng.random(data.n_features)
+    return rng.random(data.n_variables)
 
 
 def oracle(model: TrainedModel, data: Dataset, rng: np.random.Generator) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, sample_rows
 from varbench.methods.gradients import _check_int
-from varbench.methods.perturbation import loss_increase
+from varbench.methods.perturbation import loss_increase, single_column
 from varbench.methods.retrain import _model_loss
 from varbench.models.trained import TrainedModel
 
@@ -83,7 +83,7 @@ def input_perturbation(model: TrainedModel, data: Dataset, rng: np.random.Genera
     def perturb(j: int, Xr: np.ndarray, r: np.random.Generator, repeats: int) -> np.ndarray:
         return Xr[None, :, j] + noise * sd[j] * r.standard_normal((repeats, Xr.shape[0]))
 
-    att = loss_increase(model, X, y, perturb, rng, n_repeats)
+    att = loss_increase(model, X, y, single_column(perturb), rng, n_repeats)
     att.extras["noise"] = float(noise)
     return att
 
@@ -123,6 +123,9 @@ def _subset_loss(model: TrainedModel, data: Dataset, cols: list[int]) -> float:
     loss of the constant prediction (mean of y_train, or its class frequency)."""
     y = np.asarray(data.y_test, dtype=np.float64)
     if not cols:
+        if model.task == "multiclass":  # the class frequencies of y_train, scored by cross-entropy
+            freq = np.bincount(data.y_train.astype(int), minlength=model.n_outputs) / len(data.y_train)
+            return float(np.mean(model.loss_of_probabilities(np.tile(freq, (len(y), 1)), y)))
         c = float(np.mean(data.y_train))
         if model.task == "regression":
             return float(np.mean((y - c) ** 2))

@@ -10,7 +10,7 @@ import numpy as np
 
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, sample_rows
-from varbench.methods.perturbation import loss_increase
+from varbench.methods.perturbation import loss_increase, single_column
 from varbench.models.trained import TrainedModel
 
 Sampler = Literal["gaussian", "regressor"]
@@ -113,7 +113,7 @@ def conditional_permutation(model: TrainedModel, data: Dataset, rng: np.random.G
         def replace(j: int, X_: np.ndarray, rng_: np.random.Generator, k: int) -> np.ndarray:
             return means[:, j][None, :] + np.stack([resid[rng_.permutation(n), j] for _ in range(k)])
 
-    att = loss_increase(model, X, y, replace, rng, n_repeats)
+    att = loss_increase(model, X, y, single_column(replace), rng, n_repeats)
     total_var = X_train.var(axis=0)
     ratio = np.where(total_var > 0, cond_var / np.where(total_var > 0, total_var, 1.0), 0.0)
     att.extras["mean_variance_ratio"] = float(np.mean(ratio))

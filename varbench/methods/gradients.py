@@ -95,18 +95,17 @@ def _integrated(model: TrainedModel, X: np.ndarray, ref: np.ndarray, steps: int,
     """IG from `ref` to each row of X, of f or (with noise (n, s, d)) of each shifted model
     f(. + noise[i, s]) averaged over s. Returns phi (n, d) and the completeness deltas.
 
-    Rows are taken in blocks of at most `model.chunk_size` path points (samples x steps per
+    Rows are taken in the engine's blocks (`model.blocks`) of at most `model.chunk_size` path points (samples x steps per
     row), so peak memory is bounded by the engine's chunk size, not by rows x steps x features;
     each block is one gradient call and one predict call for its end points."""
     alphas, weights = path_quadrature(steps, method)
     n, d = X.shape
     s = 1 if noise is None else noise.shape[1]
-    block = max(1, model.chunk_size // (s * len(alphas)))
     phis, targets = [], []
-    for lo in range(0, n, block):
-        Xb = X[lo:lo + block]
+    for lo, hi in model.blocks(n, s * len(alphas)):
+        Xb = X[lo:hi]
         nb = Xb.shape[0]
-        eps = np.zeros((nb, 1, d), np.float32) if noise is None else noise[lo:lo + block]
+        eps = np.zeros((nb, 1, d), np.float32) if noise is None else noise[lo:hi]
         diff = Xb - ref  # float32 (nb, d)
         a = alphas.astype(np.float32)[None, None, :, None]
         path = ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # (nb, s, k, d)
@@ -325,6 +324,25 @@ def _rescale(name: str, z: np.ndarray, z0: np.ndarray, tol: float = 1e-6) -> np.
     return np.where(small, grad((z + z0) / 2), secant)
 
 
+def _explained_chain(model: TrainedModel) -> list[Affine | Elementwise]:
+    """The network as a chain ending in what `model.predict` explains: a linear binary head
+    explained as P(class 1) gains a final sigmoid; a sigmoid head explained as a logit loses
+    it. A softmax (not elementwise) is not a Rescale nonlinearity: one-line error."""
+    if model.task == "multiclass" and (model.explains_prob or model.head.activation != "linear"):
+        raise ValueError("DeepLIFT (Rescale rule) needs elementwise nonlinearities; a softmax head is not: "
+                         "explain the class logits (output='logit') of a network with a linear last layer")
+    if model.head.activation == "sigmoid":
+        last = model.keras.layers[-1]
+        if last.__class__.__name__ != "Dense":
+            raise ValueError("DeepLIFT: the sigmoid must be the activation of the last Dense layer")
+    ops = dense_chain(model.keras)
+    if model.task == "classification" and model.head.activation == "linear" and model.explains_prob:
+        ops = ops + [Elementwise("sigmoid")]
+    if model.head.activation == "sigmoid" and not model.explains_prob:
+        ops = ops[:-1]  # the logit: the chain without its final sigmoid
+    return ops
+
+
 def deeplift(model: TrainedModel, data: Dataset, rng: np.random.Generator,
              n_rows: int | None = 1000, baseline: Baseline = "mean") -> Attribution:
     """DeepLIFT with the Rescale rule (Shrikumar et al. 2017) for Dense MLPs.
@@ -335,16 +353,14 @@ def deeplift(model: TrainedModel, data: Dataset, rng: np.random.Generator,
     as max_abs_delta). Explains the same output as model.predict: for P(class 1) the final
     sigmoid is one more Rescale nonlinearity. Runs on the weights in numpy for all rows at
     once and adds 2 evaluations per row (input and baseline pass) to model.n_evals."""
-    ops = dense_chain(model.keras)
-    if model.explains_prob:
-        ops = ops + [Elementwise("sigmoid")]
+    ops = _explained_chain(model)
     X = _explained_rows(data, n_rows, rng).astype(np.float64)
     ref = baseline_vector(data.X_train, baseline).astype(np.float64)[None, :]
     out, pre = _forward(ops, X)
     out0, pre0 = _forward(ops, ref)
     model.n_evals += 2 * X.shape[0]
     m = np.zeros_like(out)
-    m[:, 0] = 1.0  # the engine explains output column 0
+    m[:, model.target or 0] = 1.0  # the engine's explained output column
     k = len(pre)
     for op in reversed(ops):
         if isinstance(op, Affine):

@@ -16,11 +16,15 @@ from varbench.methods.sensitivity import sobol_indices
 from varbench.methods.shapley import (all_coalitions, background_sample, check_int, coalition_values,
                                       exact_shapley, loss_of_output, to_probability)
 from varbench.models.trained import TrainedModel
+from varbench.schema import ModelTruthConfig
 
 
-def model_truth(model: TrainedModel, data: Dataset, background_size: int | None = 64,
-                rows: int | None = 200, sobol_samples: int = 2**15, max_features: int = 12,
-                seed: int = 0) -> dict[str, np.ndarray]:
+_DEFAULTS = ModelTruthConfig()  # the one source of these defaults (conf/config.yaml repeats them; a test checks)
+
+
+def model_truth(model: TrainedModel, data: Dataset, background_size: int | None = _DEFAULTS.background_size,
+                rows: int | None = _DEFAULTS.rows, sobol_samples: int = _DEFAULTS.sobol_samples,
+                max_features: int = _DEFAULTS.max_features, seed: int = 0) -> dict[str, np.ndarray]:
     """Exact Shapley / SAGE values and large-sample Sobol indices of the trained model.
 
     rows: how many X_test rows (with their y_test) are explained (None = all); background_size:

@@ -131,6 +131,6 @@ def loco(model: TrainedModel, data: Dataset, rng: np.random.Generator, statistic
         raise ValueError(f"alpha={alpha!r} is invalid: expected a number in (0, 1)")
     fits = _refit_without_each(model, data, _loco_loss)
     deltas = fits.dropped - fits.full[None, :]
-    est, lo, _ = (median_interval if statistic == "median" else mean_interval)(deltas, alpha)
+    est, lo, hi = (median_interval if statistic == "median" else mean_interval)(deltas, alpha)
     extras = {**fits.extras(), "n_significant": float(np.sum(lo > 0)), "alpha": float(alpha)}
-    return Attribution(importance=est, extras=extras)
+    return Attribution(importance=est, extras=extras, ci_low=lo, ci_high=hi, ci_level=1 - float(alpha))

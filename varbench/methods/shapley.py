@@ -22,10 +22,9 @@ import numpy as np
 
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, sample_rows
-from varbench.models.trained import TrainedModel
+from varbench.methods.variables import variable_of_column
+from varbench.models.trained import TrainedModel, pointwise_loss
 
-# Upper bound on the number of float values built at once (64 MB as float32).
-MAX_VALUES = 2**24
 # Largest d for which KernelSHAP may enumerate all 2^d coalitions.
 MAX_EXACT = 20
 
@@ -46,45 +45,45 @@ def background_sample(X_train: np.ndarray, size: int | None, rng: np.random.Gene
 
 def to_probability(model: TrainedModel) -> Callable[[np.ndarray], np.ndarray] | None:
     """The map from `model.predict` output to P(class 1) (None when it already is one, or for
-    regression)."""
+    regression). Defined for single-output heads (regression, binary)."""
+    single_output(model, "a loss of averaged predictions")
     if model.task == "classification" and not model.explains_prob:
         return lambda z: 1.0 / (1.0 + np.exp(-z))
     return None
 
 
+def single_output(model: TrainedModel, what: str) -> None:
+    """One-line ValueError unless the head has one output (regression or binary)."""
+    if model.n_outputs != 1 or model.task == "multiclass":
+        raise ValueError(f"{what} is defined for single-output heads (regression with one output, binary "
+                         f"classifier); this model is a {model.head.describe()}")
+
+
 def loss_of_output(model: TrainedModel, p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row loss of a prediction p, as `TrainedModel.loss` computes it: squared error for
-    regression, log loss (p clipped to [1e-7, 1 - 1e-7]) where p = P(class 1) for classification.
+    """Per-row loss of a prediction p, as `TrainedModel.loss` computes it (`pointwise_loss`):
+    squared error for regression, log loss where p = P(class 1) for classification.
     Needed because SAGE scores averaged (imputed) predictions, which no single input produces."""
-    p = np.asarray(p, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if model.task == "regression":
-        return (p - y) ** 2
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return pointwise_loss(model.task, p, y)
 
 
 def predict_rows(model: TrainedModel, n: int, per_row: int,
-                 build: Callable[[int, int], np.ndarray], max_values: int = MAX_VALUES) -> np.ndarray:
+                 build: Callable[[int, int], np.ndarray]) -> np.ndarray:
     """Model outputs for n rows x per_row inputs, shape (n, per_row), float64.
 
     build(i0, i1) returns the inputs of rows i0..i1-1, shape (i1 - i0, per_row, d). Rows are
-    taken in batches so that at most ~max_values floats are built at once; each batch is one
-    `model.predict` call (which chunks it further)."""
+    taken in the engine's blocks (`TrainedModel.blocks`: at most `chunk_size` inputs built at
+    once, or one row's per_row inputs when that is more); each block is one `model.predict` call."""
     out = np.empty((n, per_row), dtype=np.float64)
     if n == 0 or per_row == 0:
         return out
-    step = max(1, max_values // (per_row * model.n_features))
-    for i0 in range(0, n, step):
-        i1 = min(n, i0 + step)
+    for i0, i1 in model.blocks(n, per_row):
         Z = build(i0, i1)
         out[i0:i1] = model.predict(Z.reshape(-1, model.n_features)).reshape(i1 - i0, per_row)
     return out
 
 
 def coalition_values(model: TrainedModel, X: np.ndarray, background: np.ndarray, masks: np.ndarray,
-                     output_fn: Callable[[np.ndarray], np.ndarray] | None = None,
-                     max_values: int = MAX_VALUES) -> np.ndarray:
+                     output_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """v_x(S) = mean over background rows b of g(f(x_S, b_notS)) for every row x and coalition S.
 
     X: (n, d) rows; background: (B, d); masks: (K, d) booleans shared by all rows, or (n, K, d)
@@ -102,7 +101,7 @@ def coalition_values(model: TrainedModel, X: np.ndarray, background: np.ndarray,
         M = masks[None] if masks.ndim == 2 else masks[i0:i1]
         return np.where(M[:, :, None, :], X[i0:i1, None, None, :], background[None, None])
 
-    F = predict_rows(model, n, K * B, build, max_values)
+    F = predict_rows(model, n, K * B, build)
     if output_fn is not None:
         F = output_fn(F)
     return F.reshape(n, K, B).mean(axis=2)
@@ -201,7 +200,9 @@ def kernel_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_
                          "(coalitions are sampled in complementary pairs)")
     X = np.asarray(data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)], dtype=np.float32)
     bg = background_sample(data.X_train, background_size, rng)
-    n, d = X.shape
+    n = X.shape[0]
+    col_var = variable_of_column(data)  # players: the variables (a group is one player)
+    d = data.n_variables
     fx = model.predict(X).astype(np.float64)
     f0 = float(np.mean(model.predict(bg)))
     exact = d <= max(max_exact_features, 1)  # d = 1: no proper coalition, phi = f(x) - E f
@@ -214,14 +215,14 @@ def kernel_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_
                              f"2 * d = {2 * d} so that the regression is determined")
         masks = _sampled_coalitions(n, d, n_coalitions, rng)
         w = np.ones(masks.shape[:2])
-    V = coalition_values(model, X, bg, masks)
+    V = coalition_values(model, X, bg, masks[..., col_var])
     try:
         phi = constrained_wls(masks, w, V - f0, fx - f0)
     except np.linalg.LinAlgError:
         raise ValueError(f"n_coalitions={n_coalitions} is invalid here: the sampled coalitions do "
                          "not determine the regression for some row; use more") from None
     eff = float(np.max(np.abs(phi.sum(axis=1) - (fx - f0))))
-    return Attribution(local=phi, aggregation="mean_abs_local", rows=X.astype(np.float64),
+    return Attribution(local=phi, aggregation="mean_abs_local", rows=None if data.groups else X.astype(np.float64),
                        extras={"efficiency_error": eff, "exact": float(exact),
                                "coalitions_per_row": float(masks.shape[-2])})
 
@@ -236,18 +237,19 @@ def _permutation_ranks(n: int, m: int, d: int, antithetic: bool, rng: np.random.
 
 
 def _walk_permutations(model: TrainedModel, X: np.ndarray, starts: np.ndarray,
-                       ranks: np.ndarray) -> np.ndarray:
-    """Outputs along each permutation walk, shape (n, m, d + 1): step k has the k first features
-    of the permutation from x (row of X) and the others from `starts` (n, m, d)."""
+                       ranks: np.ndarray, col_var: np.ndarray) -> np.ndarray:
+    """Outputs along each permutation walk of the V players, shape (n, m, V + 1): step k has the
+    columns of the k first players of the permutation from x (row of X) and the others from
+    `starts` (n, m, d); col_var (d,) maps each column to its player."""
     n, d = X.shape
-    m = ranks.shape[1]
-    steps = np.arange(d + 1)
+    m, V = ranks.shape[1], ranks.shape[2]
+    steps = np.arange(V + 1)
 
     def build(i0: int, i1: int) -> np.ndarray:
-        M = ranks[i0:i1, :, None, :] < steps[None, None, :, None]
+        M = ranks[i0:i1, :, None, :][..., col_var] < steps[None, None, :, None]
         return np.where(M, X[i0:i1, None, None, :], starts[i0:i1, :, None, :]).reshape(i1 - i0, -1, d)
 
-    return predict_rows(model, n, m * (d + 1), build).reshape(n, m, d + 1)
+    return predict_rows(model, n, m * (V + 1), build).reshape(n, m, V + 1)
 
 
 def _contributions(F: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -271,19 +273,21 @@ def sampling_shapley(model: TrainedModel, data: Dataset, rng: np.random.Generato
                          "expected an even integer (orders come in reversed pairs)")
     X = np.asarray(data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)], dtype=np.float32)
     bg = background_sample(data.X_train, background_size, rng)
-    n, d = X.shape
+    n = X.shape[0]
+    col_var = variable_of_column(data)  # players: the variables (a group is one player)
+    d = data.n_variables
     m = n_permutations
     ranks = _permutation_ranks(n, m, d, antithetic, rng)
     pick = rng.integers(bg.shape[0], size=(n, m // 2 if antithetic else m))
     if antithetic:
         pick = np.repeat(pick, 2, axis=1)
-    C = _contributions(_walk_permutations(model, X, bg[pick], ranks), ranks)
+    C = _contributions(_walk_permutations(model, X, bg[pick], ranks, col_var), ranks)
     units = C.reshape(n, m // 2, 2, d).mean(axis=2) if antithetic else C  # independent units
     extras = {}
     if units.shape[1] > 1:
         extras["max_stderr"] = float(np.max(units.std(axis=1, ddof=1)) / np.sqrt(units.shape[1]))
-    return Attribution(local=C.mean(axis=1), aggregation="mean_abs_local", rows=X.astype(np.float64),
-                       extras=extras)
+    return Attribution(local=C.mean(axis=1), aggregation="mean_abs_local",
+                       rows=None if data.groups else X.astype(np.float64), extras=extras)
 
 
 def sage(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = 1000,
@@ -311,7 +315,8 @@ def sage(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: i
     Xp = np.asarray(data.X_test[idx], dtype=np.float32)
     yp = np.asarray(data.y_test[idx], dtype=np.float64)
     bg = background_sample(data.X_train, background_size, rng)
-    d = Xp.shape[1]
+    col_var = variable_of_column(data)  # players: the variables (a group is one player)
+    d = data.n_variables
     g = to_probability(model)
     out_bg = model.predict(bg).astype(np.float64)
     f_empty = float(np.mean(out_bg if g is None else g(out_bg)))
@@ -327,7 +332,7 @@ def sage(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: i
         ranks = rng.random((m, d)).argsort(axis=1).argsort(axis=1)
         # prefixes of length 1..d-1 are imputed; length 0 and d are known exactly
         prefixes = ranks[:, None, :] < np.arange(1, d)[None, :, None]
-        mid = coalition_values(model, Xp[rows], bg, prefixes, output_fn=g)
+        mid = coalition_values(model, Xp[rows], bg, prefixes[..., col_var], output_fn=g)
         F = np.concatenate([np.full((m, 1), f_empty), mid,
                             (fx_pool if g is None else g(fx_pool))[rows, None]], axis=1)
         L = loss_of_output(model, F, yp[rows, None])

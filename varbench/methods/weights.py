@@ -22,9 +22,9 @@ def first_layer(model: TrainedModel, data: Dataset, rng: np.random.Generator) ->
     return np.abs(dense_kernels(model)[0]).sum(axis=1)
 
 
-def _single_output(kernels: list[np.ndarray]) -> list[np.ndarray]:
-    """The kernels with the last one cut to the explained output unit (column 0)."""
-    return [*kernels[:-1], kernels[-1][:, :1]]
+def _single_output(kernels: list[np.ndarray], column: int = 0) -> list[np.ndarray]:
+    """The kernels with the last one cut to the explained output unit (`model.target`)."""
+    return [*kernels[:-1], kernels[-1][:, column:column + 1]]
 
 
 def garson(model: TrainedModel, data: Dataset, rng: np.random.Generator) -> np.ndarray:
@@ -44,7 +44,7 @@ def garson(model: TrainedModel, data: Dataset, rng: np.random.Generator) -> np.n
     no hidden layer it is |w| / sum |w|. Biases and activations are ignored, and the result is
     unsigned (it cannot tell the direction of an effect) and blind to the input scale.
     """
-    kernels = _single_output(dense_kernels(model))
+    kernels = _single_output(dense_kernels(model), model.target or 0)
     share = np.abs(kernels[-1].astype(np.float64))
     for W in reversed(kernels[:-1]):
         A = np.abs(W.astype(np.float64))
@@ -58,7 +58,7 @@ def connection_weights(model: TrainedModel) -> np.ndarray:
     """Olden's signed connection weights: the product W_1 W_2 ... W_L of the Dense kernels,
     i.e. the end-to-end linear map of the network with activations and biases ignored.
     With one hidden layer, c_i = sum_h w_ih v_h. Shape (d,)."""
-    kernels = _single_output(dense_kernels(model))
+    kernels = _single_output(dense_kernels(model), model.target or 0)
     c = kernels[0].astype(np.float64)
     for W in kernels[1:]:
         c = c @ W.astype(np.float64)

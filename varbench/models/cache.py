@@ -56,7 +56,7 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
 
             meta = read_meta(meta_path)
             net = keras.models.load_model(path, safe_mode=True, compile=False)
-            model = TrainedModel(keras=net, task=data.task, output=spec.trainer.output,
+            model = TrainedModel(keras=net, task=data.task,
                                  quality=meta["quality"], train_seconds=meta["train_seconds"],
                                  refit=refitter(spec.build, data.task, spec.seed, spec.trainer))
             return model, True

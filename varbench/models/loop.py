@@ -21,11 +21,15 @@ class History:
 
 
 def output_loss(task: str):
-    """Mean loss of the single-output network over the rows axis: MSE, or logistic loss on the
-    logit. `out` is (rows, 1), or (models, rows, 1) for a stack (one loss per model)."""
+    """Mean loss of the network's output over the rows axis: MSE, logistic loss on the class-1
+    logit, or softmax cross-entropy on k class logits with integer labels (multiclass). `out` is
+    (rows, k), or (models, rows, k) for a stack (one loss per model)."""
     import tensorflow as tf
 
     def loss(y_true, out):
+        if task == "multiclass":
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=tf.cast(y_true, tf.int32), logits=out), axis=-1)
         z = out[..., 0]
         if task == "regression":
             return tf.reduce_mean(tf.square(z - y_true), axis=-1)

@@ -23,16 +23,16 @@ class DivergedError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """How a model is fitted. Validated on construction (before any training)."""
+    """How a model is fitted. Validated on construction (before any training). These defaults are
+    the shipped ones; conf/trainer/default.yaml repeats them for the command line (a test checks)."""
 
-    epochs: int = 100
+    epochs: int = 200
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 3e-3
     optimizer: str = "adam"
-    patience: int = 10
+    patience: int = 20
     val_fraction: float = 0.2
     progress_every: int = 25
-    output: str = "auto"
 
     def __post_init__(self) -> None:
         checks = [
@@ -43,7 +43,6 @@ class TrainerConfig:
             ("patience", isinstance(self.patience, int) and self.patience >= 0, "an integer >= 0"),
             ("val_fraction", isinstance(self.val_fraction, (int, float)) and 0 <= self.val_fraction < 1,
              "a number in [0, 1)"),
-            ("output", self.output in ("auto", "prob", "logit"), "one of ('auto', 'prob', 'logit')"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -51,15 +50,26 @@ class TrainerConfig:
 
 
 def quality(model: TrainedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Test-set quality: R^2 for regression; accuracy and ROC AUC for classification."""
-    pred = model.predict(X).astype(np.float64)
+    """Test-set quality: R^2 for regression; accuracy and ROC AUC for classification; accuracy and
+    macro ROC AUC (mean over classes of one-vs-rest AUC of the class probability) for multiclass."""
     y = np.asarray(y, dtype=np.float64)
+    if model.task == "multiclass":
+        P = model.probabilities(X).astype(np.float64)
+        aucs = [auroc(P[:, c], y == c) for c in range(P.shape[1]) if 0 < np.sum(y == c) < len(y)]
+        return {"accuracy": float(np.mean(P.argmax(axis=1) == y)),
+                "auc": float(np.mean(aucs)) if aucs else float("nan")}
+    pred = model.predict(X).astype(np.float64)
     if model.task == "regression":
         ss_res = float(np.sum((y - pred) ** 2))
         ss_tot = float(np.sum((y - y.mean()) ** 2))
         return {"r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
     threshold = 0.5 if model.explains_prob else 0.0
     return {"accuracy": float(np.mean((pred > threshold) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
+
+
+def head_args(task: str, y: np.ndarray) -> dict[str, int]:
+    """What the builder is told beyond (n_features, task): n_outputs = k for a k-class task."""
+    return {"n_outputs": int(np.max(y)) + 1} if task == "multiclass" else {}
 
 
 def set_seed(seed: int) -> None:
@@ -91,7 +101,7 @@ def train(
     set_seed(seed)
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)
-    net = build(X.shape[1], task)
+    net = build(X.shape[1], task, **head_args(task, y if y_test is None else np.concatenate([y, y_test])))
     opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
            "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
 
@@ -125,7 +135,7 @@ def finish_model(net: Any, build: Callable[[int, str], Any], task: str, seed: in
                  y_test: np.ndarray | None = None) -> TrainedModel:
     """The trained network as a `TrainedModel`: epochs, last training loss and (given a test
     split) test quality; the refit function retrains the same architecture and seed."""
-    model = TrainedModel(keras=net, task=task, output=config.output, train_seconds=seconds,
+    model = TrainedModel(keras=net, task=task, train_seconds=seconds,
                          refit=refitter(build, task, seed, config))
     model.quality = {"epochs": float(len(losses)), "train_loss": float(losses[-1])}
     if X_test is not None and y_test is not None:
