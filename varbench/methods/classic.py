@@ -26,7 +26,7 @@ from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, sample_rows
 from varbench.methods.gradients import _check_int
 from varbench.methods.perturbation import loss_increase, single_column
-from varbench.methods.retrain import _model_loss
+from varbench.methods.retrain import _model_loss, check_refit
 from varbench.models.trained import TrainedModel
 
 log = logging.getLogger(__name__)
@@ -140,16 +140,6 @@ def _subset_loss(model: TrainedModel, data: Dataset, cols: list[int]) -> float:
     return loss
 
 
-def _check_refit(model: TrainedModel, data: Dataset) -> int:
-    if model.refit is None:
-        raise ValueError("model.refit is None: stepwise methods need a model from the shared trainer "
-                         "(varbench.models.trainer.train), which can be refitted on other columns")
-    d = data.n_features
-    if d < 2:
-        raise ValueError(f"n_features={d} is invalid for a stepwise method: expected at least 2 features")
-    return d
-
-
 def stepwise_addition(model: TrainedModel, data: Dataset, rng: np.random.Generator) -> Attribution:
     """Forward stepwise addition (classical stepwise method; Gevrey et al. 2003, Olden et al.
     2004). Start from no input; at each step retrain the network once per remaining input with
@@ -158,7 +148,7 @@ def stepwise_addition(model: TrainedModel, data: Dataset, rng: np.random.Generat
     d - 1 for the second, ..., 1 for the last. d (d + 1) / 2 - 1 retrainings (the last step is the
     full model, which is `model` itself). Extras: the test loss after each addition
     (`loss_after_step_k`), the constant-prediction loss, and the retraining cost."""
-    d = _check_refit(model, data)
+    d = check_refit(model, data, "stepwise")
     start = time.perf_counter()
     chosen: list[int] = []
     extras = {"loss_no_input": _subset_loss(model, data, [])}
@@ -188,7 +178,7 @@ def stepwise_elimination(model: TrainedModel, data: Dataset, rng: np.random.Gene
     importance = 1 for the first input eliminated, ..., d for the input left at the end.
     d (d + 1) / 2 - 1 retrainings. Extras: the test loss after each elimination
     (`loss_after_step_k`), the full model's loss, and the retraining cost."""
-    d = _check_refit(model, data)
+    d = check_refit(model, data, "stepwise")
     start = time.perf_counter()
     kept = list(range(d))
     order: list[int] = []

@@ -42,14 +42,21 @@ class _Refits:
                 "full_loss": float(self.full.mean())}
 
 
-def _refit_without_each(model: TrainedModel, data: Dataset, row_loss: RowLoss) -> _Refits:
-    """Refit once per feature on X_train without that column; per-row test losses of all fits."""
+def check_refit(model: TrainedModel, data: Dataset, what: str = "retraining") -> int:
+    """The number of features d, after checking the model can be refitted on other columns and
+    that there are at least two (`what` names the method family in the message)."""
     if model.refit is None:
-        raise ValueError("model.refit is None: retraining methods need a model from the shared trainer "
+        raise ValueError(f"model.refit is None: {what} methods need a model from the shared trainer "
                          "(varbench.models.trainer.train), which can be refitted on other columns")
     d = data.n_features
     if d < 2:
-        raise ValueError(f"n_features={d} is invalid for a retraining method: expected at least 2 features")
+        raise ValueError(f"n_features={d} is invalid for a {what} method: expected at least 2 features")
+    return d
+
+
+def _refit_without_each(model: TrainedModel, data: Dataset, row_loss: RowLoss) -> _Refits:
+    """Refit once per feature on X_train without that column; per-row test losses of all fits."""
+    d = check_refit(model, data)
     full = row_loss(model, data.X_test, data.y_test)
     dropped = np.empty((d, data.X_test.shape[0]))
     start = time.perf_counter()

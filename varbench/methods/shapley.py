@@ -36,6 +36,15 @@ def check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+def _rows_background_players(data: Dataset, n_rows: int | None, background_size: int | None,
+                             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The explained test rows, a background sample of training rows, the variable (player) of each
+    column and the number of players (a group of columns is one player)."""
+    X = np.asarray(data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)], dtype=np.float32)
+    bg = background_sample(data.X_train, background_size, rng)
+    return X, bg, variable_of_column(data), data.n_variables
+
+
 def background_sample(X_train: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:
     """`size` rows of X_train drawn without replacement (all rows if size is None or too large)."""
     if size is not None:
@@ -198,11 +207,8 @@ def kernel_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_
     if n_coalitions % 2:
         raise ValueError(f"n_coalitions={n_coalitions!r} is invalid: expected an even integer "
                          "(coalitions are sampled in complementary pairs)")
-    X = np.asarray(data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)], dtype=np.float32)
-    bg = background_sample(data.X_train, background_size, rng)
+    X, bg, col_var, d = _rows_background_players(data, n_rows, background_size, rng)
     n = X.shape[0]
-    col_var = variable_of_column(data)  # players: the variables (a group is one player)
-    d = data.n_variables
     fx = model.predict(X).astype(np.float64)
     f0 = float(np.mean(model.predict(bg)))
     exact = d <= max(max_exact_features, 1)  # d = 1: no proper coalition, phi = f(x) - E f
@@ -271,11 +277,8 @@ def sampling_shapley(model: TrainedModel, data: Dataset, rng: np.random.Generato
     if antithetic and n_permutations % 2:
         raise ValueError(f"n_permutations={n_permutations!r} is invalid with antithetic=True: "
                          "expected an even integer (orders come in reversed pairs)")
-    X = np.asarray(data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)], dtype=np.float32)
-    bg = background_sample(data.X_train, background_size, rng)
+    X, bg, col_var, d = _rows_background_players(data, n_rows, background_size, rng)
     n = X.shape[0]
-    col_var = variable_of_column(data)  # players: the variables (a group is one player)
-    d = data.n_variables
     m = n_permutations
     ranks = _permutation_ranks(n, m, d, antithetic, rng)
     pick = rng.integers(bg.shape[0], size=(n, m // 2 if antithetic else m))
