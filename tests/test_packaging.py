@@ -12,7 +12,8 @@ def _declared() -> set[str]:
 
 
 def test_every_code_package_is_declared():
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "varbench").rglob("__init__.py")}
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "varbench").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}  # data folders too (report templates)
     assert found - _declared() == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
 
 
