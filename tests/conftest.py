@@ -24,3 +24,12 @@ def compose_cfg(tmp_path):
                                                  *overrides])
 
     return _compose
+
+
+@pytest.fixture(autouse=True)
+def _no_heartbeat_outlives_its_test():
+    """Claims a test leaves held stop beating when the test ends (their stores are temporary)."""
+    yield
+    from varbench.tracking import stop_heartbeats
+
+    stop_heartbeats()

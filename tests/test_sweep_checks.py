@@ -20,6 +20,16 @@ BASE = ["dataset=linear", "methods=[permutation,lime,random]", "dataset.n_sample
         "cache.dir=null"]
 
 
+def _protect_pytest_streams() -> None:
+    """Hydra's logging set-up shuts down every live handler. absl's (installed when TensorFlow was
+    imported by an earlier test) then closes the stream it was created with, pytest's capture, unless
+    that stream is the current sys.stderr; inside redirect_stderr it is not. Point absl's handler at
+    sys.__stderr__, which it never closes."""
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
 def run_cli(args, cwd):
     """`varbench ARGS` in-process from `cwd`: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
@@ -27,6 +37,7 @@ def run_cli(args, cwd):
     sys.argv = ["varbench", *args]
     os.chdir(cwd)
     code = 0
+    _protect_pytest_streams()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             cli.main()

@@ -270,6 +270,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_HEARTBEATS: set[Any] = set()  # stop events of the heartbeat threads this process started
+
+
+def stop_heartbeats() -> None:
+    """Stop every claim heartbeat thread of this process (claims stay in the store; tests call this
+    so no thread outlives the store it beats into)."""
+    for stop in list(_HEARTBEATS):
+        stop.set()
+    _HEARTBEATS.clear()
+
+
 class Claim:
     """An exclusive claim on one cell of one experiment, held in the tracking store itself, so
     that it works the same for a sqlite file and for a shared MLflow server: a registered model
@@ -369,6 +380,7 @@ class Claim:
                     log.debug("claim heartbeat failed: %s", exc)
 
         threading.Thread(target=beat, name="varbench-claim-heartbeat", daemon=True).start()
+        _HEARTBEATS.add(self._stop)
 
     def _delete(self) -> None:
         try:
@@ -382,6 +394,7 @@ class Claim:
         if not self.held:
             return
         self._stop.set()
+        _HEARTBEATS.discard(self._stop)
         self.held = False
         holder = self.holder()
         if holder is not None and holder.get("owner") == self.token:
