@@ -49,7 +49,7 @@ def _summary(report: str) -> dict[str, list[str]]:
     block = report.split("## Summary", 1)[1].split("## Misses", 1)[0]
     lines = [ln for ln in block.splitlines() if ln.startswith("|")]
     header = _cells(lines[0])
-    assert header[:5] == ["benchmark", "varbench (s)", "peer", "peer (s)", "ratio"]
+    assert header[:6] == ["benchmark", "varbench (s)", "peer", "peer (s)", "ratio or figure", "aim"]
     return {cells[0]: cells for cells in map(_cells, lines[2:])}
 
 
@@ -92,10 +92,13 @@ def test_tiny_run_reports_every_row_with_finite_positive_numbers(report):
         cells = rows[match[0]]
         status = cells[6]
         assert _number(cells[1]) > 0 and math.isfinite(_number(cells[1]))
-        if peer is None or prefix.startswith(("stacked", "reduced")):
+        if prefix.startswith(("stacked", "reduced", "roofline")):  # an aim of issue 16, met or not
+            assert status in (bench.MET, bench.NOT_MET), cells
+            assert cells[5].startswith("<= " if prefix.startswith("stacked") else ">= "), cells
+        elif peer is None:
             assert status == bench.INFO, cells
-            if peer is None:
-                continue
+        if peer is None:
+            continue
         if importlib.util.find_spec(peer) is None:
             assert status == bench.NOT_RUN
             continue
@@ -130,6 +133,18 @@ def test_tiny_run_has_every_section_with_numbers(report):
     (None, 5.0, bench.NOT_RUN), (float("nan"), 5.0, bench.NOT_RUN)])
 def test_verdict(ratio, target, expected):
     assert bench.verdict(ratio, target) == expected
+
+
+def test_verdict_of_a_maximum_and_its_miss_line():
+    assert bench.verdict(1.4, 1.5, at_most=True) == bench.MET
+    assert bench.verdict(1.6, 1.5, at_most=True) == bench.NOT_MET
+    res = bench.Result("stack", 3.0, "one", 1.0, 1.5, "ok", bench.verdict(3.0, 1.5, at_most=True),
+                       figure=3.0, at_most=True)
+    text = bench.render([bench.Section("S", [res], "body")], bench.TINY, 1.0, "0", "0")
+    assert "**stack**: 3.0x against <= 1.5x, short by a factor of 2.00." in text
+    share = bench.Result("share", 1.0, target=0.25, status=bench.verdict(0.1, 0.25), figure=0.1, unit="")
+    text = bench.render([bench.Section("S", [share], "body")], bench.TINY, 1.0, "0", "0")
+    assert "**share**: 0.10 against >= 0.25, short by a factor of 2.50." in text
 
 
 def test_side_by_side_interleaves_and_alternates_order():

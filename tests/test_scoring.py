@@ -73,6 +73,21 @@ def test_score_local():
     assert out["local_cosine"] == pytest.approx(1.0) and out["local_spearman"] == pytest.approx(1.0)
 
 
+def test_rowwise_spearman_equals_scipy_per_row():
+    """Oracle: scipy.stats.spearmanr row by row, ties (rounded values) and constant rows included."""
+    from scipy import stats
+
+    from varbench.scoring import rowwise_spearman
+
+    rng = np.random.default_rng(0)
+    A, B = np.round(rng.normal(size=(60, 7)), 1), np.round(rng.normal(size=(60, 7)), 1)
+    A[3], B[5] = 1.0, 2.0  # constant rows: undefined
+    got = rowwise_spearman(A, B)
+    want = [stats.spearmanr(a, b).statistic if np.ptp(a) and np.ptp(b) else np.nan for a, b in zip(A, B)]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[3]) and np.isnan(got[5]) and np.isfinite(np.delete(got, [3, 5])).all()
+
+
 def test_column_importances_summed_per_variable():
     from varbench.scoring import to_variables
 

@@ -11,7 +11,7 @@ from varbench.models.trainer import DivergedError, TrainerConfig, train
 
 
 def _build(**kw):
-    return lambda n, task: build_mlp(n, task, hidden=(8,), **kw)
+    return lambda n, task, **head: build_mlp(n, task, hidden=(8,), **kw, **head)
 
 
 def _members(seeds, n=240, task="regression"):
@@ -107,3 +107,47 @@ def test_unsupported_networks_and_settings_are_named():
     assert unsupported(_build(dropout=0.1, l2=1e-3), 3, "regression", cfg) is None
     with pytest.raises(ValueError, match="different data shapes"):
         train_stacked(_build(), "regression", cfg, _members([0]) + _members([1], n=300))
+
+
+@pytest.mark.parametrize("task", ["regression", "classification", "multiclass"])
+def test_quality_from_the_stack_equals_the_returned_models_own(task, lanes=2):
+    """The stack measures every member's test quality in one pass; each must equal what the
+    returned model measures on its own (`trainer.quality`). Multiclass heads are sized from the
+    labels as `trainer.train` sizes them."""
+    from varbench.models.trainer import quality
+
+    cfg = TrainerConfig(epochs=4, batch_size=32, lr=0.01, patience=2, progress_every=0)
+    members = [Member(d.X_train, d.y_train, s, d.X_test, d.y_test)
+               for s, d in ((s, _data(task, s)) for s in range(3))]
+    models = train_stacked(_build(), task, cfg, members, lanes=lanes)
+    assert unsupported(_build(), members[0].X.shape[1], task, cfg, members[0].y) is None
+    for m, got in zip(members, models):
+        assert got.task == task
+        own = quality(got, m.X_test, m.y_test)
+        for key, value in own.items():
+            assert got.quality[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+
+
+def _data(task, seed):
+    if task != "multiclass":
+        return linear(n_samples=240, task=task, seed=seed)
+    from varbench.datasets.base import Dataset  # noqa: F401 - three classes from a linear score
+    d = linear(n_samples=240, seed=seed)
+    cut = np.quantile(np.concatenate([d.y_train, d.y_test]), [1 / 3, 2 / 3])
+    import dataclasses
+
+    return dataclasses.replace(d, y_train=np.digitize(d.y_train, cut).astype(float),
+                               y_test=np.digitize(d.y_test, cut).astype(float), task="multiclass")
+
+
+def test_lanes_do_not_change_a_models_result():
+    """A stack cut into lanes (sub-stacks run concurrently) gives every model the result of one
+    lane holding them all, up to float32 rounding of the batched matmuls."""
+    cfg = TrainerConfig(epochs=6, batch_size=32, lr=0.01, patience=2, progress_every=0)
+    members = _members([0, 1, 2, 3])
+    one = train_stacked(_build(), "regression", cfg, members, lanes=1)
+    three = train_stacked(_build(), "regression", cfg, members, lanes=3)
+    for a, b in zip(one, three):
+        assert a.quality["epochs"] == b.quality["epochs"]
+        for wa, wb in zip(a.keras.get_weights(), b.keras.get_weights()):
+            np.testing.assert_allclose(wa, wb, atol=1e-5, rtol=1e-4)

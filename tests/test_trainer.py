@@ -52,3 +52,18 @@ def test_invalid_trainer_settings_name_the_key():
         TrainerConfig(batch_size=0)
     with pytest.raises(ValueError, match=r"trainer.optimizer='lbfgs' is invalid"):
         TrainerConfig(optimizer="lbfgs")
+
+
+def test_thread_plan_of_a_job():
+    """threads=auto: one intra-op thread, cores / workers inter-op threads; N sets both; None
+    leaves TensorFlow's defaults."""
+    import os
+
+    from varbench.models.runtime import thread_plan
+
+    cpus = os.cpu_count() or 1
+    assert thread_plan("auto") == (1, cpus)
+    assert thread_plan("auto", workers=cpus) == (1, 1)
+    assert thread_plan("auto", workers=4 * cpus) == (1, 1)
+    assert thread_plan(3, workers=2) == (3, 3)
+    assert thread_plan(None) is None

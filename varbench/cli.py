@@ -79,17 +79,12 @@ def _configure_worker(threads: object, hc) -> None:
     """Per job: TensorFlow threads so N parallel workers on N cores do not oversubscribe, a
     fresh Keras session (joblib's loky and Ray reuse worker processes), and, in a parallel
     worker, a watch that stops it when the sweep's parent process dies."""
-    n_jobs = hc.launcher.get("n_jobs") if "n_jobs" in hc.launcher else None
-    if threads == "auto":
-        cpus = os.cpu_count() or 1
-        if n_jobs is not None:
-            workers = cpus if n_jobs in (-1, 0) else min(int(n_jobs), cpus)
-            threads = max(1, cpus // max(workers, 1))
-        else:
-            threads = None
-    from varbench.models.runtime import start_tensorflow
+    from varbench.models.runtime import start_tensorflow, thread_plan
 
-    start_tensorflow(None if threads is None else int(threads))
+    n_jobs = hc.launcher.get("n_jobs") if "n_jobs" in hc.launcher else None
+    cpus = os.cpu_count() or 1
+    workers = 1 if n_jobs is None else cpus if n_jobs in (-1, 0) else min(int(n_jobs), cpus)
+    start_tensorflow(thread_plan(threads, workers))
     import keras
 
     keras.backend.clear_session()

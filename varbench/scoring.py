@@ -291,5 +291,19 @@ def score_local(local: np.ndarray, local_truth: np.ndarray) -> dict[str, float]:
     norms = np.linalg.norm(A, axis=1) * np.linalg.norm(T, axis=1)
     ok = norms > 0
     cos = float(np.mean(np.sum(A[ok] * T[ok], axis=1) / norms[ok])) if ok.any() else float("nan")
-    rhos = [stats.spearmanr(a, t).statistic for a, t in zip(A, T) if np.ptp(a) > 0 and np.ptp(t) > 0]
-    return {"local_spearman": float(np.mean(rhos)) if rhos else float("nan"), "local_cosine": cos}
+    rhos = rowwise_spearman(A, T)
+    rhos = rhos[np.isfinite(rhos)]
+    return {"local_spearman": float(np.mean(rhos)) if rhos.size else float("nan"), "local_cosine": cos}
+
+
+def rowwise_spearman(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Tie-corrected Spearman correlation of each row of A with the same row of B (the Pearson
+    correlation of their average ranks, as `scipy.stats.spearmanr`); NaN where a row is constant."""
+    ra = stats.rankdata(A, axis=1)
+    rb = stats.rankdata(B, axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    denom = np.sqrt(np.sum(ra * ra, axis=1) * np.sum(rb * rb, axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.sum(ra * rb, axis=1) / denom
+    return np.where((np.ptp(A, axis=1) > 0) & (np.ptp(B, axis=1) > 0), np.clip(rho, -1.0, 1.0), np.nan)

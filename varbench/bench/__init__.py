@@ -39,13 +39,14 @@ from varbench.bench.profile import bench_profile, bench_studies, library_of  # n
 from varbench.bench.render import _load, figures_json, fmt, render, table  # noqa: E402
 from varbench.bench.roofline import bench_ig, bench_roofline  # noqa: E402
 from varbench.bench.study import bench_study  # noqa: E402
+from varbench.bench.threads import bench_threads  # noqa: E402
 from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
 
 __all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT_MET", "NOT_RUN", "QUICK", "TINY", "Context", "Result", "Section",
            "Sizes", "SECTIONS", "fmt", "library_of", "main", "median", "peak_bytes", "render", "run",
            "side_by_side", "table", "timed", "verdict"]
 
-SECTIONS: list[Callable[[Context], Section]] = [bench_training, bench_stacked, bench_permutation,
+SECTIONS: list[Callable[[Context], Section]] = [bench_training, bench_stacked, bench_threads, bench_permutation,
                                                 bench_kernel_shap, bench_lime, bench_ig, bench_roofline,
                                                 bench_memory, bench_study, bench_profile, bench_studies]
 
@@ -72,6 +73,9 @@ def run(sizes: Sizes, out: str | Path | None = None,
     logger = logging.getLogger("varbench")
     level = logger.level
     logger.setLevel(logging.WARNING)  # the profiled cell's per-method log lines
+    from varbench.models.runtime import start_tensorflow, thread_plan
+
+    start_tensorflow(thread_plan("auto"))  # as a job runs (no effect if TensorFlow already started)
     start, load_start = time.perf_counter(), _load()
     done = []
     try:

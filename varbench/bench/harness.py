@@ -95,7 +95,9 @@ MODES = {"full": FULL, "quick": QUICK, "tiny": TINY}
 
 @dataclass
 class Result:
-    """One comparison: medians in seconds, ratio = peer / varbench, target = minimum ratio."""
+    """One comparison: medians in seconds, ratio = peer / varbench, target = minimum ratio.
+    A row whose figure is not a peer ratio (a share of the roofline, a time relative to one
+    model) carries it in `figure`, with its `unit` and, when its aim is a maximum, `at_most`."""
 
     name: str
     varbench: float | None
@@ -105,22 +107,27 @@ class Result:
     agreement: str = ""
     status: str = INFO
     why: str = ""
+    figure: float | None = None
+    unit: str = "x"
+    at_most: bool = False
 
     @property
     def ratio(self) -> float | None:
+        if self.figure is not None:
+            return self.figure
         if self.varbench is None or self.peer is None or self.varbench <= 0:
             return None
         return self.peer / self.varbench
 
 
-def verdict(ratio: float | None, target: float | None) -> str:
-    """"met" / "not met" for a speed ratio against a minimum, "info" without a target,
-    "not run" without a ratio."""
+def verdict(ratio: float | None, target: float | None, at_most: bool = False) -> str:
+    """"met" / "not met" for a figure against its aim (a minimum, or with `at_most` a maximum),
+    "info" without an aim, "not run" without a figure."""
     if ratio is None or not math.isfinite(ratio):
         return NOT_RUN
     if target is None:
         return INFO
-    return MET if ratio >= target else NOT_MET
+    return MET if (ratio <= target if at_most else ratio >= target) else NOT_MET
 
 
 @dataclass
@@ -220,14 +227,29 @@ def _trainer_config(s: Sizes) -> Any:
 # ------------------------------------------------------------------------------------ peak
 
 def measure_peak_flops(n: int, repeats: int = 5) -> float:
-    """float32 FLOP/s of an n x n matmul in TensorFlow on this machine (best of `repeats`)."""
+    """float32 FLOP/s of n x n matmuls in TensorFlow on this machine (best of `repeats`): one
+    matmul per inter-op thread, run concurrently, so the peak counts every core whatever the
+    intra-op thread count."""
     import tensorflow as tf
 
-    a = tf.random.normal((n, n), dtype=tf.float32, seed=1)
-    b = tf.random.normal((n, n), dtype=tf.float32, seed=2)
-    tf.reduce_sum(tf.linalg.matmul(a, b)).numpy()  # warm-up
+    lanes = threads()[1]
+    pairs = [(tf.random.normal((n, n), dtype=tf.float32, seed=2 * i + 1),
+              tf.random.normal((n, n), dtype=tf.float32, seed=2 * i + 2)) for i in range(lanes)]
+    run = tf.function(lambda: tf.add_n([tf.reduce_sum(tf.linalg.matmul(a, b)) for a, b in pairs]))
+    run().numpy()  # warm-up (tracing)
     best = math.inf
     for _ in range(repeats):
-        t, _ = timed(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)).numpy())
+        t, _ = timed(lambda: run().numpy())
         best = min(best, t)
-    return 2.0 * n**3 / best
+    return lanes * 2.0 * n**3 / best
+
+
+def threads() -> tuple[int, int]:
+    """TensorFlow's (intra-op, inter-op) thread counts in this process (0 = its default, the cores)."""
+    import os
+
+    import tensorflow as tf
+
+    cpus = os.cpu_count() or 1
+    return (tf.config.threading.get_intra_op_parallelism_threads() or cpus,
+            tf.config.threading.get_inter_op_parallelism_threads() or cpus)

@@ -9,7 +9,7 @@ import platform
 from pathlib import Path
 from typing import Sequence
 
-from varbench.bench.harness import DISAGREE, NOT_MET, NOT_RUN, Section, Sizes, _version
+from varbench.bench.harness import DISAGREE, NOT_MET, NOT_RUN, Result, Section, Sizes, _version, threads
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -50,15 +50,26 @@ def _load() -> str:
         return "n/a"
 
 
+def _figure(r: Result) -> str:
+    """A summary row's figure: a ratio as 1.2x, a share as 0.28."""
+    if r.ratio is None:
+        return "-"
+    return f"{r.ratio:.1f}x" if r.unit == "x" else f"{r.ratio:.2f}"
+
+
+def _aim(r: Result) -> str:
+    return f"{'<=' if r.at_most else '>='} {r.target:g}{r.unit if r.unit == 'x' else ''}"
+
+
 def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start: str, load_end: str) -> str:
     results = [r for sec in sections for r in sec.results]
-    summary = [[r.name, fmt(r.varbench), r.peer_name or "-", fmt(r.peer),
-                f"{r.ratio:.1f}x" if r.ratio is not None else "-",
-                f">= {r.target:g}x" if r.target is not None else "-", r.status,
+    summary = [[r.name, fmt(r.varbench), r.peer_name or "-", fmt(r.peer), _figure(r),
+                _aim(r) if r.target is not None else "-", r.status,
                 r.agreement if r.status != NOT_RUN else r.why] for r in results]
     misses = [r for r in results if r.status == NOT_MET]
-    miss_lines = [f"- **{r.name}**: {r.ratio:.1f}x against >= {r.target:g}x, short by a factor of "
-                  f"{r.target / r.ratio:.2f}." + (f" {r.why}" if r.why else "") for r in misses]
+    miss_lines = [f"- **{r.name}**: {_figure(r)} against {_aim(r)}, short by a factor of "
+                  f"{(r.ratio / r.target if r.at_most else r.target / r.ratio):.2f}." + (f" {r.why}" if r.why else "")
+                  for r in misses]
     disagree = [f"- **{r.name}**: {r.agreement}" for r in results if r.status == DISAGREE]
     out = [
         "# Performance",
@@ -68,7 +79,8 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
         "`varbench bench --write-results` (full mode) regenerates this file; every figure is also in "
         "`bench.json` beside it.",
         "",
-        f"Machine: {machine()}. Load average (1/5/15 min) at start {load_start}, at end {load_end}: the "
+        f"Machine: {machine()}. TensorFlow threads: {threads()[0]} intra-op, {threads()[1]} inter-op (a job's "
+        "default, `threads=auto`). Load average (1/5/15 min) at start {load_start}, at end {load_end}: the "
         "machine is shared, so absolute seconds move with other work; ratios are measured side by side.",
         "",
         "Method: each comparison runs varbench and the peer in this one process on the same trained model, "
@@ -82,7 +94,7 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
         "",
         "## Summary",
         "",
-        table(["benchmark", "varbench (s)", "peer", "peer (s)", "ratio", "target", "status", "agreement"], summary),
+        table(["benchmark", "varbench (s)", "peer", "peer (s)", "ratio or figure", "aim", "status", "agreement"], summary),
         "",
         "## Disagreements",
         "",
@@ -90,7 +102,7 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
         "",
         "## Misses",
         "",
-        *(miss_lines or ["None: every target with a ratio was met."]),
+        *(miss_lines or ["None: every figure with an aim met it."]),
     ]
     for sec in sections:
         if sec.body:

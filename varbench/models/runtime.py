@@ -30,16 +30,30 @@ def quiet_stderr() -> Iterator[None]:
         os.close(null)
 
 
-def start_tensorflow(threads: int | None = None) -> None:
-    """Import TensorFlow and Keras, apply the thread counts (when given and still possible) and
-    initialise the devices, all with TensorFlow's start-up logging silenced."""
+def thread_plan(threads: object = "auto", workers: int = 1) -> tuple[int, int] | None:
+    """(intra-op, inter-op) TensorFlow threads of a job. "auto": one thread per op and
+    cores / workers ops at a time. varbench's networks and batches are small, so an op split
+    over several threads waits on their hand-off more than it gains (results/performance.md,
+    "Threads"), while independent ops (a stack's lanes, a method's blocks) fill the cores. An
+    integer N sets both counts to N; None leaves TensorFlow's own defaults."""
+    if threads is None:
+        return None
+    if threads == "auto":
+        cpus = os.cpu_count() or 1
+        return 1, max(1, cpus // max(1, int(workers)))
+    return int(threads), int(threads)  # type: ignore[call-overload]
+
+
+def start_tensorflow(threads: tuple[int, int] | None = None) -> None:
+    """Import TensorFlow and Keras, apply the (intra-op, inter-op) thread counts (when given and
+    still possible) and initialise the devices, all with TensorFlow's start-up logging silenced."""
     with quiet_stderr():
         import tensorflow as tf
 
         if threads is not None:
             try:
-                tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-                tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+                tf.config.threading.set_intra_op_parallelism_threads(int(threads[0]))
+                tf.config.threading.set_inter_op_parallelism_threads(int(threads[1]))
             except RuntimeError:  # TF already initialised in this reused worker: settings stand
                 pass
         tf.config.list_logical_devices()  # device start-up (cuInit) happens here, silenced

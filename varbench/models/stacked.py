@@ -8,8 +8,11 @@ early stopping with best-weight restore, and its own divergence flag. A model th
 frozen: its best weights (or, if it never improved, its weights at that epoch) are set aside
 when it stops and are what it returns; its slice of the stack is still computed until every
 model has stopped, but those updates are masked out of its result. Slices never mix (the
-objective is a sum of per-model losses), so a diverging model cannot disturb the others. Each model comes out as an ordinary Keras network in a `TrainedModel`, exactly
-as `trainer.train` returns it, so every method runs on it unchanged.
+objective is a sum of per-model losses), so a diverging model cannot disturb the others. The
+stack is cut into lanes (one per inter-op thread): independent chains in one graph, which
+TensorFlow runs concurrently, one core each. Test quality is measured for the whole stack in
+one pass. Each model comes out as an ordinary Keras network in a `TrainedModel`, as
+`trainer.train` returns it, so every method runs on it unchanged.
 
 Equivalence with `trainer.train` (tested in tests/test_stacked.py):
 - networks without dropout: the same initial weights, splits, shuffles and update rule, so each
@@ -35,7 +38,7 @@ import numpy as np
 
 from varbench.models.loop import output_loss
 from varbench.models.trained import TrainedModel
-from varbench.models.trainer import DivergedError, TrainerConfig, finish_model, set_seed, split_rows
+from varbench.models.trainer import DivergedError, TrainerConfig, finish_model, head_args, set_seed, split_rows
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -90,20 +93,104 @@ def _layers(net: Any) -> list[_Layer] | str:
     return out
 
 
-def unsupported(build: Callable[[int, str], Any], n_features: int, task: str, config: TrainerConfig) -> str | None:
-    """None if models of this builder and trainer config can be stacked, else the reason."""
+def _head(task: str, m: Member) -> dict[str, int]:
+    """The builder's head arguments for a member, sized as `trainer.train` sizes them."""
+    y = m.y if m.y_test is None else np.concatenate([np.asarray(m.y), np.asarray(m.y_test)])
+    return head_args(task, np.asarray(y))
+
+
+def _partition(S: int, lanes: int | None) -> list[np.ndarray]:
+    """Member indices of each lane: S models cut into `lanes` contiguous, near-equal parts."""
+    if lanes is None:
+        import os
+
+        import tensorflow as tf
+
+        lanes = tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count() or 1
+    return [part for part in np.array_split(np.arange(S), max(1, min(int(lanes), S))) if len(part)]
+
+
+@dataclass
+class _Group:
+    """One lane of a stack: its members' data and stacked variables (leading model axis)."""
+
+    index: np.ndarray            # member positions in the stack
+    seeds: list[int]
+    Xt: Any
+    yt: Any
+    Xv: Any
+    yv: Any
+    params: list[Any]            # kernel, bias per Dense layer: (size, in, out), (size, out)
+    best: list[Any]
+    slots: list[tuple[Any, Any]]  # Adam's first and second moments
+
+    @property
+    def size(self) -> int:
+        return len(self.index)
+
+    @staticmethod
+    def make(index: np.ndarray, members: Sequence[Member], nets: Sequence[Any], tr_idx: Sequence[np.ndarray],
+             va_idx: Sequence[np.ndarray]) -> "_Group":
+        import keras
+        import tensorflow as tf
+
+        def stacked(rows: Sequence[np.ndarray], of_y: bool) -> Any:
+            return tf.constant(np.stack([np.asarray(members[i].y if of_y else members[i].X, np.float32)[rows[i]]
+                                         for i in index]))
+
+        dense = [[layer for layer in nets[i].layers if isinstance(layer, keras.layers.Dense)] for i in index]
+        params = []
+        for j in range(len(dense[0])):
+            params.append(tf.Variable(np.stack([d[j].kernel.numpy() for d in dense])))
+            params.append(tf.Variable(np.stack([d[j].bias.numpy() for d in dense])))
+        return _Group(index=index, seeds=[members[i].seed for i in index],
+                      Xt=stacked(tr_idx, False), yt=stacked(tr_idx, True),
+                      Xv=stacked(va_idx, False), yv=stacked(va_idx, True), params=params,
+                      best=[tf.Variable(p) for p in params],
+                      slots=[(tf.Variable(tf.zeros_like(p)), tf.Variable(tf.zeros_like(p))) for p in params])
+
+
+def _test_probabilities(groups: Sequence[_Group], members: Sequence[Member], net: Any, task: str,
+                        forward: Callable[..., Any]) -> np.ndarray | None:
+    """Every member's outputs on its test rows in probability units, (S, n_test, k), in one pass
+    of the stack (its parameters holding the returned weights); None unless every member has
+    test rows of one shape (each model then measures its own quality)."""
+    import tensorflow as tf
+
+    from varbench.models.trained import detect_head, head_probabilities
+
+    if any(m.X_test is None or m.y_test is None for m in members) \
+            or len({np.shape(m.X_test) for m in members}) != 1:
+        return None
+    head = detect_head(net, task)
+    tests = [tf.constant(np.stack([np.asarray(members[i].X_test, np.float32) for i in g.index])) for g in groups]
+    run = tf.function(lambda: tf.concat([head_probabilities(head, forward(g, x, False))
+                                         for g, x in zip(groups, tests)], 0))
+    return run().numpy()
+
+
+def unsupported(build: Callable[..., Any], n_features: int, task: str, config: TrainerConfig,
+                y: np.ndarray | None = None) -> str | None:
+    """None if models of this builder and trainer config can be stacked, else the reason
+    (`y`: the labels, which size a multiclass head)."""
     if config.optimizer not in OPTIMIZERS:
         return f"trainer.optimizer={config.optimizer!r} (stacks support {OPTIMIZERS})"
-    layers = _layers(build(n_features, task))
+    if task == "multiclass" and y is None:
+        return "a multiclass head is sized from the labels (pass y)"
+    layers = _layers(build(n_features, task, **({} if y is None else head_args(task, np.asarray(y)))))
     return layers if isinstance(layers, str) else None
 
 
-def train_stacked(build: Callable[[int, str], Any], task: str, config: TrainerConfig,
-                  members: Sequence[Member]) -> list[TrainedModel | DivergedError]:
+def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
+                  members: Sequence[Member], lanes: int | None = None) -> list[TrainedModel | DivergedError]:
     """Train every member's model (built by `build(n_features, task)` after seeding with its
     seed, as `trainer.train` does) in one compiled graph. Returns, per member, its
     `TrainedModel` (train_seconds = the stack's time / S) or the `DivergedError` its solo
-    training would raise. All members must share the input width, row count and task."""
+    training would raise. All members must share the input width, row count and task.
+
+    `lanes`: the stack is cut into this many independent sub-stacks in the graph, which
+    TensorFlow's inter-op threads run concurrently (default: the inter-op thread count). A
+    model's arithmetic does not depend on its lane."""
     import keras
     import tensorflow as tf
 
@@ -120,7 +207,7 @@ def train_stacked(build: Callable[[int, str], Any], task: str, config: TrainerCo
     for m in members:
         set_seed(m.seed)
         X = np.asarray(m.X, np.float32)
-        nets.append(build(X.shape[1], task))
+        nets.append(build(X.shape[1], task, **_head(task, m)))
         rng = np.random.default_rng(m.seed)
         tr, va = split_rows(rng, X.shape[0], config.val_fraction)
         rngs.append(rng)
@@ -129,87 +216,81 @@ def train_stacked(build: Callable[[int, str], Any], task: str, config: TrainerCo
     layers = _layers(nets[0])
     if isinstance(layers, str):
         raise ValueError(f"model is not stackable: {layers}")
-    Xs = [np.asarray(m.X, np.float32) for m in members]
-    ys = [np.asarray(m.y, np.float32) for m in members]
-    Xt = tf.constant(np.stack([X[t] for X, t in zip(Xs, tr_idx)]))
-    yt = tf.constant(np.stack([y[t] for y, t in zip(ys, tr_idx)]))
-    n = int(Xt.shape[1])
+    if len({tuple(w.shape for w in net.get_weights()) for net in nets}) != 1:
+        raise ValueError(f"members={S} build networks of different shapes (class counts differ): a stack needs one")
+    n = len(tr_idx[0])
     has_val = len(va_idx[0]) > 0
-    if has_val:
-        Xv = tf.constant(np.stack([X[v] for X, v in zip(Xs, va_idx)]))
-        yv = tf.constant(np.stack([y[v] for y, v in zip(ys, va_idx)]))
-
-    dense = [layer for layer in nets[0].layers if isinstance(layer, keras.layers.Dense)]
-    per_net = [[layer for layer in net.layers if isinstance(layer, keras.layers.Dense)] for net in nets]
-    params: list[tf.Variable] = []
-    for j in range(len(dense)):
-        params.append(tf.Variable(np.stack([p[j].kernel.numpy() for p in per_net])))
-        params.append(tf.Variable(np.stack([p[j].bias.numpy() for p in per_net])))
-    best = [tf.Variable(p) for p in params]
-    slots = [(tf.Variable(tf.zeros_like(p)), tf.Variable(tf.zeros_like(p))) for p in params]
+    groups = [_Group.make(idx, members, nets, tr_idx, va_idx) for idx in _partition(S, lanes)]
     step = tf.Variable(0, dtype=tf.int64)
     loss_fn = output_loss(task)
     lr = float(config.lr)
+    dense_layers = [x for x in layers if x.kind == "dense"]
 
-    def forward(x, training: bool, counter=None):
+    def forward(g: "_Group", x, training: bool, counter=None):
         h, k, drop = x, 0, 0
         for layer in layers:
             if layer.kind == "dense":
-                h = layer.activation(tf.linalg.matmul(h, params[k]) + params[k + 1][:, None, :])
+                h = layer.activation(tf.linalg.matmul(h, g.params[k]) + tf.expand_dims(g.params[k + 1], 1))
                 k += 2
             elif training and layer.rate > 0:  # each model's masks from its own seed's stream
                 keep = tf.stack([tf.random.stateless_uniform(
-                    tf.shape(h)[1:], seed=tf.stack([tf.constant(m.seed, tf.int64), counter * 16 + drop])) >= layer.rate
-                    for m in members])
+                    tf.shape(h)[1:], seed=tf.stack([tf.constant(seed, tf.int64), counter * 16 + drop])) >= layer.rate
+                    for seed in g.seeds])
                 h = tf.where(keep, h / (1.0 - layer.rate), tf.zeros_like(h))
                 drop += 1
         return h
 
-    def penalties():
-        total = tf.zeros([S])
-        for k, layer in enumerate(x for x in layers if x.kind == "dense"):
+    def penalties(g: "_Group"):
+        total = tf.zeros([g.size])
+        for k, layer in enumerate(dense_layers):
             if layer.l1 > 0:  # as keras.regularizers.L1L2: l1 sum |W| + l2 sum W^2
-                total += layer.l1 * tf.reduce_sum(tf.abs(params[2 * k]), axis=[1, 2])
+                total += layer.l1 * tf.reduce_sum(tf.abs(g.params[2 * k]), axis=[1, 2])
             if layer.l2 > 0:
-                total += layer.l2 * tf.reduce_sum(tf.square(params[2 * k]), axis=[1, 2])
+                total += layer.l2 * tf.reduce_sum(tf.square(g.params[2 * k]), axis=[1, 2])
         return total
 
-    def update(grads):  # Keras's Adam / SGD update rule, one fused kernel per stacked variable
-        step.assign_add(1)
-        t = tf.cast(step, tf.float32)
-        for p, g, (m, v) in zip(params, grads, slots):
+    def update(g: "_Group", grads, b1, b2):  # Keras's Adam / SGD update rule, one fused kernel per variable
+        for p, grad, (m, v) in zip(g.params, grads, g.slots):
             if config.optimizer == "sgd":
-                tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=tf.constant(lr), delta=g)
+                tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=tf.constant(lr), delta=grad)
             else:
-                tf.raw_ops.ResourceApplyAdam(var=p.handle, m=m.handle, v=v.handle, beta1_power=tf.pow(0.9, t),
-                                             beta2_power=tf.pow(0.999, t), lr=tf.constant(lr),
-                                             beta1=tf.constant(0.9), beta2=tf.constant(0.999),
-                                             epsilon=tf.constant(1e-7), grad=g)
+                tf.raw_ops.ResourceApplyAdam(var=p.handle, m=m.handle, v=v.handle, beta1_power=b1, beta2_power=b2,
+                                             lr=tf.constant(lr), beta1=tf.constant(0.9), beta2=tf.constant(0.999),
+                                             epsilon=tf.constant(1e-7), grad=grad)
 
     n_batches = int(math.ceil(n / config.batch_size))
     bs = config.batch_size
 
     @tf.function
-    def epoch_step(perm):
-        total = tf.zeros([S])
+    def epoch_step(perms):
+        totals = [tf.zeros([g.size]) for g in groups]
         for i in tf.range(n_batches):
-            idx = perm[:, i * bs: tf.minimum((i + 1) * bs, n)]
-            xb, yb = tf.gather(Xt, idx, axis=1, batch_dims=1), tf.gather(yt, idx, axis=1, batch_dims=1)
-            with tf.GradientTape() as tape:
-                loss = loss_fn(yb, forward(xb, True, step))
-                objective = tf.reduce_sum(loss + penalties())
-            update(tape.gradient(objective, params))
-            total += loss * tf.cast(tf.shape(idx)[1], tf.float32)
-        return total / n
+            counter = step.read_value()  # the dropout masks' counter; Adam's t is counter + 1
+            t = tf.cast(counter + 1, tf.float32)
+            b1, b2 = tf.pow(0.9, t), tf.pow(0.999, t)
+            new = []
+            for g, perm, total in zip(groups, perms, totals):  # independent chains: run concurrently
+                idx = perm[:, i * bs: tf.minimum((i + 1) * bs, n)]
+                xb, yb = tf.gather(g.Xt, idx, axis=1, batch_dims=1), tf.gather(g.yt, idx, axis=1, batch_dims=1)
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(yb, forward(g, xb, True, counter))
+                    objective = tf.reduce_sum(loss + penalties(g))
+                update(g, tape.gradient(objective, g.params), b1, b2)
+                new.append(total + loss * tf.cast(tf.shape(idx)[1], tf.float32))
+            totals = new
+            step.assign_add(1)
+        return tf.concat(totals, 0) / n
 
     @tf.function
     def val_step():
-        return loss_fn(yv, forward(Xv, False))
+        return tf.concat([loss_fn(g.yv, forward(g, g.Xv, False)) for g in groups], 0)
 
     @tf.function
     def keep_best(improved):
-        for p, b in zip(params, best):
-            b.assign(tf.where(tf.reshape(improved, [S] + [1] * (len(p.shape) - 1)), p, b))
+        for g in groups:
+            mask = tf.gather(improved, g.index)
+            for p, b in zip(g.params, g.best):
+                b.assign(tf.where(tf.reshape(mask, [g.size] + [1] * (len(p.shape) - 1)), p, b))
 
     active = np.ones(S, bool)
     losses: list[list[float]] = [[] for _ in range(S)]
@@ -219,7 +300,7 @@ def train_stacked(build: Callable[[int, str], Any], task: str, config: TrainerCo
         if not active.any():
             break
         perm = np.stack([rngs[s].permutation(n) if active[s] else np.arange(n) for s in range(S)])
-        loss = epoch_step(tf.constant(perm, tf.int32)).numpy()
+        loss = epoch_step([tf.constant(perm[g.index], tf.int32) for g in groups]).numpy()
         for s in np.flatnonzero(active):
             losses[s].append(float(loss[s]))
             if not math.isfinite(loss[s]):
@@ -238,16 +319,21 @@ def train_stacked(build: Callable[[int, str], Any], task: str, config: TrainerCo
             keep_best(tf.constant(frozen))
     seconds = (time.perf_counter() - start) / S
 
-    frozen_weights = [b.numpy() for b in best]
-    current = [p.numpy() for p in params]
+    for g in groups:  # each model's returned weights, in its slice of the stack
+        for p, b in zip(g.params, g.best):
+            p.assign(tf.where(tf.reshape(tf.constant(saved[g.index]), [g.size] + [1] * (len(p.shape) - 1)), b, p))
+    P_test = _test_probabilities(groups, members, nets[0], task, forward)
+    returned = [np.concatenate([p.numpy() for p in ps]) for ps in zip(*(g.params for g in groups))]
     out: list[TrainedModel | DivergedError] = []
     for s, (m, net) in enumerate(zip(members, nets)):
+        dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
         if diverged[s]:
             out.append(DivergedError(f"training diverged: loss became {losses[s][-1]} after "
                                      f"{len(losses[s])} epochs"))
             continue
-        weights = [w[s] for w in (frozen_weights if saved[s] else current)]
-        for j, layer in enumerate(per_net[s]):
+        weights = [w[s] for w in returned]
+        for j, layer in enumerate(dense):
             layer.set_weights(weights[2 * j: 2 * j + 2])
-        out.append(finish_model(net, build, task, m.seed, config, seconds, losses[s], m.X_test, m.y_test))
+        out.append(finish_model(net, build, task, m.seed, config, seconds, losses[s], m.X_test, m.y_test,
+                                None if P_test is None else P_test[s]))
     return out

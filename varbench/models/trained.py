@@ -117,6 +117,17 @@ def detect_head(net: Any, task: str | None = None) -> Head:
     return Head(found, k, act)
 
 
+def head_probabilities(head: Head, out: Any) -> Any:
+    """The network's output tensor (..., k) in probability units: class probabilities (binary:
+    P(class 1) as one column) from a linear head's logits; a sigmoid/softmax head's output and
+    regression outputs as they are."""
+    import tensorflow as tf
+
+    if head.task == "regression" or head.activation != "linear":
+        return out
+    return tf.sigmoid(out) if head.task == "classification" else tf.nn.softmax(out, axis=-1)
+
+
 @dataclass
 class TrainedModel:
     """keras: the network; task: "regression" | "classification" | "multiclass" (checked against
@@ -193,12 +204,7 @@ class TrainedModel:
 
     def probabilities_tensor(self, x):
         """(n, k) class probabilities (binary: P(class 1) as one column); regression: outputs."""
-        import tensorflow as tf
-
-        out = self.keras(x, training=False)
-        if self.task == "regression" or self.head.activation != "linear":
-            return out
-        return tf.sigmoid(out) if self.task == "classification" else tf.nn.softmax(out, axis=-1)
+        return head_probabilities(self.head, self.keras(x, training=False))
 
     def explained_tensor(self, x):
         """(n, k): what `predict` explains for every output column (value, probability or logit)."""

@@ -51,20 +51,30 @@ class TrainerConfig:
 
 def quality(model: TrainedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Test-set quality: R^2 for regression; accuracy and ROC AUC for classification; accuracy and
-    macro ROC AUC (mean over classes of one-vs-rest AUC of the class probability) for multiclass."""
+    macro ROC AUC (mean over classes of one-vs-rest AUC of the class probability) for multiclass.
+    A binary classifier explained as a logit is scored on its logit (threshold 0)."""
+    if model.task == "classification" and not model.explains_prob:
+        y = np.asarray(y, dtype=np.float64)
+        pred = model.predict(X).astype(np.float64)
+        return {"accuracy": float(np.mean((pred > 0.0) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
+    return quality_of(model.task, model.probabilities(X), y)
+
+
+def quality_of(task: str, P: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """`quality` from the model's outputs in probability units, P (n, k) as
+    `TrainedModel.probabilities` returns them (binary: P(class 1); regression: the output)."""
     y = np.asarray(y, dtype=np.float64)
-    if model.task == "multiclass":
-        P = model.probabilities(X).astype(np.float64)
+    P = np.asarray(P, dtype=np.float64).reshape(len(y), -1)
+    if task == "multiclass":
         aucs = [auroc(P[:, c], y == c) for c in range(P.shape[1]) if 0 < np.sum(y == c) < len(y)]
         return {"accuracy": float(np.mean(P.argmax(axis=1) == y)),
                 "auc": float(np.mean(aucs)) if aucs else float("nan")}
-    pred = model.predict(X).astype(np.float64)
-    if model.task == "regression":
+    pred = P[:, 0]
+    if task == "regression":
         ss_res = float(np.sum((y - pred) ** 2))
         ss_tot = float(np.sum((y - y.mean()) ** 2))
         return {"r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
-    threshold = 0.5 if model.explains_prob else 0.0
-    return {"accuracy": float(np.mean((pred > threshold) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
+    return {"accuracy": float(np.mean((pred > 0.5) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
 
 
 def head_args(task: str, y: np.ndarray) -> dict[str, int]:
@@ -132,13 +142,16 @@ def split_rows(rng: np.random.Generator, n: int, val_fraction: float) -> tuple[n
 
 def finish_model(net: Any, build: Callable[[int, str], Any], task: str, seed: int, config: TrainerConfig,
                  seconds: float, losses: list[float], X_test: np.ndarray | None = None,
-                 y_test: np.ndarray | None = None) -> TrainedModel:
+                 y_test: np.ndarray | None = None, P_test: np.ndarray | None = None) -> TrainedModel:
     """The trained network as a `TrainedModel`: epochs, last training loss and (given a test
-    split) test quality; the refit function retrains the same architecture and seed."""
+    split) test quality, from `P_test` (its outputs on X_test in probability units) when the
+    caller has them; the refit function retrains the same architecture and seed."""
     model = TrainedModel(keras=net, task=task, train_seconds=seconds,
                          refit=refitter(build, task, seed, config))
     model.quality = {"epochs": float(len(losses)), "train_loss": float(losses[-1])}
-    if X_test is not None and y_test is not None:
+    if P_test is not None and y_test is not None:
+        model.quality.update(quality_of(model.task, P_test, y_test))
+    elif X_test is not None and y_test is not None:
         model.quality.update(quality(model, X_test, y_test))
     model.n_evals = 0
     return model

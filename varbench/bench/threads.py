@@ -1,0 +1,78 @@
+"""Thread settings: TensorFlow's thread counts are fixed when it starts, so each setting runs in
+its own process: one model trained alone and a stack of 8, timed after a warm-up, with
+(intra-op, inter-op) = (1, cores) (a job's default, `threads=auto`) and (cores, cores)
+(TensorFlow's own default)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from varbench.bench.harness import INFO, Context, Result, Section, Sizes, _trainer_config, timed
+from varbench.bench.render import fmt, table
+
+STACK = 8
+
+
+def _measure(sizes: Sizes) -> dict[str, float]:
+    """In this process (threads already set): seconds to train one model and a stack of 8."""
+    from varbench.bench.harness import make_context
+    from varbench.models.mlp import build_mlp
+    from varbench.models.stacked import Member, train_stacked
+    from varbench.models.trainer import train
+
+    data, cfg = make_context(sizes).data, _trainer_config(sizes)
+    members = [Member(data.X_train, data.y_train, 1000 * i, data.X_test, data.y_test) for i in range(STACK)]
+
+    def one() -> Any:
+        return train(build_mlp, data.X_train, data.y_train, data.task, 0, cfg, data.X_test, data.y_test)
+
+    def stack() -> Any:
+        return train_stacked(build_mlp, data.task, cfg, members)
+
+    one(), stack()  # warm: imports and first tracing
+    return {"one": min(timed(one)[0] for _ in range(2)), "stack": min(timed(stack)[0] for _ in range(2))}
+
+
+def bench_threads(ctx: Context) -> Section:
+    if ctx.sizes.name == "tiny":
+        return Section("Threads", [], "Not measured in this mode (two extra TensorFlow processes).")
+    cpus = os.cpu_count() or 1
+    rows, figures = [], {}
+    for name, (intra, inter) in (("auto", (1, cpus)), ("tf_default", (cpus, cpus))):
+        out = subprocess.run([sys.executable, "-m", "varbench.bench.threads", str(intra), str(inter), ctx.sizes.name],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        t = json.loads(out.stdout.strip().splitlines()[-1])
+        steps = ctx.sizes.epochs * -(-ctx.sizes.n_train // ctx.sizes.batch_size)
+        rows.append([f"{intra} / {inter}", fmt(t["one"]), fmt(t["stack"]), fmt(t["stack"] / t["one"])])
+        figures[f"threads_{name}_one_seconds"] = t["one"]
+        figures[f"threads_{name}_stack_{STACK}_seconds"] = t["stack"]
+    auto, tf_default = rows[0], rows[1]
+    body = "\n".join([
+        f"Each setting in its own process (TensorFlow fixes its thread counts at start-up): one model "
+        f"(`trainer.train`) and a stack of {STACK} (`train_stacked`) on the Training section's data and settings "
+        f"({steps:,} optimizer steps), best of 2 after a warm-up. (1, {cpus}) is a job's default "
+        f"(`threads=auto`), ({cpus}, {cpus}) TensorFlow's own.",
+        "",
+        table(["intra-op / inter-op threads", "one model (s)", f"stack of {STACK} (s)", "stack / one"], rows),
+    ])
+    result = Result(f"threads: stack of {STACK}, TensorFlow's default ({tf_default[0]}) vs threads=auto ({auto[0]})",
+                    figures[f"threads_auto_stack_{STACK}_seconds"], "TensorFlow default threads",
+                    figures[f"threads_tf_default_stack_{STACK}_seconds"], None, "same models, other threads", INFO)
+    return Section("Threads", [result], body, figures)
+
+
+def main(argv: list[str]) -> None:
+    """`python -m varbench.bench.threads INTRA INTER MODE`: print the timings as one JSON line."""
+    from varbench.bench.harness import MODES
+    from varbench.models.runtime import start_tensorflow
+
+    start_tensorflow((int(argv[0]), int(argv[1])))
+    print(json.dumps(_measure(MODES[argv[2]])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
