@@ -165,6 +165,7 @@ def test_result_ratio_and_render_lists_misses():
     text = bench.render([bench.Section("S", [bad], "body")], bench.TINY, 1.0, "0", "0")
     assert "## Disagreements\n\n- **y**: off by 9%" in text
     assert "## S\n\nbody" in text
+    assert "{" not in text.split("## Summary")[0], "an unformatted placeholder in the header"
 
 
 def test_missing_peer_is_reported_not_run(monkeypatch):

@@ -80,7 +80,7 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
         "`bench.json` beside it.",
         "",
         f"Machine: {machine()}. TensorFlow threads: {threads()[0]} intra-op, {threads()[1]} inter-op (a job's "
-        "default, `threads=auto`). Load average (1/5/15 min) at start {load_start}, at end {load_end}: the "
+        f"default, `threads=auto`). Load average (1/5/15 min) at start {load_start}, at end {load_end}: the "
         "machine is shared, so absolute seconds move with other work; ratios are measured side by side.",
         "",
         "Method: each comparison runs varbench and the peer in this one process on the same trained model, "
