@@ -51,3 +51,27 @@ def test_joblib_sweep_loads_stacked_models_and_resumes(tmp_path):
     again = subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "skipping (resume)" in again.stderr + again.stdout
     assert "models trained in" not in again.stdout + again.stderr  # everything cached: nothing to pre-train
+
+
+def test_multiclass_cells_are_stacked_with_heads_sized_from_their_labels(tmp_path):
+    """A multiclass group is stacked (its head sized from the labels, as the trainer sizes it)
+    and every job then finds its model, with the head its solo training would have."""
+    from hydra import compose, initialize_config_dir
+
+    from varbench.models.cache import load_or_train
+    from varbench.paths import conf_dir
+    from varbench.pretrain import cell_of, pretrain
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfgs = [compose("config", overrides=["dataset=linear_multiclass", "dataset.n_samples=200",
+                                             "trainer.epochs=2", "trainer.progress_every=0", f"seed={s}",
+                                             f"cache.dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/m.db"])
+                for s in (0, 1)]
+    cells = [cell_of(c) for c in cfgs]
+    stats = pretrain(cells)
+    assert stats["stacked_models"] == 2 and stats["stacks"] == 1
+    for cell in cells:
+        model, cached = load_or_train(cell.spec)
+        k = int(np.max(np.concatenate([cell.spec.dataset.y_train, cell.spec.dataset.y_test]))) + 1
+        assert cached and model.task == "multiclass" and model.n_outputs == k
+        assert 0 <= model.quality["accuracy"] <= 1

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -73,7 +75,9 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
     start = time.perf_counter()
     for stack in plan(todo, max_models):
         first = stack[0].spec
-        reason = unsupported(first.build, first.dataset.n_features, first.dataset.task, first.trainer)
+        labels = np.concatenate([np.asarray(c.spec.dataset.y_train) for c in stack]
+                                + [np.asarray(c.spec.dataset.y_test) for c in stack])
+        reason = unsupported(first.build, first.dataset.n_features, first.dataset.task, first.trainer, labels)
         if reason:
             log.info("pre-training: %s/%s not stacked (%s); its jobs train one by one",
                      first.dataset_name, first.model_name, reason)
