@@ -146,3 +146,26 @@ def test_selection_report_tables(tmp_path):
     assert table.loc[0, "fdr"] == pytest.approx(0.1) and table.loc[0, "power"] == pytest.approx(0.75)
     assert table.loc[0, "n"] == 3 and (tmp_path / "selection.md") in written
     assert selection_report(runs.iloc[:0], tmp_path / "none") == []
+
+
+def test_sweep_summary_of_a_selection_only_run(tmp_path, capsys):
+    """A sweep that ran only selection methods prints the selection track's table (FDR, power),
+    not an empty main table."""
+    from hydra import compose, initialize_config_dir
+
+    from varbench.callbacks import print_summary
+    from varbench.paths import conf_dir
+    from varbench.runner import run_cell
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["dataset=sel_independent", "methods=[cpi]", "dataset.n_samples=200",
+                                           "trainer.epochs=2", "trainer.progress_every=0", "cache.dir=null",
+                                           "model_truth.enabled=false", f"tracking.uri={uri}"])
+    run_cell(cfg)
+    print_summary(uri, "varbench", set())
+    out = capsys.readouterr().out
+    assert "no method runs found" not in out and "selection track: 1 run(s)" in out
+    row = next(line for line in out.splitlines() if line.startswith("cpi"))
+    fdr, power, runs, failed = row.split()[1:]
+    assert 0 <= float(fdr) <= 1 and 0 <= float(power) <= 1 and (runs, failed) == ("1", "0")

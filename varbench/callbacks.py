@@ -37,20 +37,30 @@ def print_summary(uri: str, experiment: str, method_hashes: set[str], sweep: str
         return df[df["method_hash"].isin(method_hashes)] if method_hashes and not df.empty else df
 
     df = mine(fetch_table(uri, experiment, flt))
-    table = summarize(df)
-    n_cells = df["parent_run_id"].nunique() if not df.empty else 0
-    print(format_summary(table, f"\nvarbench: {n_cells} cell(s), {len(df)} method run(s); "
-                                f"ranked by {table.attrs.get('ranked_by', 'mean Spearman vs truth')}  "
-                                f"[{uri}, experiment {experiment!r}]"))
-    inter = mine(fetch_table(uri, experiment, flt, kind="interaction"))
-    if not inter.empty:
-        g = inter.groupby("method")
-        table = pd.DataFrame({"pair_auroc": g["pair_auroc"].mean() if "pair_auroc" in inter else float("nan"),
+    tracks = {kind: mine(fetch_table(uri, experiment, flt, kind=kind)) for kind in ("interaction", "selection")}
+    if not df.empty or all(t.empty for t in tracks.values()):  # the main table, or "no runs" if none at all
+        table = summarize(df)
+        n_cells = df["parent_run_id"].nunique() if not df.empty else 0
+        print(format_summary(table, f"\nvarbench: {n_cells} cell(s), {len(df)} method run(s); "
+                                    f"ranked by {table.attrs.get('ranked_by', 'mean Spearman vs truth')}  "
+                                    f"[{uri}, experiment {experiment!r}]"))
+    for kind, (metrics, what) in TRACK_SUMMARIES.items():
+        runs = tracks[kind]
+        if runs.empty:
+            continue
+        g = runs.groupby("method")
+        table = pd.DataFrame({**{m: g[m].mean() if m in runs else float("nan") for m in metrics},
                               "runs": g.size(), "failed": g["status"].apply(lambda s: int((s != "ok").sum()))})
-        print(f"\ninteraction track: {len(inter)} run(s); mean pairwise ROC AUC of true pairs\n"
-              + table.sort_values("pair_auroc", ascending=False).to_string(float_format=lambda v: f"{v:.3f}"))
-    if any(not t.empty and (t["status"] != "ok").any() for t in (df, inter)):
+        print(f"\n{kind} track: {len(runs)} run(s); {what}  [{uri}, experiment {experiment!r}]\n"
+              + table.sort_values(metrics[0], ascending=kind == "selection")
+              .to_string(float_format=lambda v: f"{v:.3f}"))
+    if any(not t.empty and (t["status"] != "ok").any() for t in (df, *tracks.values())):
         EXIT["code"] = max(EXIT["code"], 1)
+
+
+# per track: the mean metrics shown (the first sorts the table) and what they are
+TRACK_SUMMARIES = {"interaction": (("pair_auroc",), "mean pairwise ROC AUC of true pairs"),
+                   "selection": (("fdr", "power"), "mean false discovery proportion and power of the selections")}
 
 
 def refuse_invalid(jobs: list[Any]) -> None:
