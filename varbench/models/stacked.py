@@ -190,7 +190,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
 
     `lanes`: the stack is cut into this many independent sub-stacks in the graph, which
     TensorFlow's inter-op threads run concurrently (default: the inter-op thread count). A
-    model's arithmetic does not depend on its lane."""
+    model's result does not depend on its lane beyond float32 rounding of the batched matmuls."""
     import keras
     import tensorflow as tf
 
