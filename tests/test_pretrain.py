@@ -75,3 +75,38 @@ def test_multiclass_cells_are_stacked_with_heads_sized_from_their_labels(tmp_pat
         k = int(np.max(np.concatenate([cell.spec.dataset.y_train, cell.spec.dataset.y_test]))) + 1
         assert cached and model.task == "multiclass" and model.n_outputs == k
         assert 0 <= model.quality["accuracy"] <= 1
+
+
+def test_pretrained_model_truth_is_the_jobs_own(tmp_path):
+    """The model truths pre-training caches (computed concurrently) equal, bit for bit, what each
+    job computes itself from the model it loads from the cache."""
+    import dataclasses
+
+    from hydra import compose, initialize_config_dir
+
+    from varbench.methods.model_truth import model_truth
+    from varbench.models.cache import load_or_train
+    from varbench.paths import conf_dir
+    from varbench.pretrain import cell_of, pretrain
+    from varbench.runner import cached_model_truth
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfgs = [compose("config", overrides=["dataset=linear", "dataset.n_samples=200", "trainer.epochs=2",
+                                             "trainer.progress_every=0", "model_truth.rows=20",
+                                             "model_truth.sobol_samples=256", f"seed={s}", f"cache.dir={tmp_path}",
+                                             f"tracking.uri=sqlite:///{tmp_path}/m.db"]) for s in (0, 1, 2)]
+    cells = [cell_of(c) for c in cfgs]
+    stats = pretrain(cells)
+    assert stats["stacked_models"] == 3 and stats["model_truths"] == 3
+    for cell in cells:
+        spec = cell.spec
+        model, cached = load_or_train(spec)
+        arrays, from_cache = cached_model_truth(spec, dataclasses.replace(model, output=spec.output))
+        assert cached and from_cache
+        opts = spec.model_truth
+        own = model_truth(dataclasses.replace(model, output=spec.output), spec.dataset,
+                          background_size=opts["background_size"], rows=opts["rows"],
+                          sobol_samples=opts["sobol_samples"], max_features=opts["max_features"], seed=spec.seed)
+        assert set(own) == set(arrays)
+        for key in own:
+            np.testing.assert_array_equal(arrays[key], own[key], err_msg=key)

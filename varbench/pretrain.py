@@ -1,9 +1,11 @@
 """Stacked pre-training of a multirun: before any job starts, the sweep's cells are grouped by
 what their models share (architecture, trainer settings, data shape, task), each group is
 trained as stacks of up to `max_models` networks (varbench.models.stacked) and every model is
-written to the model cache under its own cell's model hash. Each job then runs unchanged: it
-finds its model in the cache (`model_cached=True`), so resume, claims and the cache keep
-working per cell.
+written to the model cache under its own cell's model hash, with its model truth (the
+stack's models computed concurrently, one per inter-op thread, exactly as the job would
+compute it). Each job then runs unchanged: it finds its model and model truth in the cache
+(`model_cached=True`, `model_truth_cached=True`), so resume, claims and the cache keep working
+per cell.
 
 Why a Hydra callback in the parent process: it is the one place that sees every job of a
 multirun before the launcher starts them, for the basic, joblib and Ray launchers alike (the
@@ -71,7 +73,8 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
     from varbench.models.stacked import Member, train_stacked, unsupported
 
     todo = [c for c in cells if c.spec.cache_dir and not is_cached(c.spec)]
-    stats = {"cells": float(len(cells)), "stacked_models": 0.0, "stacks": 0.0, "diverged": 0.0, "seconds": 0.0}
+    stats = {"cells": float(len(cells)), "stacked_models": 0.0, "stacks": 0.0, "diverged": 0.0, "model_truths": 0.0,
+             "seconds": 0.0}
     start = time.perf_counter()
     for stack in plan(todo, max_models):
         first = stack[0].spec
@@ -86,17 +89,50 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
                           c.spec.dataset.y_test) for c in stack]
         t0 = time.perf_counter()
         results = train_stacked(first.build, first.dataset.task, first.trainer, members)
+        trained = []
         for cell, model in zip(stack, results):
             if isinstance(model, Exception):  # the job retrains it alone and fails as usual
                 stats["diverged"] += 1
                 continue
             store(cell.spec, model, stacked=len(stack))
+            trained.append((cell, model))
             stats["stacked_models"] += 1
+        stats["model_truths"] += model_truths(trained)
         stats["stacks"] += 1
         log.info("pre-training: %d %s/%s models in one stack, %.1f s", len(stack), first.dataset_name,
                  first.model_name, time.perf_counter() - t0)
     stats["seconds"] = time.perf_counter() - start
     return stats
+
+
+def model_truths(trained: Sequence[tuple[Cell, Any]], workers: int | None = None) -> float:
+    """Compute and cache the model truth of each (cell, freshly trained model), the models
+    concurrently on `workers` threads (default: TensorFlow's inter-op thread count; its ops run
+    outside the GIL). Each is the computation its job would make (`runner.cached_model_truth`,
+    same model, options and seed), so the job finds it in the cache. A failure is left to the
+    job, which logs it. Returns how many were stored."""
+    import dataclasses
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import tensorflow as tf
+
+    from varbench.runner import cached_model_truth, model_truth_skipped
+
+    todo = [(c.spec, dataclasses.replace(m, output=c.spec.output)) for c, m in trained]
+    todo = [(spec, m) for spec, m in todo if not model_truth_skipped(spec, m)]
+    workers = workers or tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count() or 1
+
+    def one(job: tuple[Any, Any]) -> bool:
+        try:
+            cached_model_truth(*job)
+            return True
+        except Exception as exc:  # noqa: BLE001 - the job recomputes it and logs the failure
+            log.debug("pre-training: model truth of %s left to its job (%s)", job[0].cell_hash, exc)
+            return False
+
+    with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+        return float(sum(pool.map(one, todo)))
 
 
 def expand(lines: Sequence[str]) -> list[list[str]]:

@@ -341,23 +341,17 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
     """The trained model's own truth (exact Shapley/SAGE by coalition enumeration, total Sobol),
     logged on the cell, so explainer error can be told apart from model error. Empty if disabled,
     if d is too large, or if it fails (the failure is logged, the cell goes on)."""
-    from varbench.config import stable_hash
-    from varbench.methods.model_truth import model_truth
-    from varbench.models.cache import cached_arrays
     from varbench.tracking import vector_json
 
-    opts = spec.model_truth
-    if not opts.get("enabled", True) or spec.dataset.n_features > opts["max_features"]:
-        return {}
-    if model.n_outputs > 1:  # the model truth explains one output
-        log.info("model truth skipped: it is defined here for a single-output model")
+    skip = model_truth_skipped(spec, model)
+    if skip:
+        if skip != "disabled":
+            log.info("model truth skipped: %s", skip)
         return {}
     start = time.perf_counter()
     model.n_evals = 0
-    try:  # deterministic given the model and options: cached beside the model
-        mt, cached = cached_arrays(spec, "truth-" + stable_hash(opts), lambda: model_truth(
-            model, spec.dataset, background_size=opts["background_size"], rows=opts["rows"],
-            sobol_samples=opts["sobol_samples"], max_features=opts["max_features"], seed=spec.seed))
+    try:
+        mt, cached = cached_model_truth(spec, model)
     except Exception as exc:  # noqa: BLE001 - the model truth is a diagnostic: never fatal
         log.warning("model truth failed: %s", exc)
         tracker.log(parent, tags={"model_truth_error": f"{type(exc).__name__}: {exc}"[:4000]})
@@ -374,6 +368,31 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
              time.perf_counter() - start, _fmt(vs_data.get("model_spearman_vs_data"))
              if spec.dataset.truth.known else "unknown (real target)")
     return truths
+
+
+def model_truth_skipped(spec: CellSpec, model: Any) -> str | None:
+    """Why the cell's model truth is not computed ("disabled" when off or d is above
+    `max_features`), or None when it is."""
+    opts = spec.model_truth
+    if not opts.get("enabled", True) or spec.dataset.n_features > opts["max_features"]:
+        return "disabled"
+    if model.n_outputs > 1:
+        return "it is defined here for a single-output model"
+    return None
+
+
+def cached_model_truth(spec: CellSpec, model: Any) -> tuple[dict[str, np.ndarray], bool]:
+    """(arrays, from the cache) of the model's own truth with the cell's options and seed.
+    Deterministic given the model and options, so cached beside the model (`model` explains
+    what the cell explains: `spec.output`)."""
+    from varbench.config import stable_hash
+    from varbench.methods.model_truth import model_truth
+    from varbench.models.cache import cached_arrays
+
+    opts = spec.model_truth
+    return cached_arrays(spec, "truth-" + stable_hash(opts), lambda: model_truth(
+        model, spec.dataset, background_size=opts["background_size"], rows=opts["rows"],
+        sobol_samples=opts["sobol_samples"], max_features=opts["max_features"], seed=spec.seed))
 
 
 def _headline(quality: dict[str, float]) -> float:

@@ -73,8 +73,9 @@ def bench_study(ctx: Context) -> Section:
         f"`varbench {EXPERIMENT} {' '.join(lines)}` ({n_cells} cells, the experiment's methods and "
         "model-truth settings) run in this process twice, each into its own MLflow experiment and a fresh model cache: "
         "one by one (each cell trains its model), and with stacked pre-training first (the cells grouped "
-        "by architecture and data shape, trained in stacks, written to the cache; each cell then loads "
-        "its model). Store creation and one warm-up cell are outside both timings.",
+        "by architecture and data shape, trained in stacks, written to the cache with their model truths, "
+        "computed concurrently; each cell then loads both). Store creation and one warm-up cell are outside "
+        "both timings.",
         "",
         table(["path", "seconds", "seconds per cell"],
               [[p, fmt(t), fmt(t / max(n_cells, 1))] for p, t in seconds.items()]),
