@@ -112,16 +112,14 @@ def model_truths(trained: Sequence[tuple[Cell, Any]], workers: int | None = None
     same model, options and seed), so the job finds it in the cache. A failure is left to the
     job, which logs it. Returns how many were stored."""
     import dataclasses
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    import tensorflow as tf
-
+    from varbench.models.runtime import thread_counts
     from varbench.runner import cached_model_truth, model_truth_skipped
 
     todo = [(c.spec, dataclasses.replace(m, output=c.spec.output)) for c, m in trained]
     todo = [(spec, m) for spec, m in todo if not model_truth_skipped(spec, m)]
-    workers = workers or tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count() or 1
+    workers = workers or thread_counts()[1]
 
     def one(job: tuple[Any, Any]) -> bool:
         try:

@@ -232,7 +232,9 @@ def measure_peak_flops(n: int, repeats: int = 5) -> float:
     intra-op thread count."""
     import tensorflow as tf
 
-    lanes = threads()[1]
+    from varbench.models.runtime import thread_counts
+
+    lanes = thread_counts()[1]
     pairs = [(tf.random.normal((n, n), dtype=tf.float32, seed=2 * i + 1),
               tf.random.normal((n, n), dtype=tf.float32, seed=2 * i + 2)) for i in range(lanes)]
     run = tf.function(lambda: tf.add_n([tf.reduce_sum(tf.linalg.matmul(a, b)) for a, b in pairs]))
@@ -243,13 +245,3 @@ def measure_peak_flops(n: int, repeats: int = 5) -> float:
         best = min(best, t)
     return lanes * 2.0 * n**3 / best
 
-
-def threads() -> tuple[int, int]:
-    """TensorFlow's (intra-op, inter-op) thread counts in this process (0 = its default, the cores)."""
-    import os
-
-    import tensorflow as tf
-
-    cpus = os.cpu_count() or 1
-    return (tf.config.threading.get_intra_op_parallelism_threads() or cpus,
-            tf.config.threading.get_inter_op_parallelism_threads() or cpus)

@@ -9,7 +9,7 @@ import platform
 from pathlib import Path
 from typing import Sequence
 
-from varbench.bench.harness import DISAGREE, NOT_MET, NOT_RUN, Result, Section, Sizes, _version, threads
+from varbench.bench.harness import DISAGREE, NOT_MET, NOT_RUN, Result, Section, Sizes, _version
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -71,6 +71,9 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
                   f"{(r.ratio / r.target if r.at_most else r.target / r.ratio):.2f}." + (f" {r.why}" if r.why else "")
                   for r in misses]
     disagree = [f"- **{r.name}**: {r.agreement}" for r in results if r.status == DISAGREE]
+    from varbench.models.runtime import thread_counts
+
+    intra, inter = thread_counts()
     out = [
         "# Performance",
         "",
@@ -79,7 +82,7 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
         "`varbench bench --write-results` (full mode) regenerates this file; every figure is also in "
         "`bench.json` beside it.",
         "",
-        f"Machine: {machine()}. TensorFlow threads: {threads()[0]} intra-op, {threads()[1]} inter-op (a job's "
+        f"Machine: {machine()}. TensorFlow threads: {intra} intra-op, {inter} inter-op (a job's "
         f"default, `threads=auto`). Load average (1/5/15 min) at start {load_start}, at end {load_end}: the "
         "machine is shared, so absolute seconds move with other work; ratios are measured side by side.",
         "",

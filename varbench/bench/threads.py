@@ -19,12 +19,13 @@ STACK = 8
 def _measure(sizes: Sizes) -> dict[str, float]:
     """In this process (threads already set): seconds to train one model and a stack of 8."""
     from varbench.bench.harness import make_context
+    from varbench.bench.training import stack_members
     from varbench.models.mlp import build_mlp
-    from varbench.models.stacked import Member, train_stacked
+    from varbench.models.stacked import train_stacked
     from varbench.models.trainer import train
 
     data, cfg = make_context(sizes).data, _trainer_config(sizes)
-    members = [Member(data.X_train, data.y_train, 1000 * i, data.X_test, data.y_test) for i in range(STACK)]
+    members = stack_members(data, 0, STACK)
 
     def one() -> Any:
         return train(build_mlp, data.X_train, data.y_train, data.task, 0, cfg, data.X_test, data.y_test)

@@ -102,6 +102,14 @@ def bench_training(ctx: Context) -> Section:
     return Section("Training", results, body, figures)
 
 
+def stack_members(data: Any, seed: int, n: int) -> list[Any]:
+    """n stack members on the benchmark's data, seeds seed, seed + 1000, ... (the first is the
+    seed a solo model of that repeat is trained with)."""
+    from varbench.models.stacked import Member
+
+    return [Member(data.X_train, data.y_train, seed + 1000 * i, data.X_test, data.y_test) for i in range(n)]
+
+
 STACK_AIMS = {8: 1.5, 32: 3.0}  # issue 16: a stack's time at most this many times one model's
 
 
@@ -110,20 +118,17 @@ def bench_stacked(ctx: Context) -> Section:
     shared trainer; the stack's first member has the solo model's seed, so its test loss must
     match the solo model's (within `Sizes.stack_mse_tolerance`, relative)."""
     from varbench.models.mlp import build_mlp
-    from varbench.models.stacked import Member, train_stacked
+    from varbench.models.stacked import train_stacked
     from varbench.models.trainer import train
 
     s, data = ctx.sizes, ctx.data
     cfg = _trainer_config(s)
 
-    def members(seed: int, n: int) -> list[Any]:
-        return [Member(data.X_train, data.y_train, seed + 1000 * i, data.X_test, data.y_test) for i in range(n)]
-
     fns: dict[str, Callable[[int], Any]] = {"one": lambda r: [train(build_mlp, data.X_train, data.y_train,
                                                                     data.task, r, cfg, data.X_test, data.y_test)]}
     for n in s.stack_sizes:
-        fns[f"stack_{n}"] = lambda r, n=n: train_stacked(build_mlp, data.task, cfg, members(r, n))
-    train_stacked(build_mlp, data.task, cfg, members(0, 1))  # warm: first tracing of the stacked graph
+        fns[f"stack_{n}"] = lambda r, n=n: train_stacked(build_mlp, data.task, cfg, stack_members(data, r, n))
+    train_stacked(build_mlp, data.task, cfg, stack_members(data, 0, 1))  # warm: first tracing of the stacked graph
     times, outs = side_by_side(fns, s.repeats)
     t_one = median(times["one"])
 

@@ -44,6 +44,17 @@ def thread_plan(threads: object = "auto", workers: int = 1) -> tuple[int, int] |
     return int(threads), int(threads)  # type: ignore[call-overload]
 
 
+def thread_counts() -> tuple[int, int]:
+    """TensorFlow's (intra-op, inter-op) thread counts in this process, its default (0) read as
+    the number of cores. The inter-op count is how many independent ops run at once: the lanes
+    of a stack, the models whose truths pre-training computes together."""
+    import tensorflow as tf
+
+    cpus = os.cpu_count() or 1
+    return (tf.config.threading.get_intra_op_parallelism_threads() or cpus,
+            tf.config.threading.get_inter_op_parallelism_threads() or cpus)
+
+
 def start_tensorflow(threads: tuple[int, int] | None = None) -> None:
     """Import TensorFlow and Keras, apply the (intra-op, inter-op) thread counts (when given and
     still possible) and initialise the devices, all with TensorFlow's start-up logging silenced."""

@@ -102,11 +102,9 @@ def _head(task: str, m: Member) -> dict[str, int]:
 def _partition(S: int, lanes: int | None) -> list[np.ndarray]:
     """Member indices of each lane: S models cut into `lanes` contiguous, near-equal parts."""
     if lanes is None:
-        import os
+        from varbench.models.runtime import thread_counts
 
-        import tensorflow as tf
-
-        lanes = tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count() or 1
+        lanes = thread_counts()[1]
     return [part for part in np.array_split(np.arange(S), max(1, min(int(lanes), S))) if len(part)]
 
 
