@@ -110,3 +110,24 @@ def test_pretrained_model_truth_is_the_jobs_own(tmp_path):
         assert set(own) == set(arrays)
         for key in own:
             np.testing.assert_array_equal(arrays[key], own[key], err_msg=key)
+
+
+def test_a_group_a_stack_refuses_is_left_to_its_jobs(tmp_path):
+    """Members whose labels size different heads (3 classes here, 2 there) cannot share a stack:
+    pre-training says so and leaves them to their jobs instead of stopping the sweep."""
+    from hydra import compose, initialize_config_dir
+
+    from varbench.models.cache import is_cached
+    from varbench.paths import conf_dir
+    from varbench.pretrain import cell_of, pretrain
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfgs = [compose("config", overrides=["dataset=linear_multiclass", "dataset.n_samples=200",
+                                             "trainer.epochs=2", f"seed={s}", f"cache.dir={tmp_path}",
+                                             f"tracking.uri=sqlite:///{tmp_path}/m.db"]) for s in (0, 1)]
+    cells = [cell_of(c) for c in cfgs]
+    data = cells[1].spec.dataset
+    data.y_train, data.y_test = np.minimum(data.y_train, 1), np.minimum(data.y_test, 1)  # two classes
+    stats = pretrain(cells)
+    assert stats["stacks"] == 0 and stats["stacked_models"] == 0
+    assert not any(is_cached(c.spec) for c in cells)

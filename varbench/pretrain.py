@@ -88,7 +88,12 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
         members = [Member(c.spec.dataset.X_train, c.spec.dataset.y_train, c.spec.seed, c.spec.dataset.X_test,
                           c.spec.dataset.y_test) for c in stack]
         t0 = time.perf_counter()
-        results = train_stacked(first.build, first.dataset.task, first.trainer, members)
+        try:
+            results = train_stacked(first.build, first.dataset.task, first.trainer, members)
+        except ValueError as exc:  # e.g. members whose labels size different heads: not one stack
+            log.info("pre-training: %s/%s not stacked (%s); its jobs train one by one",
+                     first.dataset_name, first.model_name, exc)
+            continue
         trained = []
         for cell, model in zip(stack, results):
             if isinstance(model, Exception):  # the job retrains it alone and fails as usual
