@@ -89,7 +89,7 @@ def test_rowwise_spearman_equals_scipy_per_row():
 
 
 def test_column_importances_summed_per_variable():
-    from varbench.scoring import to_variables
+    from varbench.scoring import abs_sum_per_variable as to_variables
 
     variables = [("a", [0]), ("colour", [1, 2, 3]), ("z", [4])]
     assert to_variables(np.array([0.5, -1.0, 2.0, 0.25, -3.0]), variables).tolist() == [0.5, 3.25, 3.0]

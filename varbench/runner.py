@@ -21,7 +21,7 @@ from varbench.methods.outputs import explain_outputs
 from varbench.methods.uncertainty import with_uncertainty
 from varbench.methods.variables import check_groups, to_variables
 from varbench.scoring import score_against, score_local, spearman
-from varbench.scoring import to_variables as sum_per_variable
+from varbench.scoring import abs_sum_per_variable
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +125,13 @@ def _score_attribution(att: Attribution, data: Any, k: int | None, model_truths:
 
 
 def variable_level(values: np.ndarray, data: Any) -> np.ndarray:
-    """Column values of a grouped dataset summed (|.|) per variable (`scoring.to_variables`), e.g.
+    """Column values of a grouped dataset summed (|.|) per variable (`scoring.abs_sum_per_variable`), e.g.
     the model's own per-column truth; values already per variable, or an ungrouped dataset's,
     unchanged. (Methods honour groups themselves: `varbench.methods.variables`.)"""
     values = np.asarray(values, dtype=float)
     if not getattr(data, "groups", None) or values.shape[0] != data.n_features:
         return values
-    return sum_per_variable(values, data.variables)
+    return abs_sum_per_variable(values, data.variables)
 
 
 def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = None) -> CellResult:

@@ -71,7 +71,7 @@ METRIC_INFO: dict[str, MetricInfo] = {
 }
 
 
-def to_variables(values: np.ndarray, variables: list[tuple[str, list[int]]]) -> np.ndarray:
+def abs_sum_per_variable(values: np.ndarray, variables: list[tuple[str, list[int]]]) -> np.ndarray:
     """Per-column importances as per-variable ones: the sum of |value| over each variable's columns
     (a one-hot group's columns; identity for ungrouped columns)."""
     v = np.abs(np.asarray(values, dtype=float))
