@@ -54,6 +54,57 @@ def test_every_method_gives_identical_nontrivial_output_at_two_block_sizes(name,
     assert np.all(np.isfinite(out[0])) and np.ptp(out[0]) > 0, f"{name}: a constant output {out[0]}"
 
 
+@pytest.mark.parametrize("name", [m for m in METHODS if "trainer" not in registry()[m].meta.needs])
+def test_every_method_gives_bitwise_the_same_output_in_one_lane_or_three(name, cell, monkeypatch):
+    """The engine's lanes (`map_blocks`) evaluate blocks concurrently: the output and the count
+    of model evaluations must be bitwise those of one block after another (methods that
+    retrain run their models' evaluations through the same engine; left out for time)."""
+    import varbench.models.trained as trained
+
+    model, data = cell
+    params = {k: v for k, v in SMALL.items() if k in registry()[name].config}
+    fn = method_callable(name, **params)
+    out, evals = [], []
+    model.chunk_size = BLOCKS[1]  # many blocks, so every batched method has several in flight
+    try:
+        for lanes in (1, 3):
+            monkeypatch.setattr(trained, "_lanes", lambda lanes=lanes: lanes)
+            model.n_evals = 0
+            out.append(_values(fn(model, data, np.random.default_rng(11)), data.n_features))
+            evals.append(model.n_evals)
+    finally:
+        model.chunk_size = BLOCKS[0]
+    assert np.array_equal(out[0], out[1], equal_nan=True), f"{name}: {out[0]} vs {out[1]}"
+    assert evals[0] == evals[1]
+
+
+def test_map_blocks_prepares_in_order_and_returns_in_order():
+    """prepare runs block after block in the caller's thread (a random stream drawn there is
+    the same whatever the lanes); results come back in block order even when lanes finish out of
+    order; work started inside a lane runs inline (no nested pool, no deadlock)."""
+    import threading
+    import time
+
+    from varbench.models.trained import map_blocks
+
+    caller, seen = threading.get_ident(), []
+
+    def prepare(i):
+        assert threading.get_ident() == caller
+        seen.append(i)
+        return i
+
+    def evaluate(i):
+        time.sleep(0.002 * (7 - i))  # early blocks finish last
+        inner = map_blocks(list(range(3)), lambda j: j, lambda j: j * 10, lanes=3)
+        return i, inner, threading.get_ident()
+
+    got = map_blocks(list(range(8)), prepare, evaluate, lanes=3)
+    assert seen == list(range(8))
+    assert [g[0] for g in got] == list(range(8)) and all(g[1] == [0, 10, 20] for g in got)
+    assert len({g[2] for g in got}) > 1 and caller not in {g[2] for g in got}
+
+
 def test_lime_weights_match_the_lime_kernel_and_a_reference_ridge():
     """Redo LIME's draws with the same seed and fit scikit-learn's Ridge with the lime package's
     kernel sqrt(exp(-d^2 / width^2)), width = 0.75 sqrt(d): a change of the kernel is caught."""

@@ -26,7 +26,7 @@ from varbench.methods.sensitivity import saltelli_matrices
 from varbench.methods.shapley import (MAX_EXACT, all_coalitions, background_sample, check_int,
                                       coalition_values, predict_rows)
 from varbench.methods.weights import dense_kernels
-from varbench.models.trained import TrainedModel
+from varbench.models.trained import TrainedModel, map_blocks
 
 
 def _explained_rows(data: Dataset, n_rows: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -272,11 +272,14 @@ def expected_hessian(model: TrainedModel, data: Dataset, rng: np.random.Generato
 
     fn = tf.function(hessian, input_signature=[tf.TensorSpec([None, d], tf.float32)])
     total = np.zeros((d, d))
-    outs = []
-    for lo, hi in model.blocks(n, d):
-        H, y = fn(tf.constant(X[lo:hi]))
-        total += np.abs(H.numpy().astype(np.float64)).sum(axis=0)
-        outs.append(y.numpy())
+    def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        H, y = fn(tf.constant(x))
+        return np.abs(H.numpy().astype(np.float64)).sum(axis=0), y.numpy()
+
+    parts = map_blocks(model.blocks(n, d), lambda b: X[b[0]:b[1]], evaluate)
+    for block_total, _ in parts:  # summed in block order, as one block after another
+        total += block_total
+    outs = [y for _, y in parts]
     model.n_evals += n * d
     M = total / n
     M = (M + M.T) / 2  # float rounding can make the autodiff Hessian very slightly asymmetric

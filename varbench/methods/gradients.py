@@ -19,7 +19,7 @@ import numpy as np
 
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
-from varbench.models.trained import TrainedModel
+from varbench.models.trained import TrainedModel, map_blocks
 
 Quadrature = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
 SmoothgradBase = Literal["saliency", "grad_input", "integrated_gradients"]
@@ -97,29 +97,35 @@ def _integrated(model: TrainedModel, X: np.ndarray, ref: np.ndarray, steps: int,
 
     Rows are taken in the engine's blocks (`model.blocks`) of at most `model.chunk_size` path points (samples x steps per
     row), so peak memory is bounded by the engine's chunk size, not by rows x steps x features;
-    each block is one gradient call and one predict call for its end points."""
+    each block is one gradient call and one predict call for its end points, in the engine's
+    lanes (`map_blocks`)."""
     alphas, weights = path_quadrature(steps, method)
     n, d = X.shape
     s = 1 if noise is None else noise.shape[1]
-    phis, targets = [], []
-    for lo, hi in model.blocks(n, s * len(alphas)):
+
+    def prepare(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = block
         Xb = X[lo:hi]
-        nb = Xb.shape[0]
-        eps = np.zeros((nb, 1, d), np.float32) if noise is None else noise[lo:hi]
+        eps = np.zeros((Xb.shape[0], 1, d), np.float32) if noise is None else noise[lo:hi]
         diff = Xb - ref  # float32 (nb, d)
         a = alphas.astype(np.float32)[None, None, :, None]
-        path = ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # (nb, s, k, d)
+        return Xb, eps, ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # path (nb, s, k, d)
+
+    def evaluate(prepared: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        Xb, eps, path = prepared
+        nb = Xb.shape[0]
         G = model.gradient(path.reshape(-1, d)).reshape(nb, s, len(alphas), d)
-        del path
         avg = np.einsum("k,nskd->nd", weights, G.astype(np.float64)) / s
-        phis.append(diff.astype(np.float64) * avg)
+        phi = (Xb - ref).astype(np.float64) * avg
         if noise is None:
             out = model.predict(np.vstack([Xb, ref[None, :]])).astype(np.float64)
-            targets.append(out[:nb] - out[nb])
-        else:
-            ends = np.concatenate([Xb[:, None, :] + eps, ref + eps], axis=1).reshape(-1, d)
-            out = model.predict(ends).astype(np.float64).reshape(nb, 2, s)
-            targets.append((out[:, 0] - out[:, 1]).mean(axis=1))
+            return phi, out[:nb] - out[nb]
+        ends = np.concatenate([Xb[:, None, :] + eps, ref + eps], axis=1).reshape(-1, d)
+        out = model.predict(ends).astype(np.float64).reshape(nb, 2, s)
+        return phi, (out[:, 0] - out[:, 1]).mean(axis=1)
+
+    parts = map_blocks(model.blocks(n, s * len(alphas)), prepare, evaluate)
+    phis, targets = [p[0] for p in parts], [p[1] for p in parts]
     phi = np.concatenate(phis)
     return phi, _deltas(phi.sum(axis=1), np.concatenate(targets))
 

@@ -8,7 +8,7 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
 from varbench.methods.variables import column_sets
-from varbench.models.trained import TrainedModel
+from varbench.models.trained import TrainedModel, map_blocks
 
 # replace(cols, X, rng, n_repeats) -> (n_repeats, n, len(cols)) new values for the columns `cols`
 # of one variable (a single column, or a group replaced as a block)
@@ -33,21 +33,27 @@ def repeat_losses(model: TrainedModel, X: np.ndarray, y: np.ndarray, replace: Re
     `variables`: the column sets, one column each by default.
 
     The repeats of one variable are evaluated in the engine's blocks (`model.blocks`: peak memory
-    bounded by the chunk size, not by repeats x rows x features)."""
+    bounded by the chunk size, not by repeats x rows x features), every variable's blocks through
+    the engine's lanes (`map_blocks`)."""
     if not isinstance(n_repeats, int) or n_repeats < 1:
         raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 1")
     n, d = X.shape
     variables = [[j] for j in range(d)] if variables is None else variables
     base = float(np.mean(model.loss(X, y)))
     per_repeat = np.empty((len(variables), n_repeats))
-    for v, cols in enumerate(variables):
-        values = replace(cols, X, rng, n_repeats)  # (n_repeats, n, |cols|): drawn at once, same stream
-        for lo, hi in model.blocks(n_repeats, n):
-            r = hi - lo
-            Xr = np.repeat(X[None], r, axis=0)
-            Xr[:, :, cols] = values[lo:hi]
-            yr = np.concatenate([y] * r, axis=0)
-            per_repeat[v, lo:hi] = model.loss(Xr.reshape(-1, d), yr).reshape(r, n).mean(axis=1)
+    drawn: list[np.ndarray] = []  # the current variable's replacement values
+
+    def prepare(block: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        v, lo, hi = block
+        if lo == 0:  # (n_repeats, n, |cols|): drawn at once, variable after variable, one stream
+            drawn[:] = [replace(variables[v], X, rng, n_repeats)]
+        Xr = np.repeat(X[None], hi - lo, axis=0)
+        Xr[:, :, variables[v]] = drawn[0][lo:hi]
+        return Xr.reshape(-1, d), np.concatenate([y] * (hi - lo), axis=0)
+
+    blocks = [(v, lo, hi) for v in range(len(variables)) for lo, hi in model.blocks(n_repeats, n)]
+    for (v, lo, hi), loss in zip(blocks, map_blocks(blocks, prepare, lambda xy: model.loss(*xy))):
+        per_repeat[v, lo:hi] = loss.reshape(hi - lo, n).mean(axis=1)
     return base, per_repeat
 
 

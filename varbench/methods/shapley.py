@@ -23,7 +23,7 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, sample_rows
 from varbench.methods.variables import variable_of_column
-from varbench.models.trained import TrainedModel, pointwise_loss
+from varbench.models.trained import TrainedModel, map_blocks, pointwise_loss
 
 # Largest d for which KernelSHAP may enumerate all 2^d coalitions.
 MAX_EXACT = 20
@@ -81,13 +81,15 @@ def predict_rows(model: TrainedModel, n: int, per_row: int,
 
     build(i0, i1) returns the inputs of rows i0..i1-1, shape (i1 - i0, per_row, d). Rows are
     taken in the engine's blocks (`TrainedModel.blocks`: at most `chunk_size` inputs built at
-    once, or one row's per_row inputs when that is more); each block is one `model.predict` call."""
+    once, or one row's per_row inputs when that is more); each block is one `model.predict` call,
+    blocks built in order here and evaluated in the engine's lanes (`map_blocks`)."""
     out = np.empty((n, per_row), dtype=np.float64)
     if n == 0 or per_row == 0:
         return out
-    for i0, i1 in model.blocks(n, per_row):
-        Z = build(i0, i1)
-        out[i0:i1] = model.predict(Z.reshape(-1, model.n_features)).reshape(i1 - i0, per_row)
+    blocks = model.blocks(n, per_row)
+    parts = map_blocks(blocks, lambda b: build(*b).reshape(-1, model.n_features), model.predict)
+    for (i0, i1), part in zip(blocks, parts):
+        out[i0:i1] = part.reshape(i1 - i0, per_row)
     return out
 
 

@@ -5,7 +5,8 @@ Every model evaluation a method makes goes through `predict` / `gradient` / `los
 are cut into blocks of at most `chunk_size` rows by `blocks` (the one blocking rule: methods
 that build many inputs per explained row use it too, so peak memory has one knob), each runs through one traced
 `tf.function` (no retracing: the signature has a free batch dimension), and rows are counted
-in `n_evals`.
+in `n_evals`. Blocks go through `map_blocks`: built in order in the caller's thread, evaluated
+in one lane per inter-op thread at once (bitwise the same results as one after another).
 
 The head is read from the network (`detect_head`), never guessed from labels: its number of
 output units and its final activation (linear, sigmoid or softmax). What a method explains is
@@ -17,15 +18,66 @@ cross-entropy.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
 
 OUTPUTS = ("auto", "prob", "logit")
 TASKS = ("regression", "classification", "multiclass")
 ACTIVATIONS = ("linear", "sigmoid", "softmax")
 CLIP = 1e-7  # probabilities are clipped to [CLIP, 1 - CLIP] inside every log loss
+
+_COUNT = threading.Lock()      # n_evals is counted from the engine's lanes
+_LANE = threading.local()      # set in a lane's thread: work it starts runs inline, never nested
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def _lanes() -> int:
+    """How many blocks the engine evaluates at once: TensorFlow's inter-op thread count."""
+    from varbench.models.runtime import thread_counts
+
+    return thread_counts()[1]
+
+
+def _in_lane(evaluate: Callable[[P], R], item: P) -> R:
+    _LANE.active = True
+    try:
+        return evaluate(item)
+    finally:
+        _LANE.active = False
+
+
+def map_blocks(items: Sequence[T], prepare: Callable[[T], P], evaluate: Callable[[P], R],
+               lanes: int | None = None) -> list[R]:
+    """The engine's one way through a list of blocks (`items`, e.g. the (lo, hi) ranges of
+    `TrainedModel.blocks`): `prepare(item)` runs in the calling thread, block after block in
+    order (it may draw random numbers: the stream is the same whatever the lanes), and
+    `evaluate(prepared)` runs in up to `lanes` threads at once (TensorFlow ops release the GIL,
+    so each lane keeps a core busy; a block's arithmetic is the same in any lane, so results are
+    bitwise those of one block after another). At most `lanes` prepared blocks are alive besides
+    the one being prepared. Results come in block order. `lanes`: None = the inter-op thread
+    count; work started inside a lane runs inline there."""
+    lanes = 1 if len(items) < 2 or getattr(_LANE, "active", False) else (lanes or _lanes())
+    if lanes < 2:
+        return [evaluate(prepare(item)) for item in items]
+    pool = _POOL.get(lanes)
+    if pool is None:
+        pool = _POOL[lanes] = ThreadPoolExecutor(lanes, thread_name_prefix="varbench-lane")
+    out: list[R] = []
+    pending: list[Future[R]] = []
+    for item in items:
+        if len(pending) == lanes:
+            out.append(pending.pop(0).result())
+        pending.append(pool.submit(_in_lane, evaluate, prepare(item)))
+    out.extend(f.result() for f in pending)
+    return out
 
 
 def pointwise_loss(task: str, p: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -252,8 +304,9 @@ class TrainedModel:
         if kind in ("predict", "gradient"):
             self._column()  # a clear error before tracing
         fn = self._compiled(kind)
-        parts = [fn(X[lo:hi]).numpy() for lo, hi in self.blocks(X.shape[0], 1)]
-        self.n_evals += X.shape[0]
+        parts = map_blocks(self.blocks(X.shape[0], 1), lambda b: X[b[0]:b[1]], lambda x: fn(x).numpy())
+        with _COUNT:
+            self.n_evals += X.shape[0]
         if not parts:
             shape = {"predict": (0,), "gradient": (0, self.n_features)}.get(kind, (0, self.n_outputs))
             return np.zeros(shape, np.float32)
