@@ -151,3 +151,47 @@ def test_lanes_do_not_change_a_models_result():
         assert a.quality["epochs"] == b.quality["epochs"]
         for wa, wb in zip(a.keras.get_weights(), b.keras.get_weights()):
             np.testing.assert_allclose(wa, wb, atol=1e-5, rtol=1e-4)
+
+
+def _solo_init(build, m, task="regression"):
+    from varbench.models.trainer import set_seed
+
+    set_seed(m.seed)
+    return build(m.X.shape[1], task).get_weights()
+
+
+@pytest.mark.parametrize("kw", [{}, {"dropout": 0.2, "l2": 1e-3}])
+def test_stack_members_start_from_bitwise_their_solo_initial_weights(kw):
+    """Members after the first are seeded without TensorFlow's global seed (it plays no part in
+    Keras's initial weights): each network must still start bitwise as `trainer.train` builds it."""
+    from varbench.models.stacked import _seeded_builds
+
+    build, members = _build(**kw), _members([3, 0, 7, 1])
+    nets = _seeded_builds(build, "regression", members)
+    for m, net in zip(members, nets):
+        for a, b in zip(net.get_weights(), _solo_init(build, m)):
+            assert np.array_equal(a, b)
+
+
+def test_a_builder_drawing_from_tensorflows_global_seed_gets_the_full_seed_per_member():
+    """A builder whose weights depend on TensorFlow's global seed fails the first-member check,
+    so every member is seeded in full: still bitwise its solo initial weights."""
+    import keras
+    import tensorflow as tf
+
+    from varbench.models.stacked import _seeded_builds
+
+    def build(n, task, **head):
+        inputs = keras.Input((n,))
+        init = keras.initializers.Constant(float(tf.random.uniform([]).numpy()))  # TF's global stream
+        return keras.Model(inputs, keras.layers.Dense(1, kernel_initializer=init)(inputs))
+
+    members = _members([5, 6, 9])
+    nets = _seeded_builds(build, "regression", members)
+    firsts = []
+    for m, net in zip(members, nets):
+        solo = _solo_init(build, m)
+        for a, b in zip(net.get_weights(), solo):
+            assert np.array_equal(a, b)
+        firsts.append(solo[0].flat[0])
+    assert len(set(firsts)) == 3  # the seeds give different weights: the check is not vacuous

@@ -179,6 +179,35 @@ def unsupported(build: Callable[..., Any], n_features: int, task: str, config: T
     return layers if isinstance(layers, str) else None
 
 
+def _seeded_builds(build: Callable[..., Any], task: str, members: Sequence[Member]) -> list[Any]:
+    """Each member's network, built after seeding with its seed as `trainer.train` does. The
+    first member gets the full `set_seed`; its TensorFlow part (`tf.random.set_seed`, which
+    costs ~10 ms a call here and makes the next random ops slow) plays no part in Keras 3's
+    initial weights, which stateless ops draw from seeds taken from Python's `random`. So the
+    first network is built a second time after seeding Python and numpy only: if it comes out
+    bitwise the same (checked on every stack), the other members are seeded that way, else
+    each gets the full `set_seed`."""
+    import random
+
+    def make(m: Member) -> Any:
+        return build(np.shape(m.X)[1], task, **_head(task, m))
+
+    def light_seed(seed: int) -> None:
+        random.seed(int(seed))
+        np.random.seed(int(seed))
+
+    set_seed(members[0].seed)
+    nets = [make(members[0])]
+    light = False
+    if len(members) > 1:
+        light_seed(members[0].seed)
+        light = all(np.array_equal(a, b) for a, b in zip(nets[0].get_weights(), make(members[0]).get_weights()))
+    for m in members[1:]:
+        (light_seed if light else set_seed)(m.seed)
+        nets.append(make(m))
+    return nets
+
+
 def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
                   members: Sequence[Member], lanes: int | None = None) -> list[TrainedModel | DivergedError]:
     """Train every member's model (built by `build(n_features, task)` after seeding with its
@@ -201,13 +230,11 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
         raise ValueError(f"trainer.optimizer={config.optimizer!r} is not stackable (stacks support {OPTIMIZERS})")
     S = len(members)
     start = time.perf_counter()
-    nets, rngs, tr_idx, va_idx = [], [], [], []
+    nets = _seeded_builds(build, task, members)
+    rngs, tr_idx, va_idx = [], [], []
     for m in members:
-        set_seed(m.seed)
-        X = np.asarray(m.X, np.float32)
-        nets.append(build(X.shape[1], task, **_head(task, m)))
         rng = np.random.default_rng(m.seed)
-        tr, va = split_rows(rng, X.shape[0], config.val_fraction)
+        tr, va = split_rows(rng, np.shape(m.X)[0], config.val_fraction)
         rngs.append(rng)
         tr_idx.append(tr)
         va_idx.append(va)
