@@ -305,7 +305,10 @@ def test_model_truth_classification_logit_sage_efficiency():
     y = (X @ w + 0.3 * rng.standard_normal(200) > 0).astype(np.float32)
     data = dataset(X[:100], y[:100], X[100:], y[100:], task="classification")
     model = linear_net(w, task="classification", output="logit")
+    model.n_evals = 0
     t = model_truth(model, data, background_size=32, rows=None, sobol_samples=256)
+    # logits and probabilities from one pass: rows x 2^d x background, plus Sobol's (d + 2) x samples
+    assert model.n_evals == 100 * 2**3 * 32 + (3 + 2) * 256
     # independent oracle: log loss of the mean background probability, and the model's own loss
     p0 = np.mean(1 / (1 + np.exp(-model.predict(t["background"]).astype(np.float64))))
     p0 = np.clip(p0, 1e-7, 1 - 1e-7)

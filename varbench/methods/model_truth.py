@@ -13,7 +13,7 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import sample_rows
 from varbench.methods.sensitivity import sobol_indices
-from varbench.methods.shapley import (all_coalitions, background_sample, check_int, coalition_values,
+from varbench.methods.shapley import (all_coalitions, background_sample, check_int, coalition_values_of,
                                       exact_shapley, loss_of_output, to_probability)
 from varbench.models.trained import TrainedModel
 from varbench.schema import ModelTruthConfig
@@ -29,8 +29,8 @@ def model_truth(model: TrainedModel, data: Dataset, background_size: int | None 
 
     rows: how many X_test rows (with their y_test) are explained (None = all); background_size:
     X_train rows forming the background (None = all). Cost: rows * 2^d * background_size model
-    evaluations (doubled for a classifier explained as a logit, whose SAGE averages
-    probabilities), plus (d + 2) * sobol_samples.
+    evaluations (a classifier explained as a logit, whose SAGE averages probabilities, gets
+    both from the same evaluations), plus (d + 2) * sobol_samples.
 
     Returns arrays: "rows" (n, d) explained inputs, "background" (B, d), "shapley_local" (n, d)
     exact interventional Shapley values of `model.predict`, "shapley" (d,) = mean |phi|,
@@ -53,9 +53,10 @@ def model_truth(model: TrainedModel, data: Dataset, background_size: int | None 
     bg = background_sample(data.X_train, background_size, rng)
     masks = all_coalitions(d)
 
-    V = coalition_values(model, X, bg, masks)  # (n, 2^d): v_x(S) of the explained output
-    g = to_probability(model)
-    P = V if g is None else coalition_values(model, X, bg, masks, output_fn=g)
+    g = to_probability(model)  # a classifier explained as a logit: SAGE averages probabilities
+    # (n, 2^d): v_x(S) of the explained output, and of P(class) for SAGE, from one pass of evaluations
+    values = coalition_values_of(model, X, bg, masks, [None] if g is None else [None, g])
+    V, P = values[0], values[-1]
     loss = loss_of_output(model, P, y[:, None]).mean(axis=0)  # (2^d,) mean loss with S known
     sage = exact_shapley(loss[0] - loss)
     phi = exact_shapley(V)

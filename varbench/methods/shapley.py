@@ -16,7 +16,7 @@ Methods: `kernel_shap` (exact enumeration or paired kernel-weighted sampling), `
 from __future__ import annotations
 
 from math import comb, factorial
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -100,6 +100,13 @@ def coalition_values(model: TrainedModel, X: np.ndarray, background: np.ndarray,
     X: (n, d) rows; background: (B, d); masks: (K, d) booleans shared by all rows, or (n, K, d)
     one set per row (True = feature taken from x). output_fn (g) maps model outputs before
     averaging (e.g. logit -> probability); identity if None. Returns (n, K) float64."""
+    return coalition_values_of(model, X, background, masks, [output_fn])[0]
+
+
+def coalition_values_of(model: TrainedModel, X: np.ndarray, background: np.ndarray, masks: np.ndarray,
+                        output_fns: Sequence[Callable[[np.ndarray], np.ndarray] | None]) -> list[np.ndarray]:
+    """`coalition_values` for each of several output maps g from one pass of model evaluations
+    (e.g. the logit and the probability of a classifier): one (n, K) array per map."""
     X = np.asarray(X, dtype=np.float32)
     background = np.asarray(background, dtype=np.float32)
     masks = np.asarray(masks, dtype=bool)
@@ -113,9 +120,7 @@ def coalition_values(model: TrainedModel, X: np.ndarray, background: np.ndarray,
         return np.where(M[:, :, None, :], X[i0:i1, None, None, :], background[None, None])
 
     F = predict_rows(model, n, K * B, build)
-    if output_fn is not None:
-        F = output_fn(F)
-    return F.reshape(n, K, B).mean(axis=2)
+    return [(F if g is None else g(F)).reshape(n, K, B).mean(axis=2) for g in output_fns]
 
 
 def all_coalitions(d: int) -> np.ndarray:
