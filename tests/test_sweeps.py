@@ -78,6 +78,19 @@ def test_local_ray_sweep(tmp_path):
                      "+hydra.launcher.ray.init.include_dashboard=false"], tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 2)
+    logs = "".join(p.read_text() for p in tmp_path.rglob("*.log"))  # the workers' job logs
+    assert "=== cell 1 of 2 in this sweep" in logs and " of ? in this sweep" not in logs
+
+
+def test_sweep_total_comes_from_the_environment_else_the_sweep_folder(tmp_path, monkeypatch):
+    from varbench.callbacks import TOTAL_FILE, sweep_total
+
+    monkeypatch.delenv("VARBENCH_SWEEP_TOTAL", raising=False)
+    assert sweep_total(str(tmp_path)) == "?"
+    (tmp_path / TOTAL_FILE).write_text("12\n")
+    assert sweep_total(str(tmp_path)) == "12"
+    monkeypatch.setenv("VARBENCH_SWEEP_TOTAL", "7")
+    assert sweep_total(str(tmp_path)) == "7"
 
 
 def _read(path):
@@ -304,6 +317,9 @@ def test_loopback_cluster(tmp_path):
         assert rerun.returncode == 0, first[-2000:] + rerun.stdout[-2000:] + rerun.stderr[-2000:]
         assert "varbench: 4 cell(s), 8 method run(s)" in rerun.stdout
         _assert_each_cell_once(uri, 4, methods=("random", "slow"))
+        # Ray's nodes were started apart from the sweep: the cell count reaches them by the sweep folder
+        logs = "".join(_read(p) for p in tmp_path.rglob("*.log"))
+        assert " of 4 in this sweep" in logs and " of ? in this sweep" not in logs
         exp = client.get_experiment_by_name("varbench")
         assert not [r for r in client.search_runs([exp.experiment_id]) if r.info.status == "RUNNING"]
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -110,6 +111,23 @@ def open_store(config: DictConfig, sweep: str) -> None:
         raise SystemExit(2) from None
 
 
+TOTAL_FILE = ".varbench_total"  # in the sweep folder: the sweep's cell count, for workers started
+# without the parent's environment (Ray's)
+
+
+def sweep_total(sweep_dir: str) -> str:
+    """How many cells the sweep has, for a worker's "cell N of M" line: from the environment the
+    parent set (joblib and basic workers inherit it), else from the file it wrote in the sweep
+    folder (Ray workers on this machine or a shared disk), else "?"."""
+    total = os.environ.get("VARBENCH_SWEEP_TOTAL")
+    if total:
+        return total
+    try:
+        return (Path(sweep_dir) / TOTAL_FILE).read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
 class Summary(Callback):
     """Validate every job and open the store before the first job; summarise at the end."""
 
@@ -124,6 +142,9 @@ class Summary(Callback):
         open_store(config, str(config.hydra.sweep.dir))
         self._remember(jobs)
         os.environ["VARBENCH_SWEEP_TOTAL"] = str(len(jobs) or "?")  # inherited by workers
+        folder = Path(str(config.hydra.sweep.dir))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / TOTAL_FILE).write_text(os.environ["VARBENCH_SWEEP_TOTAL"] + "\n")  # for Ray workers
         os.environ["VARBENCH_SWEEP_PARENT"] = str(os.getpid())  # workers exit when it dies
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:

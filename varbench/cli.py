@@ -38,7 +38,7 @@ def _job(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from varbench.callbacks import EXIT
+    from varbench.callbacks import EXIT, sweep_total
     from varbench.config import ConfigError
     from varbench.runner import run_cell
     from varbench.schema import one_line
@@ -50,7 +50,7 @@ def _job(cfg) -> None:
     sweep = str(hc.sweep.dir if multirun else hc.run.dir)
     choices = dict(hc.runtime.choices)
     if multirun:
-        total = os.environ.get("VARBENCH_SWEEP_TOTAL", "?")
+        total = sweep_total(sweep)
         log.info("=== cell %s of %s in this sweep (%s) ===", hc.job.num + 1, total, hc.job.override_dirname)
     try:
         result = run_cell(cfg, sweep=sweep, names={"dataset": choices.get("dataset"),
