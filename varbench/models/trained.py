@@ -4,8 +4,9 @@ compiled engine.
 Every model evaluation a method makes goes through `predict` / `gradient` / `loss` here: inputs
 are cut into blocks of at most `chunk_size` rows by `blocks` (the one blocking rule: methods
 that build many inputs per explained row use it too, so peak memory has one knob), each runs through one traced
-`tf.function` (no retracing: the signature has a free batch dimension), and rows are counted
-in `n_evals`. Blocks go through `map_blocks`: built in order in the caller's thread, evaluated
+`tf.function` (no retracing: the signature has a free batch dimension; networks of one
+architecture of built-in layers share that trace, their weights passed in: `architecture_key`),
+and rows are counted in `n_evals`. Blocks go through `map_blocks`: built in order in the caller's thread, evaluated
 in one lane per inter-op thread at once (bitwise the same results as one after another).
 
 The head is read from the network (`detect_head`), never guessed from labels: its number of
@@ -52,6 +53,62 @@ def _in_lane(evaluate: Callable[[P], R], item: P) -> R:
         return evaluate(item)
     finally:
         _LANE.active = False
+
+
+_SHAREABLE_LAYERS = ("InputLayer", "Dense", "Dropout", "Activation")
+_SHARED: dict[tuple[Any, ...], Any] = {}   # (architecture, head, kind, column) -> fn(weights, x)
+_SHARED_MAX = 64
+_SHARED_LOCK = threading.Lock()
+
+
+def architecture_key(net: Any) -> str | None:
+    """A key equal for networks that compute the same function of (weights, inputs): functional
+    or sequential Keras models of built-in layers only (InputLayer, Dense, Dropout, Activation,
+    whose config says all they compute) with the same config; None for anything else (a custom
+    layer's or model's Python code is not in its config, so it is never shared)."""
+    import json
+
+    parts = [net, *getattr(net, "layers", [])]
+    if type(net).__name__ not in ("Functional", "Sequential") or any(
+            not type(obj).__module__.startswith("keras.src.") for obj in parts) or any(
+            type(layer).__name__ not in _SHAREABLE_LAYERS for layer in parts[1:]):
+        return None
+    try:
+        config = json.dumps(net.get_config(), sort_keys=True, default=repr)
+    except Exception:  # noqa: BLE001 - a config that cannot be written is not a key
+        return None
+    return config + repr([(tuple(w.shape), str(w.dtype)) for w in net.weights])
+
+
+def _shared_function(model: "TrainedModel", kind: str, col: int | None) -> Any:
+    """The compiled function of `kind` shared by every model of this architecture, head and
+    output: traced once, on a copy of the first such model's network, with the weights as arguments (`keras.StatelessScope` maps the template network's variables
+    to them), so a new model of a sweep pays no tracing. None when the network is not shareable."""
+    if "architecture" not in model._fns:
+        model._fns["architecture"] = architecture_key(model.keras)
+    arch = model._fns["architecture"]
+    if arch is None:
+        return None
+    key = (arch, model.task, model.output, model.head, kind, col)
+    with _SHARED_LOCK:
+        fn = _SHARED.get(key)
+        if fn is None:
+            import keras
+            import tensorflow as tf
+
+            # a copy of the architecture, never a caller's network: its variables only ever stand
+            # for the weights passed in, so no caller's variables are captured by the trace
+            template = dataclasses.replace(model, keras=keras.models.clone_model(model.keras), refit=None,
+                                           n_evals=0, _fns={})
+
+            def stateless(weights, x):
+                with keras.StatelessScope(state_mapping=list(zip(template.keras.weights, weights))):
+                    return template._graph(kind, col, x)
+
+            if len(_SHARED) >= _SHARED_MAX:
+                _SHARED.pop(next(iter(_SHARED)))  # the oldest architecture
+            fn = _SHARED[key] = tf.function(stateless)
+        return fn
 
 
 def map_blocks(items: Sequence[T], prepare: Callable[[T], P], evaluate: Callable[[P], R],
@@ -273,28 +330,36 @@ class TrainedModel:
         p = tf.clip_by_value(self.keras(x, training=False), CLIP, 1 - CLIP)  # fallback: from probabilities
         return tf.math.log(p) - tf.math.log1p(-p) if self.task == "classification" else tf.math.log(p)
 
+    def _graph(self, kind: str, col: int | None, x):
+        """The tensor a compiled function of `kind` returns for inputs x (traced, never eager)."""
+        import tensorflow as tf
+
+        if kind == "predict":
+            return self.explained_tensor(x)[:, col]
+        if kind == "gradient":
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = self.explained_tensor(x)[:, col]
+            return tape.gradient(out, x)
+        if kind == "all":
+            return self.explained_tensor(x)
+        return self.probabilities_tensor(x)  # "proba"
+
     def _compiled(self, kind: str):
         key = (kind, self.target if kind in ("predict", "gradient") else None, self.output)
         if key not in self._fns:
             import tensorflow as tf
 
-            spec = [tf.TensorSpec([None, self.n_features], tf.float32)]
             col = self._column() if kind in ("predict", "gradient") else None
-            if kind == "predict":
-                fn = tf.function(lambda x: self.explained_tensor(x)[:, col], input_signature=spec)
-            elif kind == "gradient":
-                def grad(x):
-                    with tf.GradientTape() as tape:
-                        tape.watch(x)
-                        out = self.explained_tensor(x)[:, col]
-                    return tape.gradient(out, x)
-
-                fn = tf.function(grad, input_signature=spec)
-            elif kind == "all":
-                fn = tf.function(self.explained_tensor, input_signature=spec)
-            else:  # "proba"
-                fn = tf.function(self.probabilities_tensor, input_signature=spec)
-            self._fns[key] = fn
+            spec = tf.TensorSpec([None, self.n_features], tf.float32)  # a free batch dimension: one trace
+            shared = _shared_function(self, kind, col)
+            if shared is not None:  # one trace for every network of this architecture
+                weights = [v.value for v in self.keras.weights]  # the variables: read at each call
+                fn = shared.get_concrete_function(weights, spec)
+                self._fns[key] = lambda x: fn(weights, tf.convert_to_tensor(x, tf.float32))
+            else:
+                fn = tf.function(lambda x: self._graph(kind, col, x)).get_concrete_function(spec)
+                self._fns[key] = lambda x: fn(tf.convert_to_tensor(x, tf.float32))
         return self._fns[key]
 
     def _run(self, kind: str, X: np.ndarray) -> np.ndarray:
