@@ -162,9 +162,8 @@ def _test_probabilities(groups: Sequence[_Group], members: Sequence[Member], net
         return None
     head = detect_head(net, task)
     tests = [tf.constant(np.stack([np.asarray(members[i].X_test, np.float32) for i in g.index])) for g in groups]
-    run = tf.function(lambda: tf.concat([head_probabilities(head, forward(g, x, False))
-                                         for g, x in zip(groups, tests)], 0))
-    return run().numpy()
+    # eager: a few ops once per stack (a tf.function made per call would retrace every stack)
+    return tf.concat([head_probabilities(head, forward(g, x, False)) for g, x in zip(groups, tests)], 0).numpy()
 
 
 def unsupported(build: Callable[..., Any], n_features: int, task: str, config: TrainerConfig,
