@@ -9,8 +9,9 @@ frozen: its best weights (or, if it never improved, its weights at that epoch) a
 when it stops and are what it returns; its slice of the stack is still computed until every
 model has stopped, but those updates are masked out of its result. Slices never mix (the
 objective is a sum of per-model losses), so a diverging model cannot disturb the others. The
-stack is cut into lanes (one per inter-op thread): independent chains in one graph, which
-TensorFlow runs concurrently, one core each. Test quality is measured for the whole stack in
+stack is cut into lanes (one per inter-op thread): independent chains in one graph (each lane's
+epoch a loop of its own, so no lane waits for another between steps), which TensorFlow runs
+concurrently, one core each. Test quality is measured for the whole stack in
 one pass. Each model comes out as an ordinary Keras network in a `TrainedModel`, as
 `trainer.train` returns it, so every method runs on it unchanged.
 
@@ -216,7 +217,9 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
 
     `lanes`: the stack is cut into this many independent sub-stacks in the graph, which
     TensorFlow's inter-op threads run concurrently (default: the inter-op thread count). A
-    model's result does not depend on its lane beyond float32 rounding of the batched matmuls."""
+    model's result does not depend on its lane beyond float32 rounding of the batched matmuls.
+    Each lane runs its epoch as a loop of its own, so lanes never wait for each other between
+    steps."""
     import keras
     import tensorflow as tf
 
@@ -287,22 +290,24 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
 
     @tf.function
     def epoch_step(perms):
-        totals = [tf.zeros([g.size]) for g in groups]
-        for i in tf.range(n_batches):
-            counter = step.read_value()  # the dropout masks' counter; Adam's t is counter + 1
-            t = tf.cast(counter + 1, tf.float32)
-            b1, b2 = tf.pow(0.9, t), tf.pow(0.999, t)
-            new = []
-            for g, perm, total in zip(groups, perms, totals):  # independent chains: run concurrently
+        start = step.read_value()
+        totals = []
+        for g, perm in zip(groups, perms):  # one loop per lane: independent chains, no barrier per step
+            total = tf.zeros([g.size])
+            for i in tf.range(n_batches):
+                counter = start + tf.cast(i, tf.int64)  # the dropout masks' counter; Adam's t is counter + 1
+                t = tf.cast(counter + 1, tf.float32)
+                b1, b2 = tf.pow(0.9, t), tf.pow(0.999, t)
                 idx = perm[:, i * bs: tf.minimum((i + 1) * bs, n)]
                 xb, yb = tf.gather(g.Xt, idx, axis=1, batch_dims=1), tf.gather(g.yt, idx, axis=1, batch_dims=1)
                 with tf.GradientTape() as tape:
                     loss = loss_fn(yb, forward(g, xb, True, counter))
                     objective = tf.reduce_sum(loss + penalties(g))
                 update(g, tape.gradient(objective, g.params), b1, b2)
-                new.append(total + loss * tf.cast(tf.shape(idx)[1], tf.float32))
-            totals = new
-            step.assign_add(1)
+                total = total + loss * tf.cast(tf.shape(idx)[1], tf.float32)
+            totals.append(total)
+        with tf.control_dependencies(totals):
+            step.assign_add(n_batches)
         return tf.concat(totals, 0) / n
 
     @tf.function
