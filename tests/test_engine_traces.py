@@ -1,11 +1,12 @@
-"""The engine's shared traces (`varbench.models.trained._shared_function`): networks of one
+"""The engine's shared traces (`varbench.models.engine.shared_function`): networks of one
 architecture share one compiled function per kind, their weights passed as arguments. Oracle:
 the same network through its own trace (sharing switched off), bitwise."""
 import numpy as np
 import pytest
 
-import varbench.models.trained as trained
-from varbench.models.trained import TrainedModel, architecture_key
+import varbench.models.engine as engine
+from varbench.models.engine import architecture_key
+from varbench.models.trained import TrainedModel
 
 KINDS = ("predict", "gradient", "predict_all", "probabilities")
 
@@ -39,10 +40,10 @@ def test_a_shared_trace_gives_bitwise_each_models_own_outputs(head, units, task,
     shared = [_outputs(m, X) for m in (first, second)]
     arch = architecture_key(first.keras)
     assert arch == architecture_key(second.keras) is not None
-    fns = [fn for k, fn in trained._SHARED.items() if k[:4] == (arch, first.task, output, first.head)]
+    fns = [fn for k, fn in engine._SHARED.items() if k[:4] == (arch, first.task, output, first.head)]
     assert len(fns) == 2 * first.n_outputs + 2  # predict and gradient per column, all, proba
     assert all(fn.experimental_get_tracing_count() == 1 for fn in fns)  # two models, one trace
-    monkeypatch.setattr(trained, "architecture_key", lambda net: None)  # each model traces its own
+    monkeypatch.setattr(engine, "architecture_key", lambda net: None)  # each model traces its own
     for m, got in zip((first, second), shared):
         own = _outputs(TrainedModel(m.keras, task, output=output, chunk_size=128), X)
         for a, b in zip(got, own):

@@ -59,7 +59,7 @@ def test_every_method_gives_bitwise_the_same_output_in_one_lane_or_three(name, c
     """The engine's lanes (`map_blocks`) evaluate blocks concurrently: the output and the count
     of model evaluations must be bitwise those of one block after another (methods that
     retrain run their models' evaluations through the same engine; left out for time)."""
-    import varbench.models.trained as trained
+    import varbench.models.engine as engine
 
     model, data = cell
     params = {k: v for k, v in SMALL.items() if k in registry()[name].config}
@@ -68,7 +68,7 @@ def test_every_method_gives_bitwise_the_same_output_in_one_lane_or_three(name, c
     model.chunk_size = BLOCKS[1]  # many blocks, so every batched method has several in flight
     try:
         for lanes in (1, 3):
-            monkeypatch.setattr(trained, "_lanes", lambda lanes=lanes: lanes)
+            monkeypatch.setattr(engine, "_lanes", lambda lanes=lanes: lanes)
             model.n_evals = 0
             out.append(_values(fn(model, data, np.random.default_rng(11)), data.n_features))
             evals.append(model.n_evals)
@@ -85,7 +85,7 @@ def test_map_blocks_prepares_in_order_and_returns_in_order():
     import threading
     import time
 
-    from varbench.models.trained import map_blocks
+    from varbench.models.engine import map_blocks
 
     caller, seen = threading.get_ident(), []
 

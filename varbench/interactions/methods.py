@@ -26,7 +26,8 @@ from varbench.methods.sensitivity import saltelli_matrices
 from varbench.methods.shapley import (MAX_EXACT, all_coalitions, background_sample, check_int,
                                       coalition_values, predict_rows)
 from varbench.methods.weights import dense_kernels
-from varbench.models.trained import TrainedModel, map_blocks
+from varbench.models.engine import map_blocks
+from varbench.models.trained import TrainedModel
 
 
 def _explained_rows(data: Dataset, n_rows: int | None, rng: np.random.Generator) -> np.ndarray:

@@ -19,7 +19,8 @@ import numpy as np
 
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
-from varbench.models.trained import TrainedModel, map_blocks
+from varbench.models.engine import map_blocks
+from varbench.models.trained import TrainedModel
 
 Quadrature = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
 SmoothgradBase = Literal["saliency", "grad_input", "integrated_gradients"]

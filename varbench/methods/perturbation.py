@@ -8,7 +8,8 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
 from varbench.methods.variables import column_sets
-from varbench.models.trained import TrainedModel, map_blocks
+from varbench.models.engine import map_blocks
+from varbench.models.trained import TrainedModel
 
 # replace(cols, X, rng, n_repeats) -> (n_repeats, n, len(cols)) new values for the columns `cols`
 # of one variable (a single column, or a group replaced as a block)

@@ -23,7 +23,8 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, sample_rows
 from varbench.methods.variables import variable_of_column
-from varbench.models.trained import TrainedModel, map_blocks, pointwise_loss
+from varbench.models.engine import map_blocks
+from varbench.models.trained import TrainedModel, pointwise_loss
 
 # Largest d for which KernelSHAP may enumerate all 2^d coalitions.
 MAX_EXACT = 20

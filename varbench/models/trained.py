@@ -4,10 +4,11 @@ compiled engine.
 Every model evaluation a method makes goes through `predict` / `gradient` / `loss` here: inputs
 are cut into blocks of at most `chunk_size` rows by `blocks` (the one blocking rule: methods
 that build many inputs per explained row use it too, so peak memory has one knob), each runs through one traced
-`tf.function` (no retracing: the signature has a free batch dimension; networks of one
-architecture of built-in layers share that trace, their weights passed in: `architecture_key`),
-and rows are counted in `n_evals`. Blocks go through `map_blocks`: built in order in the caller's thread, evaluated
-in one lane per inter-op thread at once (bitwise the same results as one after another).
+`tf.function` (no retracing: the signature has a free batch dimension), and rows are counted
+in `n_evals`. `varbench.models.engine` runs them: blocks built in order in the caller's thread
+and evaluated one per inter-op thread at once (`map_blocks`), one trace shared by every network
+of an architecture of built-in layers (`shared_function`), both bitwise what one block after
+another through each model's own trace gives.
 
 The head is read from the network (`detect_head`), never guessed from labels: its number of
 output units and its final activation (linear, sigmoid or softmax). What a method explains is
@@ -19,123 +20,17 @@ cross-entropy.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable
 
 import numpy as np
 
-T = TypeVar("T")
-P = TypeVar("P")
-R = TypeVar("R")
+from varbench.models.engine import COUNT_LOCK, map_blocks, shared_function
 
 OUTPUTS = ("auto", "prob", "logit")
 TASKS = ("regression", "classification", "multiclass")
 ACTIVATIONS = ("linear", "sigmoid", "softmax")
 CLIP = 1e-7  # probabilities are clipped to [CLIP, 1 - CLIP] inside every log loss
-
-_COUNT = threading.Lock()      # n_evals is counted from the engine's lanes
-_LANE = threading.local()      # set in a lane's thread: work it starts runs inline, never nested
-_POOL: dict[int, ThreadPoolExecutor] = {}
-
-
-def _lanes() -> int:
-    """How many blocks the engine evaluates at once: TensorFlow's inter-op thread count."""
-    from varbench.models.runtime import thread_counts
-
-    return thread_counts()[1]
-
-
-def _in_lane(evaluate: Callable[[P], R], item: P) -> R:
-    _LANE.active = True
-    try:
-        return evaluate(item)
-    finally:
-        _LANE.active = False
-
-
-_SHAREABLE_LAYERS = ("InputLayer", "Dense", "Dropout", "Activation")
-_SHARED: dict[tuple[Any, ...], Any] = {}   # (architecture, head, kind, column) -> fn(weights, x)
-_SHARED_MAX = 64
-_SHARED_LOCK = threading.Lock()
-
-
-def architecture_key(net: Any) -> str | None:
-    """A key equal for networks that compute the same function of (weights, inputs): functional
-    or sequential Keras models of built-in layers only (InputLayer, Dense, Dropout, Activation,
-    whose config says all they compute) with the same config; None for anything else (a custom
-    layer's or model's Python code is not in its config, so it is never shared)."""
-    import json
-
-    parts = [net, *getattr(net, "layers", [])]
-    if type(net).__name__ not in ("Functional", "Sequential") or any(
-            not type(obj).__module__.startswith("keras.src.") for obj in parts) or any(
-            type(layer).__name__ not in _SHAREABLE_LAYERS for layer in parts[1:]):
-        return None
-    try:
-        config = json.dumps(net.get_config(), sort_keys=True, default=repr)
-    except Exception:  # noqa: BLE001 - a config that cannot be written is not a key
-        return None
-    return config + repr([(tuple(w.shape), str(w.dtype)) for w in net.weights])
-
-
-def _shared_function(model: "TrainedModel", kind: str, col: int | None) -> Any:
-    """The compiled function of `kind` shared by every model of this architecture, head and
-    output: traced once, on a copy of the first such model's network, with the weights as arguments (`keras.StatelessScope` maps the template network's variables
-    to them), so a new model of a sweep pays no tracing. None when the network is not shareable."""
-    if "architecture" not in model._fns:
-        model._fns["architecture"] = architecture_key(model.keras)
-    arch = model._fns["architecture"]
-    if arch is None:
-        return None
-    key = (arch, model.task, model.output, model.head, kind, col)
-    with _SHARED_LOCK:
-        fn = _SHARED.get(key)
-        if fn is None:
-            import keras
-            import tensorflow as tf
-
-            # a copy of the architecture, never a caller's network: its variables only ever stand
-            # for the weights passed in, so no caller's variables are captured by the trace
-            template = dataclasses.replace(model, keras=keras.models.clone_model(model.keras), refit=None,
-                                           n_evals=0, _fns={})
-
-            def stateless(weights, x):
-                with keras.StatelessScope(state_mapping=list(zip(template.keras.weights, weights))):
-                    return template._graph(kind, col, x)
-
-            if len(_SHARED) >= _SHARED_MAX:
-                _SHARED.pop(next(iter(_SHARED)))  # the oldest architecture
-            fn = _SHARED[key] = tf.function(stateless)
-        return fn
-
-
-def map_blocks(items: Sequence[T], prepare: Callable[[T], P], evaluate: Callable[[P], R],
-               lanes: int | None = None) -> list[R]:
-    """The engine's one way through a list of blocks (`items`, e.g. the (lo, hi) ranges of
-    `TrainedModel.blocks`): `prepare(item)` runs in the calling thread, block after block in
-    order (it may draw random numbers: the stream is the same whatever the lanes), and
-    `evaluate(prepared)` runs in up to `lanes` threads at once (TensorFlow ops release the GIL,
-    so each lane keeps a core busy; a block's arithmetic is the same in any lane, so results are
-    bitwise those of one block after another). At most `lanes` prepared blocks are alive besides
-    the one being prepared. Results come in block order. `lanes`: None = the inter-op thread
-    count; work started inside a lane runs inline there."""
-    lanes = 1 if len(items) < 2 or getattr(_LANE, "active", False) else (lanes or _lanes())
-    if lanes < 2:
-        return [evaluate(prepare(item)) for item in items]
-    pool = _POOL.get(lanes)
-    if pool is None:
-        pool = _POOL[lanes] = ThreadPoolExecutor(lanes, thread_name_prefix="varbench-lane")
-    out: list[R] = []
-    pending: list[Future[R]] = []
-    for item in items:
-        if len(pending) == lanes:
-            out.append(pending.pop(0).result())
-        pending.append(pool.submit(_in_lane, evaluate, prepare(item)))
-    out.extend(f.result() for f in pending)
-    return out
-
 
 def pointwise_loss(task: str, p: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The one loss rule for one predicted value per row, elementwise (broadcasting): squared
@@ -352,7 +247,7 @@ class TrainedModel:
 
             col = self._column() if kind in ("predict", "gradient") else None
             spec = tf.TensorSpec([None, self.n_features], tf.float32)  # a free batch dimension: one trace
-            shared = _shared_function(self, kind, col)
+            shared = shared_function(self, kind, col)
             if shared is not None:  # one trace for every network of this architecture
                 weights = [v.value for v in self.keras.weights]  # the variables: read at each call
                 fn = shared.get_concrete_function(weights, spec)
@@ -370,7 +265,7 @@ class TrainedModel:
             self._column()  # a clear error before tracing
         fn = self._compiled(kind)
         parts = map_blocks(self.blocks(X.shape[0], 1), lambda b: X[b[0]:b[1]], lambda x: fn(x).numpy())
-        with _COUNT:
+        with COUNT_LOCK:
             self.n_evals += X.shape[0]
         if not parts:
             shape = {"predict": (0,), "gradient": (0, self.n_features)}.get(kind, (0, self.n_outputs))
