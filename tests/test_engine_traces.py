@@ -84,3 +84,42 @@ def test_networks_with_custom_code_or_other_shapes_are_never_shared():
     sub(np.zeros((1, 4), np.float32))
     assert architecture_key(sub) is None
     assert architecture_key(_net(0)) != architecture_key(_net(0, units=2))
+
+
+def test_custom_activations_keep_their_own_trace_and_their_own_values():
+    """Two activation functions of one name have the same config: such networks are never
+    shared (nor copied, which would fail for an unregistered function), and each predicts
+    what Keras computes with its own function."""
+    import keras
+
+    def scaled(c):
+        def act(x):
+            return c * x
+        return act
+
+    def net(c):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((4,), name="x")
+        h = keras.layers.Dense(8, activation=scaled(c), name="hidden")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(1, name="out")(h), name="net")
+
+    X = np.random.default_rng(2).normal(size=(20, 4)).astype(np.float32)
+    for c in (2.0, 3.0):
+        model = net(c)
+        assert architecture_key(model) is None
+        np.testing.assert_allclose(TrainedModel(model, "regression").predict(X), model(X).numpy()[:, 0], rtol=1e-6)
+
+
+def test_a_network_keras_cannot_copy_keeps_its_own_trace():
+    """An unregistered custom initializer is in the config but cannot be rebuilt from it: the
+    copy a shared trace needs fails, so the model keeps its own trace and its own values."""
+    import keras
+
+    class Init(keras.initializers.Initializer):  # not registered: clone_model cannot rebuild it
+        def __call__(self, shape, dtype=None):
+            return keras.ops.ones(shape, dtype=dtype) * 0.1
+
+    inputs = keras.Input((4,), name="x")
+    net = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer=Init(), name="out")(inputs), name="net")
+    X = np.random.default_rng(3).normal(size=(10, 4)).astype(np.float32)
+    np.testing.assert_allclose(TrainedModel(net, "regression").predict(X), net(X).numpy()[:, 0], rtol=1e-6)

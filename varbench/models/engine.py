@@ -48,14 +48,17 @@ _SHARED_LOCK = threading.Lock()
 def architecture_key(net: Any) -> str | None:
     """A key equal for networks that compute the same function of (weights, inputs): functional
     or sequential Keras models of built-in layers only (InputLayer, Dense, Dropout, Activation,
-    whose config says all they compute) with the same config; None for anything else (a custom
-    layer's or model's Python code is not in its config, so it is never shared)."""
+    whose config says all they compute) with built-in activations and the same config; None for
+    anything else (a custom layer's, model's or activation's Python code is not in its config:
+    two different functions can share a name, so it is never shared)."""
     import json
 
     parts = [net, *getattr(net, "layers", [])]
     if type(net).__name__ not in ("Functional", "Sequential") or any(
             not type(obj).__module__.startswith("keras.src.") for obj in parts) or any(
-            type(layer).__name__ not in _SHAREABLE_LAYERS for layer in parts[1:]):
+            type(layer).__name__ not in _SHAREABLE_LAYERS for layer in parts[1:]) or any(
+            not getattr(layer.activation, "__module__", "").startswith("keras.src.activations")
+            for layer in parts[1:] if hasattr(layer, "activation")):
         return None
     try:
         config = json.dumps(net.get_config(), sort_keys=True, default=repr)
@@ -68,7 +71,8 @@ def shared_function(model: Any, kind: str, col: int | None) -> Any:
     """The compiled function of `kind` (a `TrainedModel._graph` kind) shared by every
     `TrainedModel` of this architecture, head and output: traced once, on a copy of the first
     such model's network, with the weights as arguments (`keras.StatelessScope` maps the copy's
-    variables to them). None when the network is not shareable (`architecture_key`)."""
+    variables to them). None when the network is not shareable (`architecture_key`) or cannot be
+    copied."""
     if "architecture" not in model._fns:
         model._fns["architecture"] = architecture_key(model.keras)
     arch = model._fns["architecture"]
@@ -76,24 +80,31 @@ def shared_function(model: Any, kind: str, col: int | None) -> Any:
         return None
     key = (arch, model.task, model.output, model.head, kind, col)
     with _SHARED_LOCK:
-        fn = _SHARED.get(key)
-        if fn is None:
-            import keras
-            import tensorflow as tf
-
-            # a copy of the architecture, never a caller's network: its variables only ever stand
-            # for the weights passed in, so no caller's variables are captured by the trace
-            template = dataclasses.replace(model, keras=keras.models.clone_model(model.keras), refit=None,
-                                           n_evals=0, _fns={})
-
-            def stateless(weights, x):
-                with keras.StatelessScope(state_mapping=list(zip(template.keras.weights, weights))):
-                    return template._graph(kind, col, x)
-
+        if key not in _SHARED:
             if len(_SHARED) >= _SHARED_MAX:
                 _SHARED.pop(next(iter(_SHARED)))  # the oldest architecture
-            fn = _SHARED[key] = tf.function(stateless)
-        return fn
+            _SHARED[key] = _stateless_function(model, kind, col)
+        return _SHARED[key]
+
+
+def _stateless_function(model: Any, kind: str, col: int | None) -> Any:
+    """`model._graph(kind, col, x)` as a function of (weights, x), traced on a copy of the
+    architecture: never a caller's network, so the trace captures no caller's variables. None
+    when Keras cannot copy the network (e.g. an unregistered custom initializer in its config)."""
+    import keras
+    import tensorflow as tf
+
+    try:
+        copy = keras.models.clone_model(model.keras)
+    except Exception:  # noqa: BLE001 - not copyable: each model keeps its own trace
+        return None
+    template = dataclasses.replace(model, keras=copy, refit=None, n_evals=0, _fns={})
+
+    def stateless(weights, x):
+        with keras.StatelessScope(state_mapping=list(zip(template.keras.weights, weights))):
+            return template._graph(kind, col, x)
+
+    return tf.function(stateless)
 
 
 def map_blocks(items: Sequence[T], prepare: Callable[[T], P], evaluate: Callable[[P], R],
