@@ -244,4 +244,3 @@ def measure_peak_flops(n: int, repeats: int = 5) -> float:
         t, _ = timed(lambda: run().numpy())
         best = min(best, t)
     return lanes * 2.0 * n**3 / best
-

@@ -40,14 +40,16 @@ def _measure(sizes: Sizes) -> dict[str, float]:
 def bench_threads(ctx: Context) -> Section:
     if ctx.sizes.name == "tiny":
         return Section("Threads", [], "Not measured in this mode (two extra TensorFlow processes).")
+    from varbench.models.runtime import thread_plan
+
     cpus = os.cpu_count() or 1
-    rows, figures = [], {}
-    for name, (intra, inter) in (("auto", (1, cpus)), ("tf_default", (cpus, cpus))):
+    steps = ctx.sizes.epochs * -(-ctx.sizes.n_train // ctx.sizes.batch_size)
+    plan, rows, figures = thread_plan("auto"), [], {}
+    for name, (intra, inter) in (("auto", plan), ("tf_default", (cpus, cpus))):
         out = subprocess.run([sys.executable, "-m", "varbench.bench.threads", str(intra), str(inter), ctx.sizes.name],
                              capture_output=True, text=True, check=True,
                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         t = json.loads(out.stdout.strip().splitlines()[-1])
-        steps = ctx.sizes.epochs * -(-ctx.sizes.n_train // ctx.sizes.batch_size)
         rows.append([f"{intra} / {inter}", fmt(t["one"]), fmt(t["stack"]), fmt(t["stack"] / t["one"])])
         figures[f"threads_{name}_one_seconds"] = t["one"]
         figures[f"threads_{name}_stack_{STACK}_seconds"] = t["stack"]
@@ -55,7 +57,7 @@ def bench_threads(ctx: Context) -> Section:
     body = "\n".join([
         f"Each setting in its own process (TensorFlow fixes its thread counts at start-up): one model "
         f"(`trainer.train`) and a stack of {STACK} (`train_stacked`) on the Training section's data and settings "
-        f"({steps:,} optimizer steps), best of 2 after a warm-up. (1, {cpus}) is a job's default "
+        f"({steps:,} optimizer steps), best of 2 after a warm-up. {plan} is a job's default "
         f"(`threads=auto`), ({cpus}, {cpus}) TensorFlow's own.",
         "",
         table(["intra-op / inter-op threads", "one model (s)", f"stack of {STACK} (s)", "stack / one"], rows),

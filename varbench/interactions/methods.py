@@ -272,12 +272,12 @@ def expected_hessian(model: TrainedModel, data: Dataset, rng: np.random.Generato
         return outer.batch_jacobian(g, x), y
 
     fn = tf.function(hessian, input_signature=[tf.TensorSpec([None, d], tf.float32)])
-    total = np.zeros((d, d))
     def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         H, y = fn(tf.constant(x))
         return np.abs(H.numpy().astype(np.float64)).sum(axis=0), y.numpy()
 
     parts = map_blocks(model.blocks(n, d), lambda b: X[b[0]:b[1]], evaluate)
+    total = np.zeros((d, d))
     for block_total, _ in parts:  # summed in block order, as one block after another
         total += block_total
     outs = [y for _, y in parts]

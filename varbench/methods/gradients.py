@@ -104,20 +104,20 @@ def _integrated(model: TrainedModel, X: np.ndarray, ref: np.ndarray, steps: int,
     n, d = X.shape
     s = 1 if noise is None else noise.shape[1]
 
-    def prepare(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def prepare(block: tuple[int, int]) -> tuple[np.ndarray, ...]:
         lo, hi = block
         Xb = X[lo:hi]
         eps = np.zeros((Xb.shape[0], 1, d), np.float32) if noise is None else noise[lo:hi]
         diff = Xb - ref  # float32 (nb, d)
         a = alphas.astype(np.float32)[None, None, :, None]
-        return Xb, eps, ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # path (nb, s, k, d)
+        return Xb, eps, diff, ref + a * diff[:, None, None, :] + eps[:, :, None, :]  # path (nb, s, k, d)
 
-    def evaluate(prepared: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        Xb, eps, path = prepared
+    def evaluate(prepared: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        Xb, eps, diff, path = prepared
         nb = Xb.shape[0]
         G = model.gradient(path.reshape(-1, d)).reshape(nb, s, len(alphas), d)
         avg = np.einsum("k,nskd->nd", weights, G.astype(np.float64)) / s
-        phi = (Xb - ref).astype(np.float64) * avg
+        phi = diff.astype(np.float64) * avg
         if noise is None:
             out = model.predict(np.vstack([Xb, ref[None, :]])).astype(np.float64)
             return phi, out[:nb] - out[nb]

@@ -32,6 +32,7 @@ TASKS = ("regression", "classification", "multiclass")
 ACTIVATIONS = ("linear", "sigmoid", "softmax")
 CLIP = 1e-7  # probabilities are clipped to [CLIP, 1 - CLIP] inside every log loss
 
+
 def pointwise_loss(task: str, p: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The one loss rule for one predicted value per row, elementwise (broadcasting): squared
     error for regression; log loss of p = P(class 1), clipped to [CLIP, 1 - CLIP], for a binary
