@@ -160,6 +160,12 @@ def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None
                     families, skipped, methods, left, study, shared, bench, specs, model, net, own)
 
 
+def plan_notes(p: Prepared) -> list[str]:
+    """One line per planted family and per method left out of the plan, saying why."""
+    return ([f"Family `{f}` was not planted: it {why}." for f, why in p.skipped.items()]
+            + [f"`{m}` was left out: it {why}." for m, why in p.left_out.items()])
+
+
 def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None = None, budget: str = "default",
            model: str | None = None, snr: float = 4.0, tracking_uri: str | None = None,
            drop: list[str] | None = None, impute: str | None = None, task: str | None = None,
@@ -229,17 +235,10 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     cols = ["model_spearman", "model_spearman_shapley"]
     if not broken and not real_runs.empty and all(c in real_runs and real_runs[c].notna().any() for c in cols):
         facts["model_agreement"] = real_runs.groupby("method")[cols].mean().reindex(top).dropna().to_dict("index")
+    facts["recommendation"] = render.advice(ranking, credit, p.families, facts["reachable"], broken, target,
+                                            bool(model)) + plan_notes(p)
     if broken:
-        who = "your model" if model else "the network trained on it"
-        facts["recommendation"] = [
-            f"**No recommendation for `{target}`**: {who} {broken}. The importances of a model that has not "
-            "learned its target describe noise, not your data, so none are reported; check the target and its "
-            "task (`--task`), the columns, or the model. The benchmark on planted targets is below for reference."]
-        real_runs = pd.DataFrame()
-    else:
-        facts["recommendation"] = render.recommendation(ranking, credit, p.families, facts["reachable"])
-    facts["recommendation"] += [f"Family `{f}` was not planted: {why}." for f, why in p.skipped.items()]
-    facts["recommendation"] += [f"`{m}` was left out: it {why}." for m, why in p.left_out.items()]
+        real_runs = pd.DataFrame()  # a broken model's importances are not reported
     timings = {"validate and encode": t_validate, "benchmark: training and overhead": t_bench["train_and_overhead"],
                "benchmark: methods": t_bench["methods"], "store queries and ranking": t_rank,
                "real target (train, methods)": t_real}

@@ -99,6 +99,18 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
     return lines
 
 
+def advice(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str], reachable: float | None,
+           broken: str | None, target: str, own_model: bool) -> list[str]:
+    """The recommendation, or, when the real-target model is broken (`rank.broken_model`), why
+    there is none."""
+    if not broken:
+        return recommendation(ranking, credit, families, reachable)
+    who = "your model" if own_model else "the network trained on it"
+    return [f"**No recommendation for `{target}`**: {who} {broken}. The importances of a model that has not "
+            "learned its target describe noise, not your data, so none are reported; check the target and its "
+            "task (`--task`), the columns, or the model. The benchmark on planted targets is below for reference."]
+
+
 def importance_plot(real: pd.DataFrame, path: Path, title: str) -> Path | None:
     """One panel per method: normalised real-target importance per variable with its interval."""
     if real.empty:
