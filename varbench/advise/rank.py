@@ -38,8 +38,13 @@ def reachable(truth: np.ndarray) -> float:
 
 
 def _interval(values: pd.Series, low: float = -np.inf, high: float = np.inf) -> dict[str, float]:
-    """Mean and 95% t interval, the interval kept inside the value's range [low, high]."""
-    iv = t_interval(values.to_numpy(dtype=float), bounds=(low, high))
+    """Mean and 95% t interval, the interval kept inside the value's range [low, high]; no
+    interval (NaN bounds) where nothing varied: one value, or repeats that agree exactly."""
+    v = values.to_numpy(dtype=float)
+    iv = t_interval(v, bounds=(low, high))
+    finite = v[np.isfinite(v)]
+    if finite.size and np.ptp(finite) == 0:
+        return {"mean": iv.mean, "ci_low": float("nan"), "ci_high": float("nan"), "n": iv.n}
     return {"mean": iv.mean, "ci_low": iv.lo, "ci_high": iv.hi, "n": iv.n}
 
 
@@ -108,18 +113,16 @@ def real_importance(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     interval where the repeats agree exactly or there is one). Every finished run counts, also on
     a model below the quality threshold (the report says so): it is the user's model."""
     rows = []
-    done = runs[runs["status"] == "ok"] if not runs.empty else runs
-    for method, g in done.groupby("method", sort=False):
+    if runs.empty:  # no top method, or a broken model's importances not reported
+        return pd.DataFrame(columns=["method", "variable", "mean", "ci_low", "ci_high", "n"])
+    for method, g in runs[runs["status"] == "ok"].groupby("method", sort=False):
         vecs = [v / v.sum() for v in (np.abs(_vector(t)) for t in g["importance"])
                 if v.shape == (len(variables),) and v.sum() > 0]
         if not vecs:
             continue
         M = np.vstack(vecs)
         for j, name in enumerate(variables):
-            iv = _interval(pd.Series(M[:, j]), 0.0, 1.0)
-            if np.ptp(M[:, j]) == 0:  # nothing varied over the repeats: no interval, never a zero-width one
-                iv.update(ci_low=float("nan"), ci_high=float("nan"))
-            rows.append({"method": method, "variable": name, **iv})
+            rows.append({"method": method, "variable": name, **_interval(pd.Series(M[:, j]), 0.0, 1.0)})
     return pd.DataFrame(rows)
 
 

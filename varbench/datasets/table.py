@@ -152,7 +152,7 @@ def _check_header(p: Path, sep: str) -> None:
     import csv
 
     try:
-        with open(p, newline="", encoding="utf-8", errors="replace") as fh:
+        with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
             header = next(csv.reader(fh, delimiter=sep), [])
     except (OSError, csv.Error):
         return  # unreadable: pandas names the problem
