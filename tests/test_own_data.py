@@ -236,6 +236,8 @@ def test_ten_thousand_levels_capped_merged_and_stated():
     m = enc.record()["merged"]["shop"]
     assert m["kept"] == MAX_LEVELS - 1 and m["levels"] == 10000 and m["rows"] == int(enc.X[:, -1].sum())
     assert peak < 100e6  # 10k one-hot columns would be 1.6 GB
+    unseen = apply_encoding(df.assign(shop="brand-new"), enc.record())  # a merged column: unseen levels -> (other)
+    assert np.all(unseen.X[:, -1] == 1) and np.all(unseen.X[:, 1:-1] == 0)
     assert encode_table(df, "y", max_levels=5).X.shape == (n, 1 + 5)
     with pytest.raises(ValueError, match=r"\+dataset.max_levels=1 is invalid"):
         encode_table(df, "y", max_levels=1)

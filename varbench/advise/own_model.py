@@ -11,12 +11,15 @@ table or target that does not fit the encoding is refused in one line before any
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from varbench.datasets.table import Encoded
+
+log = logging.getLogger("varbench.advise")
 
 
 def encoded_for_model(model_path: str, encoding_path: str | None, frame: pd.DataFrame, target: str,
@@ -82,7 +85,13 @@ def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[
     for m in methods:
         fn, meta = method_callable(m), method_info(m).meta
         for s in range(seeds):  # per variable, as the method honours groups (varbench.methods.variables)
-            att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains, meta.groups)
+            try:
+                att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains,
+                                         meta.groups)
+            except Exception as exc:  # noqa: BLE001 - e.g. a method that needs a dense first layer
+                log.warning("advise: %s failed on your model: %s: %s", m, type(exc).__name__, exc)
+                rows.append({"method": m, "seed": s, "status": "failed", "cell_status": "ok", "importance": None})
+                continue
             rows.append({"method": m, "seed": s, "status": "ok", "cell_status": "ok",
                          "importance": json.dumps(att.importance.tolist())})
     return pd.DataFrame(rows), pd.DataFrame([{k: v for k, v in q.items() if k in ("r2", "accuracy", "auc")}])

@@ -2,7 +2,7 @@
 
 `Encoded.save` (varbench.datasets.table) writes the encoding of a table as JSON: the encoded
 column names in order, the mean and sd of each standardised column (and of a regression target),
-the one-hot levels of each categorical (with OTHER where rare levels were merged), the classes of
+the one-hot levels of each categorical (with OTHER last where rare levels were merged: unseen levels go there too), the classes of
 a classification target and the values filled in for missing ones. `apply_encoding` encodes a
 table through such a record, so a network trained on that encoding is fed exactly what it was
 trained on; a table that does not fit it (a missing column, text where numbers were, a level or
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from varbench.datasets.table import ENCODING_FORMAT, OTHER, Encoded, _as_numeric, one_hot
+from varbench.datasets.table import ENCODING_FORMAT, Encoded, _as_numeric, one_hot
 
 FIELDS = ("format", "target", "task", "columns", "scaling", "one_hot", "classes")
 
@@ -92,11 +92,12 @@ def apply_encoding(frame: pd.DataFrame, rec: dict[str, Any], source: str = "Data
             col = col.fillna(fill[c])
         if c in levels:
             text = col.astype(str)
+            merged = c in (rec.get("merged") or {})  # rare levels went to OTHER, and so do unseen ones
             unknown = sorted(set(text.unique()) - set(levels[c]))
-            if unknown and OTHER not in levels[c]:
+            if unknown and not merged:
                 raise ValueError(f"{source}: column {c!r} has levels {unknown[:5]} that the {flag} encoding does "
                                  f"not know (its levels: {levels[c][:10]})")
-            for lv, vec in zip(levels[c], one_hot(text, levels[c]).T):
+            for lv, vec in zip(levels[c], one_hot(text, levels[c], merged).T):
                 built[f"{c}={lv}"] = vec
         else:
             num = _as_numeric(col, c, source)

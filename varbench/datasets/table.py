@@ -392,7 +392,7 @@ def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Seq
                             merge["levels"] - merge["kept"], merge["rows"], OTHER, keys["max_levels"])
             categories[c] = levels
             groups[c] = list(range(len(names), len(names) + len(levels)))
-            blocks.append(one_hot(text, levels))
+            blocks.append(one_hot(text, levels, merged=bool(merge)))
             names += [f"{c}={lv}" for lv in levels]
     if not blocks:
         raise ValueError(f"{source}: every feature column was dropped ({dropped})")
@@ -422,16 +422,17 @@ def _levels(text: pd.Series, cap: int) -> tuple[list[str], dict[str, int]]:
     return kept + [OTHER], {"levels": len(counts), "kept": len(kept), "rows": rows}
 
 
-def one_hot(text: pd.Series | np.ndarray, levels: list[str]) -> np.ndarray:
-    """(n, len(levels)) 0/1 matrix; a value not among the levels goes to OTHER when it is one.
+def one_hot(text: pd.Series | np.ndarray, levels: list[str], merged: bool = False) -> np.ndarray:
+    """(n, len(levels)) 0/1 matrix; with `merged` (rare levels were merged), a value not among
+    the levels goes to the last level, OTHER; otherwise its row is all zeros.
 
     Examples
     --------
-    >>> one_hot(np.array(["b", "a", "z"]), ["a", "b", OTHER]).tolist()
+    >>> one_hot(np.array(["b", "a", "z"]), ["a", "b", OTHER], merged=True).tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
     codes = pd.Categorical(np.asarray(text, dtype=object), categories=levels).codes
-    if OTHER in levels:
+    if merged:
         codes = np.where(codes < 0, levels.index(OTHER), codes)
     out = np.zeros((len(codes), len(levels)))
     hit = codes >= 0
