@@ -12,9 +12,18 @@ GOOD = 0.5  # below this mean Spearman a method is called unreliable on these co
 
 def _ci(mean: float, lo: float, hi: float) -> str:
     """'mean [lo, hi]' as the report layer writes it; the mean alone where nothing was repeated
-    (the text around it says what was)."""
+    (the text around it says what was), and 'mean (±<0.005)' where the interval is narrower than
+    the digits shown (never a zero-width '[x, x]').
+
+    Examples
+    --------
+    >>> _ci(0.61, 0.6101, 0.6104), _ci(0.5, float("nan"), float("nan")), _ci(0.5, 0.4, 0.6)
+    ('0.61 (±<0.005)', '0.50', '0.50 [0.40, 0.60]')
+    """
     from varbench.report import ci_text
 
+    if np.isfinite(lo) and np.isfinite(hi) and f"{lo:.2f}" == f"{hi:.2f}":
+        return f"{mean:.2f} (±<0.005)"
     return ci_text(mean, lo, hi, single="")
 
 
