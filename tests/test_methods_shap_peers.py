@@ -29,7 +29,7 @@ def cell():
     the dataset is cut to exactly those rows so varbench and shap see the same ones."""
     data = friedman1(n_samples=400, n_features=6, seed=0)
     model = train(lambda n, t: build_mlp(n, t, hidden=(16, 16)), data.X_train, data.y_train, data.task, 0,
-                  TrainerConfig(epochs=8, progress_every=0))
+                  TrainerConfig(epochs=5, progress_every=0))
     X, bg = data.X_test[:10].astype(np.float32), data.X_train[:30].astype(np.float32)
     return model, dataset(bg, data.y_train[:30], X_test=X, y_test=data.y_test[:10]), X, bg
 
@@ -182,6 +182,17 @@ def test_sampling_shapley_averaged_background_reaches_shap_permutation_error(cel
         X, max_evals=pairs * (2 * X.shape[1] + 1)).values
     # same number of orders, independent draws: within a factor 2 of shap's error either way
     assert 0.5 * _rel(theirs, exact) <= errs[True] <= 2 * _rel(theirs, exact), (errs, _rel(theirs, exact))
+
+
+def test_sampling_shapley_averaged_background_is_the_same_in_any_chunk_size(cell):
+    model, data, X, bg = cell
+    runs = []
+    for chunk in (37, 8192):  # a block far smaller than one row's walk, and the default
+        model.chunk_size = chunk
+        runs.append(sampling_shapley(model, data, np.random.default_rng(2), n_rows=None, background_size=None,
+                                     n_permutations=4, average_background=True).local)
+    model.chunk_size = 8192
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-7, atol=1e-12)  # TF's kernels on tiny batches
 
 
 def test_default_sampling_shapley_draws_are_unchanged(cell):
