@@ -1,16 +1,17 @@
 """Speed benchmarks: varbench's engine against the tools people use today.
 
 Each comparison runs varbench and the peer (keras `model.fit`, scikit-learn's
-`permutation_importance`, `shap.KernelExplainer`, shap's Gradient/Deep/Permutation explainers, the
-`lime` package) in this one process on the
-same trained model, rows and settings, interleaved and repeated; tables report medians and the
-ratio peer / varbench. Peers run two ways (as users call them, and on varbench's engine); values
-are checked to agree within stated tolerances. Also measured: stacked training, the batched
-methods' share of the roofline, Integrated Gradients throughput, peak memory against rows and
-chunk size, a reduced study one by one vs with stacked pre-training, and a cProfile of one cell.
+`permutation_importance`, `shap.KernelExplainer`, shap's Gradient/Deep/Permutation explainers,
+the `lime` package) in this one process on the same trained model, rows and settings,
+interleaved and repeated; tables report medians and the ratio peer / varbench (for shap's
+background-averaged explainers also at equal error against the exact values). Peers run two
+ways (as users call them, and on varbench's engine); values are checked to agree within stated
+tolerances. Also measured: stacked training, the batched methods' share of the roofline,
+Integrated Gradients throughput, peak memory against rows and chunk size, a reduced study one by
+one vs with stacked pre-training, and a cProfile of one cell.
 
-Modules: harness (sizes, timing, context), training (fit, stacks), peers, roofline, memory,
-study, profile, render (markdown and bench.json).
+Modules: harness (sizes, timing, context), training (fit, stacks), peers, shap_peers, roofline,
+memory, study, profile, render (markdown and bench.json).
 
     varbench bench [--quick] [--out outputs/bench] [--write-results]
 
