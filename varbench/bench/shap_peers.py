@@ -87,153 +87,172 @@ def _quiet(fn: Callable[[], Any]) -> Any:
         return fn()
 
 
+_TITLE = "shap's background-averaged explainers"
+_NAMES = {"eg": f"Expected Gradients ({EG_DEFAULT} samples/row)", "deep": "DeepSHAP",
+          "perm": f"Permutation Shapley (shap's default max_evals={PERM_DEFAULT_EVALS})"}
+
+
 def bench_shap_explainers(ctx: Context) -> Section:
     """The three background-averaged shap explainers against varbench: as called, on the same
     engine (PermutationExplainer only: the gradient explainers differentiate the Keras graph
     themselves), and at equal error."""
-    s, model, data = ctx.sizes, ctx.model, ctx.data
-    names = {"eg": f"Expected Gradients ({EG_DEFAULT} samples/row)", "deep": "DeepSHAP",
-             "perm": f"Permutation Shapley (shap's default max_evals={PERM_DEFAULT_EVALS})"}
     missing = _available("shap")
     if missing:
-        return Section("shap's background-averaged explainers",
-                       [Result(n, None, "shap", status=NOT_RUN, why=missing) for n in names.values()])
-    import shap
+        return Section(_TITLE, [Result(n, None, "shap", status=NOT_RUN, why=missing) for n in _NAMES.values()])
+    from varbench.methods.shapley import kernel_shap
 
-    from varbench.methods.gradients import _integrated, deep_shap, expected_gradients
-    from varbench.methods.shapley import kernel_shap, sampling_shapley
-
-    d = data.n_features
+    s, model, data = ctx.sizes, ctx.model, ctx.data
     X, bg = data.X_test[:s.shap_rows], data.X_train[:s.shap_background]
     sub = _subset(data, X, data.y_test[:s.shap_rows], bg, data.y_train[:s.shap_background])
-    every = dict(n_rows=None, background_size=None)
-    exact = kernel_shap(model, sub, np.random.default_rng(0), max_exact_features=max(d, 1), **every).local
-    # the expected-gradients estimand, deterministically: IG from each background row, averaged
-    eg_exact = np.mean([_integrated(model, X, b, s.eg_reference_steps, "gausslegendre", None)[0] for b in bg], axis=0)
-    results, figures, perm_lines = [], {}, []
+    exact = kernel_shap(model, sub, np.random.default_rng(0), n_rows=None, background_size=None,
+                        max_exact_features=max(data.n_features, 1)).local
+    results, figures, lines = [], {}, [
+        f"{len(X)} explained test rows, the same {len(bg)} background training rows for both sides, the "
+        f"varbench-trained seed-0 model (d = {data.n_features}); {s.repeats} interleaved repeats, medians. shap's "
+        "gradient explainers take the Keras model (as users call them; they differentiate its graph themselves, so "
+        f"there is no same-engine way); PermutationExplainer: {WAYS_TEXT}."]
+    for part in (_expected_gradients_part, _deep_shap_part, _permutation_part):
+        res, fig, text = part(ctx, sub, exact)
+        results += res
+        figures.update(fig)
+        lines += ["", *text]
+    return Section(_TITLE, results, "\n".join(lines), figures)
 
-    # ---- Expected Gradients
-    explainer_eg = _quiet(lambda: shap.GradientExplainer(model.keras, bg))
 
-    def shap_eg(n: int, r: int) -> np.ndarray:
+Part = tuple[list[Result], dict[str, float], list[str]]  # a part's results, figures and text
+
+
+def _expected_gradients_part(ctx: Context, sub: Any, exact: np.ndarray) -> Part:
+    """GradientExplainer vs expected_gradients, against the estimand: Integrated Gradients from
+    each background row (Gauss-Legendre), averaged."""
+    import shap
+
+    from varbench.methods.gradients import _integrated, expected_gradients
+
+    s, model, X, bg = ctx.sizes, ctx.model, sub.X_test, sub.X_train
+    estimand = np.mean([_integrated(model, X, b, s.eg_reference_steps, "gausslegendre", None)[0] for b in bg], axis=0)
+    explainer = _quiet(lambda: shap.GradientExplainer(model.keras, bg))
+
+    def peer(n: int, r: int) -> np.ndarray:
         np.random.seed(r)  # shap draws from numpy's global generator
-        return np.asarray(_quiet(lambda: explainer_eg.shap_values(X, nsamples=n))).reshape(X.shape)
+        return np.asarray(_quiet(lambda: explainer.shap_values(X, nsamples=n))).reshape(X.shape)
 
-    def ours_eg(n: int, r: int) -> np.ndarray:
-        return expected_gradients(model, sub, np.random.default_rng(r), n_samples=n, **every).local
+    def ours(n: int, r: int) -> np.ndarray:
+        return expected_gradients(model, sub, np.random.default_rng(r), n_rows=None, background_size=None,
+                                  n_samples=n).local
 
-    shap_eg(2, 0), ours_eg(2, 0)  # warm both (graphs traced)
+    peer(2, 0), ours(2, 0)  # warm both (graphs traced)
 
-    def check_eg(vb: np.ndarray, sh: np.ndarray) -> tuple[bool, str]:
-        e_vb, e_sh = _rel_error(vb, eg_exact), _rel_error(sh, eg_exact)
+    def check(vb: np.ndarray, sh: np.ndarray) -> tuple[bool, str]:
+        e_vb, e_sh = _rel_error(vb, estimand), _rel_error(sh, estimand)
         return e_vb <= max(s.shap_error_factor * e_sh, s.shap_error_floor), (
             f"error vs the estimand: varbench {e_vb:.4f}, shap {e_sh:.4f}")
 
-    res, fig, _, _ = _compare(names["eg"], "expected_gradients_vs_shap", "shap.GradientExplainer", None,
-                              {"varbench": lambda r: ours_eg(EG_DEFAULT, r), "as_called": lambda r: shap_eg(EG_DEFAULT, r)},
-                              s.repeats, check_eg, ways=("as_called",))
-    eq, fig_eq, rows_eg = _equal_error(f"{names['eg']}, equal error", "expected_gradients_vs_shap",
-                                       "shap.GradientExplainer", {"varbench": s.eg_samples, "peer": s.eg_samples},
-                                       {"varbench": ours_eg, "peer": shap_eg}, EG_DEFAULT, eg_exact, s.repeats,
-                                       "nsamples")
-    results += [*res, eq]
-    figures.update(fig | fig_eq)
-    figures["expected_gradients_error_vs_shapley"] = _rel_error(ours_eg(EG_DEFAULT, 0), exact)
+    results, figures, _, _ = _compare(_NAMES["eg"], "expected_gradients_vs_shap", "shap.GradientExplainer", None,
+                                      {"varbench": lambda r: ours(EG_DEFAULT, r),
+                                       "as_called": lambda r: peer(EG_DEFAULT, r)},
+                                      s.repeats, check, ways=("as_called",))
+    eq, fig_eq, rows = _equal_error(f"{_NAMES['eg']}, equal error", "expected_gradients_vs_shap",
+                                    "shap.GradientExplainer", {"varbench": s.eg_samples, "peer": s.eg_samples},
+                                    {"varbench": ours, "peer": peer}, EG_DEFAULT, estimand, s.repeats, "nsamples")
+    figures |= fig_eq | {"expected_gradients_error_vs_shapley": _rel_error(ours(EG_DEFAULT, 0), exact)}
+    text = [f"**Expected Gradients.** varbench `expected_gradients(n_samples=...)`, shap `GradientExplainer(model, "
+            "background).shap_values(X, nsamples=...)`: the same estimator (a random background row and a random "
+            "point on the path per sample). Reference: the estimand, mean over the background of Integrated "
+            f"Gradients ({s.eg_reference_steps} Gauss-Legendre nodes). Error vs exact Shapley values (not its "
+            f"estimand): {figures['expected_gradients_error_vs_shapley']:.4f} at {EG_DEFAULT} samples.",
+            "", table(["side", "nsamples", "error vs estimand", "seconds"], rows)]
+    return [*results, eq], figures, text
 
-    # ---- DeepSHAP: both sides compute the estimand without sampling, so they are at equal error
-    # (float rounding) at every background size: the equal-error ratio is the time ratio
-    explainer_deep = _quiet(lambda: shap.DeepExplainer(model.keras, bg))
 
-    def shap_deep(r: int) -> np.ndarray:
-        return np.asarray(_quiet(lambda: explainer_deep.shap_values(X))).reshape(X.shape)
+def _deep_shap_part(ctx: Context, sub: Any, exact: np.ndarray) -> Part:
+    """DeepExplainer vs deep_shap. Both compute their estimand without sampling, so they are at
+    equal error (float rounding) at every background size: the equal-error ratio is the time ratio."""
+    import shap
 
-    shap_deep(0)
+    from varbench.methods.gradients import deep_shap
 
-    def check_deep(vb: np.ndarray, sh: np.ndarray) -> tuple[bool, str]:
+    s, model, X, bg = ctx.sizes, ctx.model, sub.X_test, sub.X_train
+    explainer = _quiet(lambda: shap.DeepExplainer(model.keras, bg))
+
+    def peer(r: int) -> np.ndarray:
+        return np.asarray(_quiet(lambda: explainer.shap_values(X))).reshape(X.shape)
+
+    def ours(r: int) -> np.ndarray:
+        return deep_shap(model, sub, np.random.default_rng(r), n_rows=None, background_size=None).local
+
+    peer(0)
+
+    def check(vb: np.ndarray, sh: np.ndarray) -> tuple[bool, str]:
         gap = float(np.max(np.abs(vb - sh)) / np.max(np.abs(sh)))
         return gap <= 1e-4, f"max |diff| = {gap:.1e} of max |phi| (tolerance 1e-4); both exact for this background"
 
-    res, fig, _, _ = _compare(names["deep"], "deep_shap_vs_shap", "shap.DeepExplainer", None,
-                              {"varbench": lambda r: deep_shap(model, sub, np.random.default_rng(r), **every).local,
-                               "as_called": shap_deep}, s.repeats, check_deep, ways=("as_called",))
-    results += res
-    figures.update(fig)
-    figures["deep_shap_vs_shap_equal_error"] = fig["deep_shap_vs_shap_as_called"]
-    figures["deep_shap_error_vs_shapley"] = _rel_error(deep_shap(model, sub, np.random.default_rng(0), **every).local,
-                                                       exact)
+    results, figures, _, _ = _compare(_NAMES["deep"], "deep_shap_vs_shap", "shap.DeepExplainer", None,
+                                      {"varbench": ours, "as_called": peer}, s.repeats, check, ways=("as_called",))
+    figures |= {"deep_shap_vs_shap_equal_error": figures["deep_shap_vs_shap_as_called"],
+                "deep_shap_error_vs_shapley": _rel_error(ours(0), exact)}
+    text = ["**DeepSHAP.** varbench `deep_shap(...)`, shap `DeepExplainer(model, background).shap_values(X)`: both "
+            "DeepLIFT (Rescale) averaged over every background row, computed without sampling, so their error is "
+            "equal at any background size and `deep_shap_vs_shap_equal_error` is the time ratio. Error vs exact "
+            f"Shapley values: {figures['deep_shap_error_vs_shapley']:.4f}."]
+    return results, figures, text
 
-    # ---- Permutation sampling against exact Shapley values
-    predictors = _predictors(model)
-    masker = shap.maskers.Independent(bg, max_samples=len(bg))
+
+def _permutation_part(ctx: Context, sub: Any, exact: np.ndarray) -> Part:
+    """PermutationExplainer vs sampling_shapley(average_background=True), against exact Shapley
+    values; and sampling_shapley's two modes at the same orders."""
+    s, model, data = ctx.sizes, ctx.model, ctx.data
+    if not s.shap_permutation:
+        return [Result(_NAMES["perm"], None, "shap.PermutationExplainer", status=NOT_RUN,
+                       why=f"{s.name} mode skips it (shap compiles numba kernels on first use: 5-60 s)")], {}, []
+    import shap
+
+    from varbench.methods.shapley import sampling_shapley
+
+    X, bg, d = sub.X_test, sub.X_train, data.n_features
     walk = 2 * d + 1  # shap's evaluations per antithetic pair of orders
-    explainers = {way: shap.PermutationExplainer(f, masker) for way, f in predictors.items()}
-
+    pairs_default = PERM_DEFAULT_EVALS // walk
+    masker = shap.maskers.Independent(bg, max_samples=len(bg))
+    explainers = {way: shap.PermutationExplainer(f, masker) for way, f in _predictors(model).items()}
     called = min(s.perm_called_rows, len(X))  # keras predict per walk is slow: the as-called timing uses fewer rows
-    subs = {len(X): sub, called: _subset(data, X[:called], data.y_test[:called], bg, data.y_train[:s.shap_background])}
+    subs = {len(X): sub, called: _subset(data, X[:called], sub.y_test[:called], bg, sub.y_train)}
 
-    def shap_perm(way: str, evals: int, r: int, k: int = len(X)) -> np.ndarray:
+    def peer(way: str, evals: int, r: int, k: int = len(X)) -> np.ndarray:
         np.random.seed(r)
         return np.asarray(explainers[way](X[:k], max_evals=evals, silent=True).values)
 
-    def ours_perm(pairs: int, r: int, average: bool = True, k: int = len(X)) -> np.ndarray:
-        return sampling_shapley(model, subs[k], np.random.default_rng(r), n_permutations=2 * pairs,
-                                average_background=average, **every).local
+    def ours(pairs: int, r: int, average: bool = True, k: int = len(X)) -> np.ndarray:
+        return sampling_shapley(model, subs[k], np.random.default_rng(r), n_rows=None, background_size=None,
+                                n_permutations=2 * pairs, average_background=average).local
 
-    pairs_default = PERM_DEFAULT_EVALS // walk
-    if s.shap_permutation:
-        for way in explainers:
-            shap_perm(way, walk, 0, 1)  # warm (numba kernels compile on first use)
+    for way in explainers:
+        peer(way, walk, 0, 1)  # warm (numba kernels compile on first use)
 
-        def check_perm(vb: np.ndarray, sh: np.ndarray) -> tuple[bool, str]:
-            e_vb, e_sh = _rel_error(vb, exact[:len(vb)]), _rel_error(sh, exact[:len(sh)])
-            return e_vb <= max(s.shap_error_factor * e_sh, s.shap_error_floor), (
-                f"{len(vb)} rows; error vs exact Shapley: varbench {e_vb:.4f}, shap {e_sh:.4f}, both "
-                f"{2 * pairs_default} orders")
+    def check(vb: np.ndarray, sh: np.ndarray) -> tuple[bool, str]:
+        e_vb, e_sh = _rel_error(vb, exact[:len(vb)]), _rel_error(sh, exact[:len(sh)])
+        return e_vb <= max(s.shap_error_factor * e_sh, s.shap_error_floor), (
+            f"{len(vb)} rows; error vs exact Shapley: varbench {e_vb:.4f}, shap {e_sh:.4f}, both "
+            f"{2 * pairs_default} orders")
 
-        for way, k in (("as_called", called), ("same_engine", len(X))):
-            fns = {"varbench": lambda r, k=k: ours_perm(pairs_default, r, k=k),
-                   way: lambda r, way=way, k=k: shap_perm(way, pairs_default * walk, r, k)}
-            res, fig, _, _ = _compare(names["perm"], "sampling_shapley_vs_shap", "shap.PermutationExplainer", None,
-                                      fns, s.repeats, check_perm, ways=(way,))
-            results += res
-            figures.update(fig)
-        eq, fig_eq, rows_perm = _equal_error(
-            f"{names['perm']}, equal error", "sampling_shapley_vs_shap", "shap.PermutationExplainer (same engine)",
-            {"varbench": s.perm_pairs, "peer": [p * walk for p in s.perm_pairs]},
-            {"varbench": ours_perm, "peer": lambda e, r: shap_perm("same_engine", e, r)},
-            pairs_default * walk, exact, s.repeats, "max_evals")
-        results.append(eq)
-        figures.update(fig_eq)
-        curves = {avg: _sweep(lambda p, r, avg=avg: ours_perm(p, r, average=avg), s.perm_pairs, exact, s.repeats)[0]
-                  for avg in (False, True)}
-        figures["sampling_shapley_one_row_error"] = curves[False][list(s.perm_pairs).index(pairs_default)]
-        figures["sampling_shapley_averaged_error"] = curves[True][list(s.perm_pairs).index(pairs_default)]
-        perm_lines = _perm_text(s, pairs_default, curves, rows_perm, d, len(bg))
-    else:
-        results.append(Result(names["perm"], None, "shap.PermutationExplainer", status=NOT_RUN,
-                              why=f"{s.name} mode skips it (shap compiles numba kernels on first use: 5-60 s)"))
-
-    lines = [
-        f"{len(X)} explained test rows, the same {len(bg)} background training rows for both sides, the "
-        f"varbench-trained seed-0 model (d = {d}); {s.repeats} interleaved repeats, medians. shap's gradient "
-        "explainers take the Keras model (as users call them; they differentiate its graph themselves, so there "
-        f"is no same-engine way); PermutationExplainer: {WAYS_TEXT}.",
-        "",
-        f"**Expected Gradients.** varbench `expected_gradients(n_samples=...)`, shap `GradientExplainer(model, "
-        "background).shap_values(X, nsamples=...)`: the same estimator (a random background row and a random point "
-        "on the path per sample). Reference: the estimand, mean over the background of Integrated Gradients "
-        f"({s.eg_reference_steps} Gauss-Legendre nodes). Error vs exact Shapley values (not its estimand): "
-        f"{figures['expected_gradients_error_vs_shapley']:.4f} at {EG_DEFAULT} samples.",
-        "",
-        table(["side", "nsamples", "error vs estimand", "seconds"], rows_eg),
-        "",
-        "**DeepSHAP.** varbench `deep_shap(...)`, shap `DeepExplainer(model, background).shap_values(X)`: both "
-        "DeepLIFT (Rescale) averaged over every background row, computed without sampling, so their error is equal "
-        "at any background size and `deep_shap_vs_shap_equal_error` is the time ratio. Error vs exact Shapley "
-        f"values: {figures['deep_shap_error_vs_shapley']:.4f}.",
-        *perm_lines,
-    ]
-    return Section("shap's background-averaged explainers", results, "\n".join(lines), figures)
+    results, figures = [], {}
+    for way, k in (("as_called", called), ("same_engine", len(X))):
+        fns = {"varbench": lambda r, k=k: ours(pairs_default, r, k=k),
+               way: lambda r, way=way, k=k: peer(way, pairs_default * walk, r, k)}
+        res, fig, _, _ = _compare(_NAMES["perm"], "sampling_shapley_vs_shap", "shap.PermutationExplainer", None,
+                                  fns, s.repeats, check, ways=(way,))
+        results += res
+        figures |= fig
+    eq, fig_eq, rows = _equal_error(
+        f"{_NAMES['perm']}, equal error", "sampling_shapley_vs_shap", "shap.PermutationExplainer (same engine)",
+        {"varbench": s.perm_pairs, "peer": [p * walk for p in s.perm_pairs]},
+        {"varbench": ours, "peer": lambda e, r: peer("same_engine", e, r)}, pairs_default * walk, exact, s.repeats,
+        "max_evals")
+    curves = {avg: _sweep(lambda p, r, avg=avg: ours(p, r, average=avg), s.perm_pairs, exact, s.repeats)[0]
+              for avg in (False, True)}
+    at_default = list(s.perm_pairs).index(pairs_default)
+    figures |= fig_eq | {"sampling_shapley_one_row_error": curves[False][at_default],
+                         "sampling_shapley_averaged_error": curves[True][at_default]}
+    return [*results, eq], figures, _perm_text(s, pairs_default, curves, rows, d, len(bg))
 
 
 def _perm_text(s: Any, pairs_default: int, curves: dict[bool, list[float]], rows: list[list[Any]], d: int,
@@ -243,7 +262,7 @@ def _perm_text(s: Any, pairs_default: int, curves: dict[bool, list[float]], rows
     modes = table(["antithetic pairs", "one-row error", "averaged error", "evaluations per row: one-row / averaged"],
                   [[p, f"{e1:.4f}", f"{e2:.4f}", f"{2 * p * (d + 1):,} / {2 * p * (d - 1) * n_bg + n_bg + 1:,}"]
                    for p, e1, e2 in zip(s.perm_pairs, curves[False], curves[True])])
-    return ["", f"**Permutation sampling.** varbench `sampling_shapley(average_background=True, n_permutations=2k)`, "
+    return [f"**Permutation sampling.** varbench `sampling_shapley(average_background=True, n_permutations=2k)`, "
                 f"shap `PermutationExplainer(f, Independent(background))(X, max_evals=k (2d + 1))` (k antithetic "
                 f"pairs of orders, every coalition valued on the whole background); shap's default max_evals="
                 f"{PERM_DEFAULT_EVALS} is k = {pairs_default}. Reference: exact Shapley values (KernelSHAP exact "
