@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from exact import dataset, function_net, linear_net
+from exact import dataset, function_net, linear_net, mlp_net
 from varbench.datasets.synthetic import friedman1
 from varbench.methods.gradients import _integrated, deep_shap, deeplift, expected_gradients
 from varbench.methods.shapley import kernel_shap, sampling_shapley
@@ -75,6 +75,18 @@ def test_deep_shap_on_a_linear_model_is_w_times_x_minus_mean_background():
     expected = w * (data.X_test.astype(np.float32) - data.X_train.astype(np.float32).mean(axis=0)).astype(np.float64)
     np.testing.assert_allclose(att.local, expected, rtol=1e-6, atol=1e-6)
     assert m.n_evals == 12 + 40 + 12 * 40
+
+
+def test_deep_shap_explains_the_chosen_output_column_like_the_engine():
+    rng = np.random.default_rng(3)
+    sizes = (4, 6, 3)
+    m = mlp_net([(2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=b))
+                 for a, b in zip(sizes[:-1], sizes[1:])], "tanh").for_output(1)
+    data = dataset(rng.normal(size=(20, 4)), rng.normal(size=20), X_test=rng.normal(size=(8, 4)), y_test=rng.normal(size=8))
+    att = deep_shap(m, data, np.random.default_rng(0), n_rows=None, background_size=None)
+    target = m.predict(att.rows).astype(float) - m.predict(data.X_train).astype(float).mean()
+    np.testing.assert_allclose(att.local.sum(axis=1), target, atol=1e-5)
+    assert att.extras["max_abs_delta"] < 1e-10 and np.ptp(target) > 0.05
 
 
 def test_deep_shap_is_the_same_in_any_chunk_size(cell):
