@@ -69,7 +69,8 @@ def test_deep_shap_sums_to_output_minus_mean_background_output(cell):
 def test_deep_shap_on_a_linear_model_is_w_times_x_minus_mean_background():
     rng = np.random.default_rng(1)
     w = np.array([1.5, -2.0, 0.0, 0.5])
-    data = dataset(rng.normal(size=(40, 4)), rng.normal(size=40), X_test=rng.normal(size=(12, 4)), y_test=rng.normal(size=12))
+    data = dataset(rng.normal(size=(40, 4)), rng.normal(size=40),
+                   X_test=rng.normal(size=(12, 4)), y_test=rng.normal(size=12))
     m = linear_net(w, b=0.3)
     att = deep_shap(m, data, np.random.default_rng(0), n_rows=None, background_size=None)
     expected = w * (data.X_test.astype(np.float32) - data.X_train.astype(np.float32).mean(axis=0)).astype(np.float64)
@@ -82,7 +83,8 @@ def test_deep_shap_explains_the_chosen_output_column_like_the_engine():
     sizes = (4, 6, 3)
     m = mlp_net([(2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=b))
                  for a, b in zip(sizes[:-1], sizes[1:])], "tanh").for_output(1)
-    data = dataset(rng.normal(size=(20, 4)), rng.normal(size=20), X_test=rng.normal(size=(8, 4)), y_test=rng.normal(size=8))
+    data = dataset(rng.normal(size=(20, 4)), rng.normal(size=20),
+                   X_test=rng.normal(size=(8, 4)), y_test=rng.normal(size=8))
     att = deep_shap(m, data, np.random.default_rng(0), n_rows=None, background_size=None)
     target = m.predict(att.rows).astype(float) - m.predict(data.X_train).astype(float).mean()
     np.testing.assert_allclose(att.local.sum(axis=1), target, atol=1e-5)
@@ -147,7 +149,8 @@ def test_expected_gradients_is_seeded_and_independent_of_the_chunk_size(cell):
 def test_sampling_shapley_averaged_background_is_exact_for_two_players():
     # with d = 2, an order and its reverse are the two orders: antithetic sampling enumerates them
     rng = np.random.default_rng(2)
-    data = dataset(rng.normal(size=(25, 2)), rng.normal(size=25), X_test=rng.normal(size=(6, 2)), y_test=rng.normal(size=6))
+    data = dataset(rng.normal(size=(25, 2)), rng.normal(size=25),
+                   X_test=rng.normal(size=(6, 2)), y_test=rng.normal(size=6))
     m = function_net(lambda z: z[:, 0] * z[:, 1] + z[:, 0], 2)
     att = sampling_shapley(m, data, np.random.default_rng(0), n_rows=None, background_size=None, n_permutations=2,
                            average_background=True)

@@ -485,5 +485,5 @@ def deep_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator,
     return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X.astype(np.float32))
 
 
-__all__ = ["saliency", "grad_input", "integrated_gradients", "expected_gradients", "smoothgrad", "deeplift", "deep_shap",
-           "path_quadrature", "dense_chain", "ACTIVATIONS", "QUADRATURES", "SMOOTHGRAD_BASES"]
+__all__ = ["saliency", "grad_input", "integrated_gradients", "expected_gradients", "smoothgrad", "deeplift",
+           "deep_shap", "path_quadrature", "dense_chain", "ACTIVATIONS", "QUADRATURES", "SMOOTHGRAD_BASES"]
