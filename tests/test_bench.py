@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from varbench import bench
-from varbench.bench import peers
+from varbench.bench import peers, shap_peers
 
 ROWS = {  # summary row prefix -> the peer module it needs (None: no peer)
     "training (fit": "keras",
@@ -25,6 +25,9 @@ ROWS = {  # summary row prefix -> the peer module it needs (None: no peer)
     "KernelSHAP (40 coalitions), as called": "shap",
     "KernelSHAP (40 coalitions), same engine": "shap",
     "KernelSHAP exact": "shap",
+    "Expected Gradients (200 samples/row), as called": "shap",
+    "Expected Gradients (200 samples/row), equal error": "shap",
+    "DeepSHAP, as called": "shap",
     "LIME (60 samples/row), as called": "lime",
     "LIME (60 samples/row), same engine": "lime",
     "Integrated Gradients": None,
@@ -33,7 +36,8 @@ ROWS = {  # summary row prefix -> the peer module it needs (None: no peer)
 }
 KEYS = ("training_vs_fit", "stacked_8_vs_1", "stacked_32_vs_1", "study_speedup", "permutation_vs_sklearn_as_called",
         "permutation_vs_sklearn_same_engine", "kernel_shap_vs_shap_as_called", "kernel_shap_vs_shap_same_engine",
-        "lime_vs_lime_as_called", "lime_vs_lime_same_engine")
+        "lime_vs_lime_as_called", "lime_vs_lime_same_engine", "expected_gradients_vs_shap_as_called",
+        "expected_gradients_vs_shap_equal_error", "deep_shap_vs_shap_as_called", "deep_shap_vs_shap_equal_error")
 METHODS = ("permutation", "kernel_shap", "integrated_gradients", "lime", "sage")
 
 
@@ -174,6 +178,24 @@ def test_missing_peer_is_reported_not_run(monkeypatch):
     for section in (bench.bench_kernel_shap, bench.bench_lime, bench.bench_permutation):
         (res,) = section(ctx).results
         assert res.status == bench.NOT_RUN and "not importable (test)" in res.why
+
+
+def test_missing_shap_reports_every_shap_explainer_not_run(monkeypatch):
+    monkeypatch.setattr(shap_peers, "_available", lambda module: f"{module} is not importable (test)")
+    results = bench.bench_shap_explainers(bench.Context(sizes=bench.TINY, data=None, big=None)).results
+    assert len(results) == 3 and all(r.status == bench.NOT_RUN and "not importable (test)" in r.why for r in results)
+
+
+def test_time_at_error_interpolates_in_log_log_and_says_when_it_cannot():
+    # error = 1 / sqrt(time): the time to reach error e is exactly 1 / e^2 between the bracketing points
+    times = [1.0, 4.0, 16.0, 64.0]
+    errors = [1 / np.sqrt(t) for t in times]
+    t, how = shap_peers.time_at_error([10, 20, 30, 40], errors, times, 1 / np.sqrt(10.0))
+    assert how == "interpolated" and t == pytest.approx(10.0)
+    assert shap_peers.time_at_error([1, 2], [0.2, 0.1], [1.0, 2.0], 0.5) == (1.0, "at most")
+    assert shap_peers.time_at_error([1, 2], [0.2, 0.1], [1.0, 2.0], 0.05) == (None, "not reached")
+    # budgets are read in budget order, whatever order they are given in
+    assert shap_peers.time_at_error([40, 30, 20, 10], errors[::-1], times[::-1], 0.5)[0] == pytest.approx(4.0)
 
 
 def test_sizes_validation():

@@ -225,6 +225,7 @@ def test_deeplift_explains_the_chosen_output_column_like_the_engine():
     att = deeplift(m, data, np.random.default_rng(0), n_rows=10, baseline="zero")
     target = m.predict(att.rows).astype(float) - m.predict(np.zeros((1, 4))).astype(float)
     np.testing.assert_allclose(att.local.sum(axis=1), target, atol=1e-5)
+    assert att.extras["max_abs_delta"] < 1e-8  # the delta is of the explained column too
 
 
 def test_deeplift_counts_two_passes_per_row_and_differs_from_gradients():

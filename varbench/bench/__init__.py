@@ -1,15 +1,17 @@
 """Speed benchmarks: varbench's engine against the tools people use today.
 
 Each comparison runs varbench and the peer (keras `model.fit`, scikit-learn's
-`permutation_importance`, `shap.KernelExplainer`, the `lime` package) in this one process on the
-same trained model, rows and settings, interleaved and repeated; tables report medians and the
-ratio peer / varbench. Peers run two ways (as users call them, and on varbench's engine); values
-are checked to agree within stated tolerances. Also measured: stacked training, the batched
-methods' share of the roofline, Integrated Gradients throughput, peak memory against rows and
-chunk size, a reduced study one by one vs with stacked pre-training, and a cProfile of one cell.
+`permutation_importance`, `shap.KernelExplainer`, shap's Gradient/Deep/Permutation explainers,
+the `lime` package) in this one process on the same trained model, rows and settings,
+interleaved and repeated; tables report medians and the ratio peer / varbench (for shap's
+background-averaged explainers also at equal error against the exact values). Peers run two
+ways (as users call them, and on varbench's engine); values are checked to agree within stated
+tolerances. Also measured: stacked training, the batched methods' share of the roofline,
+Integrated Gradients throughput, peak memory against rows and chunk size, a reduced study one by
+one vs with stacked pre-training, and a cProfile of one cell.
 
-Modules: harness (sizes, timing, context), training (fit, stacks), peers, roofline, memory,
-study, profile, render (markdown and bench.json).
+Modules: harness (sizes, timing, context), training (fit, stacks), peers, shap_peers, roofline,
+memory, study, profile, render (markdown and bench.json).
 
     varbench bench [--quick] [--out outputs/bench] [--write-results]
 
@@ -38,6 +40,7 @@ from varbench.bench.peers import bench_kernel_shap, bench_lime, bench_permutatio
 from varbench.bench.profile import bench_profile, bench_studies, library_of  # noqa: E402
 from varbench.bench.render import _load, figures_json, fmt, render, table  # noqa: E402
 from varbench.bench.roofline import bench_ig, bench_roofline  # noqa: E402
+from varbench.bench.shap_peers import bench_shap_explainers  # noqa: E402
 from varbench.bench.study import bench_study  # noqa: E402
 from varbench.bench.threads import bench_threads  # noqa: E402
 from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
@@ -47,8 +50,9 @@ __all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT
            "side_by_side", "table", "timed", "verdict"]
 
 SECTIONS: list[Callable[[Context], Section]] = [bench_training, bench_stacked, bench_threads, bench_permutation,
-                                                bench_kernel_shap, bench_lime, bench_ig, bench_roofline,
-                                                bench_memory, bench_study, bench_profile, bench_studies]
+                                                bench_kernel_shap, bench_shap_explainers, bench_lime, bench_ig,
+                                                bench_roofline, bench_memory, bench_study, bench_profile,
+                                                bench_studies]
 
 
 RESULTS = Path("results")  # where --write-results puts performance.md and bench.json

@@ -38,6 +38,11 @@ class Sizes:
     shap_exact: bool = True             # also time exact KernelSHAP (all 2^d - 2 coalitions)
     lime_rows: int = 50
     lime_samples: int = 1000
+    eg_samples: tuple[int, ...] = (25, 50, 100, 200, 400, 800)  # expected-gradients sweep (includes shap's 200)
+    eg_reference_steps: int = 256       # Gauss-Legendre nodes of the expected-gradients estimand
+    perm_pairs: tuple[int, ...] = (3, 6, 12, 23, 46)  # permutation sweep, antithetic pairs (shap's default: 23 at d=10)
+    shap_permutation: bool = True       # run shap's PermutationExplainer (its numba kernels compile on first use)
+    perm_called_rows: int = 5           # rows for PermutationExplainer as called (keras predict per walk is slow)
     ig_rows: int = 2000
     ig_steps: int = 64
     mem_rows: tuple[int, int] = (500, 2000)     # IG / permutation rows, small and large
@@ -73,13 +78,14 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(name="quick", seeds=2, repeats=2, perm_rows=500, perm_repeats=5,
+QUICK = Sizes(name="quick", seeds=2, repeats=2, perm_rows=500, perm_repeats=5, perm_called_rows=1,
               shap_rows=10, shap_exact=False, lime_rows=20, ig_rows=500, mem_rows=(250, 1000),
               mem_shap_rows=(64, 96), sage_rows=100, sage_permutations=64, studies=False,
               study_overrides=("dataset=linear", "model=mlp,mlp_wide", "seed=0,1,2"))
 # Smoke-test sizes (seconds, not meaningful numbers).
 TINY = Sizes(name="tiny", n_train=200, n_test=60, epochs=2, seeds=2, repeats=1, perm_rows=40,
              perm_repeats=2, shap_rows=2, shap_background=5, shap_coalitions=40, shap_exact=True,
+             eg_samples=(25, 200, 800), eg_reference_steps=32, shap_permutation=False,
              lime_rows=2, lime_samples=60, ig_rows=20, ig_steps=4, mem_rows=(20, 40),
              mem_chunks=(256, 1024), mem_shap_rows=(2, 4), matmul_n=128, sage_rows=10, sage_permutations=4,
              shap_error_factor=3.0, shap_error_floor=0.5, lime_tolerance=1.0, stack_mse_tolerance=0.2,

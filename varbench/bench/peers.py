@@ -28,15 +28,15 @@ def _predictors(model: Any) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
 
 
 def _compare(title: str, key: str, peer_name: str, target: float | None, fns: dict[str, Callable[[int], Any]],
-             repeats: int, check: Callable[[Any, Any], tuple[bool, str]]
+             repeats: int, check: Callable[[Any, Any], tuple[bool, str]], ways: tuple[str, ...] = PEER_WAYS
              ) -> tuple[list[Result], dict[str, float], dict[str, list[float]], dict[str, list[Any]]]:
-    """Time varbench and the peer both ways side by side; check each peer output against varbench's
-    (`check` -> (agrees, text)); one Result and one `<key>_<way>` figure (peer / varbench) per way.
-    `target` (a minimum ratio) applies to the peer as called."""
+    """Time varbench and the peer each way (`ways`, default both) side by side; check each peer
+    output against varbench's (`check` -> (agrees, text)); one Result and one `<key>_<way>` figure
+    (peer / varbench) per way. `target` (a minimum ratio) applies to the peer as called."""
     times, outs = side_by_side(fns, repeats)
     t_vb = median(times["varbench"])
     results, figures = [], {}
-    for way in PEER_WAYS:
+    for way in ways:
         t_peer = median(times[way])
         ok, text = check(outs["varbench"][0], outs[way][0])
         goal = target if way == "as_called" else None  # the targets were set for the peers as called

@@ -1,5 +1,5 @@
-"""Gradient-based attributions: saliency, gradient x input, Integrated Gradients, SmoothGrad
-and DeepLIFT (Rescale rule).
+"""Gradient-based attributions: saliency, gradient x input, Integrated Gradients, Expected
+Gradients, SmoothGrad, DeepLIFT (Rescale rule) and DeepSHAP.
 
 All methods explain rows of `data.X_test` (a seeded sample of `n_rows`) and aggregate the local
 attributions as mean |attribution| ("mean_abs_local"). Every gradient goes through one batched
@@ -19,6 +19,7 @@ import numpy as np
 
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
+from varbench.methods.shapley import background_sample
 from varbench.models.engine import map_blocks
 from varbench.models.trained import TrainedModel
 
@@ -165,6 +166,56 @@ def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Gene
     X = _explained_rows(data, n_rows, rng)
     ref = baseline_vector(data.X_train, baseline)
     phi, extras = _integrated(model, X, ref, steps, method, noise=None)
+    return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X)
+
+
+def expected_gradients(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+                       n_rows: int | None = 500, background_size: int | None = 100,
+                       n_samples: int = 200) -> Attribution:
+    """Expected Gradients (Erion et al. 2021; shap's `GradientExplainer`): Integrated Gradients
+    averaged over references drawn from a background sample of X_train, estimated by Monte
+    Carlo as shap does: each of n_samples draws per row takes a uniform background row b and a
+    uniform point a in [0, 1] and contributes grad f(b + a (x - b)) * (x - b). The estimand is
+    mean_b IG(x; b), so sum_j phi_j(x) = f(x) - mean_b f(b) in expectation; the sampled gap is
+    reported as max_abs_delta / mean_abs_delta / relative_gap (it shrinks as 1 / sqrt(n_samples)).
+
+    The draws are made up front (the numbers do not depend on the engine's chunk size); the
+    gradients go through the engine in blocks of at most `chunk_size` path points
+    (`model.blocks`), one gradient call per block, in the engine's lanes (`map_blocks`). Costs
+    rows x n_samples gradients plus rows + background predictions.
+
+    Examples
+    --------
+    >>> from varbench.datasets.synthetic import linear
+    >>> from varbench.models.mlp import build_mlp
+    >>> from varbench.models.trainer import TrainerConfig, train
+    >>> data = linear(n_samples=200, n_features=4, n_relevant=2, seed=0)
+    >>> model = train(lambda n, t: build_mlp(n, t, hidden=(8,)), data.X_train, data.y_train, data.task, 0,
+    ...               TrainerConfig(epochs=2, progress_every=0))
+    >>> expected_gradients(model, data, np.random.default_rng(0), n_rows=20, n_samples=50).local.shape
+    (20, 4)
+    """
+    n_samples = _check_int("n_samples", n_samples, 1)
+    X = _explained_rows(data, n_rows, rng)
+    bg = background_sample(data.X_train, background_size, rng)
+    n, d = X.shape
+    pick = rng.integers(bg.shape[0], size=(n, n_samples))
+    alpha = rng.random((n, n_samples, 1)).astype(np.float32)
+
+    def prepare(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = block
+        ref = bg[pick[lo:hi]]  # (nb, s, d)
+        diff = X[lo:hi, None, :] - ref
+        return diff, ref + alpha[lo:hi] * diff
+
+    def evaluate(prepared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        diff, path = prepared
+        G = model.gradient(path.reshape(-1, d)).reshape(diff.shape)
+        return (G.astype(np.float64) * diff.astype(np.float64)).mean(axis=1)
+
+    phi = np.concatenate(map_blocks(model.blocks(n, n_samples), prepare, evaluate))
+    out = model.predict(np.vstack([X, bg])).astype(np.float64)
+    extras = _deltas(phi.sum(axis=1), out[:n] - out[n:].mean())
     return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X)
 
 
@@ -350,6 +401,25 @@ def _explained_chain(model: TrainedModel) -> list[Affine | Elementwise]:
     return ops
 
 
+def _multipliers(ops: list[Affine | Elementwise], pre: list[np.ndarray], pre0: list[np.ndarray], col: int,
+                 n_out: int) -> np.ndarray:
+    """Rescale-rule multipliers of output `col` with respect to the input: affine layers pass W^T,
+    each nonlinearity the secant `_rescale` between its inputs `pre` (at x) and `pre0` (at the
+    reference). pre / pre0 broadcast against each other (rows against one reference, or rows x
+    references); the result has their broadcast batch shape + (d,) ((d,) for a network without
+    nonlinearities, whose multipliers are its weights)."""
+    m = np.zeros(n_out)
+    m[col] = 1.0
+    k = len(pre)
+    for op in reversed(ops):
+        if isinstance(op, Affine):
+            m = m @ op.W.T
+        else:
+            k -= 1
+            m = m * _rescale(op.name, pre[k], pre0[k])
+    return m
+
+
 def deeplift(model: TrainedModel, data: Dataset, rng: np.random.Generator,
              n_rows: int | None = 1000, baseline: Baseline = "mean") -> Attribution:
     """DeepLIFT with the Rescale rule (Shrikumar et al. 2017) for Dense MLPs.
@@ -366,19 +436,54 @@ def deeplift(model: TrainedModel, data: Dataset, rng: np.random.Generator,
     out, pre = _forward(ops, X)
     out0, pre0 = _forward(ops, ref)
     model.n_evals += 2 * X.shape[0]
-    m = np.zeros_like(out)
-    m[:, model.target or 0] = 1.0  # the engine's explained output column
-    k = len(pre)
-    for op in reversed(ops):
-        if isinstance(op, Affine):
-            m = m @ op.W.T
-        else:
-            k -= 1
-            m = m * _rescale(op.name, pre[k], pre0[k])
-    phi = m * (X - ref)
-    extras = _deltas(phi.sum(axis=1), out[:, 0] - out0[0, 0])
+    col = model.target or 0  # the engine's explained output column
+    phi = _multipliers(ops, pre, pre0, col, out.shape[1]) * (X - ref)
+    extras = _deltas(phi.sum(axis=1), out[:, col] - out0[0, col])
     return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X.astype(np.float32))
 
 
-__all__ = ["saliency", "grad_input", "integrated_gradients", "smoothgrad", "deeplift",
-           "path_quadrature", "dense_chain", "ACTIVATIONS", "QUADRATURES", "SMOOTHGRAD_BASES"]
+def deep_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator,
+              n_rows: int | None = 1000, background_size: int | None = 100) -> Attribution:
+    """DeepSHAP (Lundberg & Lee 2017; shap's `DeepExplainer`): DeepLIFT (Rescale rule, as
+    `deeplift`) from every row b of a background sample of X_train as the reference, averaged:
+    phi(x) = mean_b m(x, b) * (x - b). Summation-to-delta holds per reference, so
+    sum_j phi_j(x) = f(x) - mean_b f(b) exactly (the float64 residual is reported as
+    max_abs_delta); on a linear model phi = w * (x - mean_b b). Dense MLPs only, as `deeplift`.
+
+    Runs on the weights in numpy: one forward pass of the rows and one of the background, then
+    the backward pass of every (row, reference) pair in the engine's blocks (`model.blocks`, at
+    most `chunk_size` pairs each) and lanes (`map_blocks`). Adds rows + background rows + pairs
+    to model.n_evals.
+
+    Examples
+    --------
+    A user's own network, through `varbench.api.importance`:
+
+    >>> import keras
+    >>> from varbench.api import importance
+    >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    >>> X = np.random.default_rng(0).normal(size=(100, 3)).astype("float32")
+    >>> importance(net, X, X.sum(axis=1), method="deep_shap", n_rows=20, background_size=30).shape
+    (3, 4)
+    """
+    ops = _explained_chain(model)
+    X = _explained_rows(data, n_rows, rng).astype(np.float64)
+    bg = background_sample(data.X_train, background_size, rng).astype(np.float64)
+    out, pre = _forward(ops, X)
+    out0, pre0 = _forward(ops, bg)
+    col = model.target or 0
+    n, B = X.shape[0], bg.shape[0]
+
+    def evaluate(block: tuple[int, int]) -> np.ndarray:
+        lo, hi = block
+        m = _multipliers(ops, [p[lo:hi, None, :] for p in pre], [p[None] for p in pre0], col, out.shape[1])
+        return (m * (X[lo:hi, None, :] - bg[None, :, :])).mean(axis=1)
+
+    phi = np.concatenate(map_blocks(model.blocks(n, B), lambda block: block, evaluate))
+    model.n_evals += n + B + n * B
+    extras = _deltas(phi.sum(axis=1), out[:, col] - out0[:, col].mean())
+    return Attribution(local=phi, aggregation="mean_abs_local", extras=extras, rows=X.astype(np.float32))
+
+
+__all__ = ["saliency", "grad_input", "integrated_gradients", "expected_gradients", "smoothgrad", "deeplift",
+           "deep_shap", "path_quadrature", "dense_chain", "ACTIVATIONS", "QUADRATURES", "SMOOTHGRAD_BASES"]

@@ -273,32 +273,61 @@ def _contributions(F: np.ndarray, ranks: np.ndarray) -> np.ndarray:
 
 def sampling_shapley(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = 50,
                      background_size: int | None = 100, n_permutations: int = 100,
-                     antithetic: bool = True) -> Attribution:
+                     antithetic: bool = True, average_background: bool = False) -> Attribution:
     """Permutation-sampling Shapley values (Castro et al. 2009; Strumbelj & Kononenko 2014).
 
-    For each explained row, n_permutations random feature orders, each paired with one background
-    row drawn uniformly from the background sample; walking the order from the background row to
-    x (d + 1 evaluations) gives every feature's marginal contribution. The mean is unbiased for the
-    interventional Shapley value with that background. Antithetic: each order is followed by its
-    reverse (same background row). Extras: largest standard error over rows and features."""
+    For each explained row, n_permutations random feature orders; walking an order from the
+    reference to x (d + 1 steps) gives every feature's marginal contribution. The mean is
+    unbiased for the interventional Shapley value with the background sample. The reference:
+
+    - average_background=False (default): each order is paired with one background row drawn
+      uniformly from the background sample, d + 1 evaluations per order;
+    - average_background=True: every coalition on the walk is valued against the whole
+      background sample, v_x(S) = mean_b f(x_S, b_notS), as shap's `PermutationExplainer`
+      does: (d - 1) x background evaluations per order (the empty and full coalitions, the
+      same for every order, are evaluated once), and no background noise in the estimate.
+
+    Antithetic: each order is followed by its reverse (same background row). Extras: largest
+    standard error over rows and features."""
     check_int("n_permutations", n_permutations, 1)
     if antithetic and n_permutations % 2:
         raise ValueError(f"n_permutations={n_permutations!r} is invalid with antithetic=True: "
                          "expected an even integer (orders come in reversed pairs)")
+    if not isinstance(average_background, (bool, np.bool_)):
+        raise ValueError(f"average_background={average_background!r} is invalid: expected true or false")
     X, bg, col_var, d = _rows_background_players(data, n_rows, background_size, rng)
     n = X.shape[0]
     m = n_permutations
     ranks = _permutation_ranks(n, m, d, antithetic, rng)
-    pick = rng.integers(bg.shape[0], size=(n, m // 2 if antithetic else m))
-    if antithetic:
-        pick = np.repeat(pick, 2, axis=1)
-    C = _contributions(_walk_permutations(model, X, bg[pick], ranks, col_var), ranks)
+    if average_background:
+        F = _averaged_walks(model, X, bg, ranks, col_var)
+    else:
+        pick = rng.integers(bg.shape[0], size=(n, m // 2 if antithetic else m))
+        if antithetic:
+            pick = np.repeat(pick, 2, axis=1)
+        F = _walk_permutations(model, X, bg[pick], ranks, col_var)
+    C = _contributions(F, ranks)
     units = C.reshape(n, m // 2, 2, d).mean(axis=2) if antithetic else C  # independent units
     extras = {}
     if units.shape[1] > 1:
         extras["max_stderr"] = float(np.max(units.std(axis=1, ddof=1)) / np.sqrt(units.shape[1]))
     return Attribution(local=C.mean(axis=1), aggregation="mean_abs_local",
                        rows=None if data.groups else X.astype(np.float64), extras=extras)
+
+
+def _averaged_walks(model: TrainedModel, X: np.ndarray, bg: np.ndarray, ranks: np.ndarray,
+                    col_var: np.ndarray) -> np.ndarray:
+    """Coalition values v_x(S) = mean_b f(x_S, b_notS) along each permutation walk of the V
+    players, shape (n, m, V + 1) (as `_walk_permutations`, each step averaged over the whole
+    background): the V - 1 inner steps through `coalition_values`, the empty coalition
+    (mean_b f(b)) and the full one (f(x)) once."""
+    n, m, V = ranks.shape
+    inner = ranks[:, :, None, :] < np.arange(1, V)[None, None, :, None]  # (n, m, V - 1, V)
+    mid = coalition_values(model, X, bg, inner.reshape(n, m * (V - 1), V)[..., col_var])
+    ends = model.predict(np.vstack([X, bg])).astype(np.float64)
+    empty = np.full((n, m, 1), ends[n:].mean())
+    return np.concatenate([empty, mid.reshape(n, m, V - 1), np.broadcast_to(ends[:n, None, None], (n, m, 1))],
+                          axis=2)
 
 
 def sage(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = 1000,
