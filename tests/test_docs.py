@@ -210,8 +210,8 @@ def test_nav_and_readme_links_point_at_pages_that_exist():
     assert not [p for p in pages if p != "README.md" and p not in nav], "a page missing from the nav"
     readme = HAND["README.md"]
     assert len(readme.splitlines()) <= 200
-    links = re.findall(r"\]\(docs/([^)#]+)\)", readme)
-    assert len(links) >= 8 and not [p for p in links if p not in pages], links
+    links = re.findall(r"\]\(docs/([^)#]+)\)", readme)  # files in the repository, as GitHub shows them
+    assert len(links) >= 8 and not [p for p in links if p not in HAND], links
 
 
 def test_api_examples_run():

@@ -1,6 +1,6 @@
 """Rank metrics of an importance vector against the ground truth, all tie-aware.
 
-Conventions (documented in the README):
+Conventions (documented in docs/scoring.md):
 - Scores use |importance|: a sign says direction, not importance.
 - Irrelevant features tie at 0 in the truth. Rank correlations use average ranks
   (Spearman) and tau-b (Kendall), both tie-corrected.
