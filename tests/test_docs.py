@@ -94,8 +94,8 @@ def _command(line: str, tmp: Path) -> tuple[list[str], dict[str, str]]:
             for key, value in FAST.items():
                 if key in given:
                     words[given[key]] = f"{key}={value}"
-                else:
-                    words.append(f"{key}={value}")
+                else:  # before the overrides: argparse takes no overrides after a trailing -m
+                    words.insert(1, f"{key}={value}")
     elif words[0] == "python":
         words[0] = sys.executable
     return words, env
