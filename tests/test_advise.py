@@ -103,29 +103,34 @@ def test_partner_credit_and_ranking_by_hand():
 
 
 def test_users_own_keras_model(tmp_path):
-    """--model: the top methods run on the user's network (input = the encoded table); a network
-    with the wrong number of inputs is refused in one line."""
+    """--model with --encoding: the top methods run on the user's network fed the table through the
+    encoding it was trained on; a network with another number of inputs is refused in one line."""
     import keras
 
-    from varbench.advise.core import _with_model, load_model
+    from varbench.advise.own_model import encoded_for_model, load_model, with_model
     from varbench.datasets.table import load_encoded
 
     path = tmp_path / "my.csv"
     small_table().to_csv(path, index=False)
-    enc = load_encoded(str(path), None, "price")
+    load_encoded(str(path), None, "price").save(tmp_path / "encoding.json")
+    enc = encoded_for_model("m", str(tmp_path / "encoding.json"), pd.read_csv(path), "price", str(path))
     for d, name in ((enc.X.shape[1], "ok.keras"), (3, "bad.keras")):
         net = keras.Sequential([keras.Input((d,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
         net.save(tmp_path / name)
-    runs, q = _with_model(load_model(str(tmp_path / "ok.keras"), enc), str(path), "price", ["permutation"], 2)
+    runs, q = with_model(load_model(str(tmp_path / "ok.keras"), enc, "encoding.json"), enc, ["permutation"], 2)
     assert len(runs) == 2 and all(len(json.loads(v)) == 5 for v in runs["importance"]) and "r2" in q
-    with pytest.raises(ValueError, match=r"bad.keras: takes 3 inputs; the encoded table has 7 columns"):
-        load_model(str(tmp_path / "bad.keras"), enc)
+    with pytest.raises(ValueError, match=r"bad.keras: takes 3 inputs; --encoding encoding.json has 7 columns"):
+        load_model(str(tmp_path / "bad.keras"), enc, "encoding.json")
 
 
 def test_bad_model_refused_before_training(tmp_path, monkeypatch, capsys):
+    from varbench.datasets.table import load_encoded
+
     monkeypatch.chdir(tmp_path)
     small_table().to_csv("my.csv", index=False)
+    load_encoded("my.csv", None, "price").save("encoding.json")
     (tmp_path / "bad.keras").write_text("not a model")
-    assert main(["--data", "my.csv", "--target", "price", "--budget", "tiny", "--model", "bad.keras"]) == 2
+    assert main(["--data", "my.csv", "--target", "price", "--budget", "tiny", "--model", "bad.keras",
+                 "--encoding", "encoding.json"]) == 2
     assert "--model bad.keras: cannot be loaded" in capsys.readouterr().err
     assert not (tmp_path / "mlflow.db").exists()

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from varbench.api_checks import check_call
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.methods.uncertainty import LEVEL, with_uncertainty
 from varbench.methods.outputs import explain_outputs
@@ -224,6 +225,7 @@ def importance(
         raise ValueError(f"method {method!r} reads the data's ground truth, which your data does not have")
     if (X_train is None) != (y_train is None):
         raise ValueError("X_train and y_train go together: give both or neither")
+    check_call(params, X, y, X_train, y_train)  # rows, NaN, constant y, parameters as values and their sizes
     Xa, names = _table(X, "X", list(feature_names) if feature_names is not None else None)
     _check_label_task(model, task, y)
     wrapped = _wrap(model, task, output)

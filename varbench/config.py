@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -71,26 +72,29 @@ def _params(node: dict[str, Any]) -> dict[str, Any]:
 CODE_KEYS = ("_target_", "_partial_", "_args_")  # Hydra keys that would make a value run code
 
 
+def reject_code(value: Any, path: str) -> None:
+    """A value is data: a `_target_`/`_partial_`/`_args_` key anywhere inside it is refused (one
+    line naming `path`), before anything is imported or called. Config parameters and the Python
+    API's parameters (varbench.api_checks) both go through here."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if k in CODE_KEYS:
+                raise ConfigError(one_line(f"{path}={value!r} is invalid: a parameter value is data, "
+                                           f"it may not contain {k} (config values never run code, nor API parameters)"))
+            reject_code(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            reject_code(v, f"{path}[{i}]")
+
+
 def _reject_code_in_values(node: dict[str, Any], key: str) -> None:
     """Config values are data: a `_target_`/`_partial_`/`_args_` anywhere inside a parameter
     value (or `_args_` on the node itself) is refused, before anything is imported or called."""
     if "_args_" in node:
         raise ConfigError(one_line(f"{key}._args_={node['_args_']!r} is invalid: positional arguments are "
                                    "supplied by varbench; give parameters by name"))
-
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k in CODE_KEYS:
-                    raise ConfigError(one_line(f"{path}={value!r} is invalid: a parameter value is data, "
-                                               f"it may not contain {k} (config values never run code)"))
-                walk(v, f"{path}.{k}")
-        elif isinstance(value, (list, tuple)):
-            for i, v in enumerate(value):
-                walk(v, f"{path}[{i}]")
-
     for name, value in _params(node).items():
-        walk(value, f"{key}.{name}")
+        reject_code(value, f"{key}.{name}")
 
 
 def load_target(node: Any, key: str, supplied: tuple[str, ...] = (), counts: bool = False) -> Any:

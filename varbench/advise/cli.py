@@ -1,4 +1,4 @@
-"""`varbench advise --data my.csv --target price [--out DIR] [--budget NAME] [--model my.keras]`."""
+"""`varbench advise --data my.csv --target price [--out DIR] [--budget NAME] [--model my.keras --encoding enc.json]`."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +19,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="default", choices=sorted(BUDGETS),
                    help="time vs seeds: " + "; ".join(f"{k}: {len(b.families)} families x {b.seeds} seed(s), "
                                                       f"suites {'+'.join(b.suites)}" for k, b in BUDGETS.items()))
-    p.add_argument("--model", default=None, help="your trained Keras model (.keras) taking the encoded table")
+    p.add_argument("--model", default=None, help="your trained Keras model (.keras); needs --encoding")
+    p.add_argument("--encoding", default=None,
+                   help="with --model: the encoding.json of the table your model was trained on "
+                        "(varbench.datasets.table.load_encoded(...).save(path)): columns, order, scaling, levels")
+    p.add_argument("--max-levels", type=int, default=None,
+                   help="one-hot levels per categorical column; rarer levels merge into '(other)' "
+                        "(default: varbench.datasets.table.MAX_LEVELS)")
     p.add_argument("--snr", type=float, default=4.0, help="signal-to-noise variance ratio of planted targets")
     p.add_argument("--drop", nargs="*", default=None, help="columns to leave out")
     p.add_argument("--impute", default=None, choices=["median", "most_frequent"], help="fill missing values")
@@ -50,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = advise(args.data, args.target, out=out, budget=args.budget, model=args.model, snr=args.snr,
                         tracking_uri=args.tracking_uri, drop=args.drop, impute=args.impute, task=args.task,
-                        cache_dir=args.cache_dir, command=command)
+                        cache_dir=args.cache_dir, command=command, encoding=args.encoding,
+                        max_levels=args.max_levels)
     except (ValueError, ConfigError) as exc:
         print(f"varbench advise: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +21,32 @@ import numpy as np
 import pandas as pd
 
 import varbench.advise.plan as plan
-from varbench.advise.rank import CellInfo, partner_credit, quality, rank_methods, reachable, real_importance
-from varbench.advise.run import compose, run_all, validate
+from varbench.advise.own_model import encoded_for_model, load_model, with_model
+from varbench.advise.rank import (CellInfo, broken_model, partner_credit, quality, rank_methods, reachable,
+                                  real_importance)
+from varbench.advise.run import run_all, validate
+from varbench.datasets.table import Encoded
 
 log = logging.getLogger("varbench.advise")
 DEFAULT_OUT = "outputs/advise"
 
 
+ADVISE_KEYS = {"columns": "--drop", "drop": "--drop", "impute": "--impute", "task": "--task",
+               "max_levels": "--max-levels"}  # the flag each table message names (varbench.datasets.table)
+
+
 def _families(cov: Any, families: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-    """The families that can be planted on these covariates, and why the others cannot."""
-    from varbench.datasets.planted import plant
+    """The families that can be planted on these covariates, and why the others cannot (in the
+    table's terms: no option the user never set)."""
+    from varbench.datasets.planted import unfit
 
     ok, skipped = [], {}
     for fam in families:
-        try:
-            plant(cov.X, cov.variables, set(cov.numeric), fam, min(4, len(cov.variables) - 1) or 1,
-                  np.random.default_rng(0))
+        why = unfit(fam, len(cov.variables), len(cov.numeric))
+        if why:
+            skipped[fam] = why
+        else:
             ok.append(fam)
-        except ValueError as exc:
-            skipped[fam] = str(exc)
     return ok, skipped
 
 
@@ -68,98 +75,130 @@ def _fetch(uri: str, experiment: str, study: str, specs: dict[Any, Any], methods
     return runs, cells
 
 
-def load_model(model_path: str, enc: Any) -> Any:
-    """The user's Keras model (safe mode), checked to take the encoded table's columns; a one-line
-    ValueError otherwise (called before anything trains)."""
-    import keras
+@dataclass
+class Prepared:
+    """What advise checked and composed before anything trains or is logged: the budget, the
+    table (its path, varbench encoding `enc`, covariates' families), the methods planned and those
+    left out (with the reason), the benchmark cells and their validated specs, and the user's own
+    network with the table encoded as it expects (`own`), when `--model` was given."""
 
-    try:
-        net = keras.models.load_model(model_path, safe_mode=True, compile=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable model file
-        raise ValueError(f"--model {model_path}: cannot be loaded: {type(exc).__name__}: {exc}") from None
-    d = int(net.inputs[0].shape[-1])
-    if d != enc.X.shape[1]:
-        raise ValueError(f"--model {model_path}: takes {d} inputs; the encoded table has {enc.X.shape[1]} "
-                         f"columns ({', '.join(enc.feature_names[:8])}, ...)")
-    return net
+    b: plan.Budget
+    path: str
+    name: str
+    enc: Encoded
+    families: list[str]
+    skipped: dict[str, str]
+    methods: list[str]
+    left_out: dict[str, str]
+    study: str
+    shared: tuple[str, ...]
+    bench: list[plan.Cell]
+    specs: dict[Any, Any]
+    model: str | None = None
+    net: Any = None
+    own: Encoded | None = None
 
 
-def _with_model(net: Any, path: str, target: str, methods: list[str], seeds: int
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The top methods on the user's own Keras model `net` (input: the encoded table, in
-    `Encoded.feature_names` order), `seeds` method seeds on one split; not logged to MLflow."""
-    import json
+def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None = None, budget: str = "default",
+            model: str | None = None, encoding: str | None = None, snr: float = 4.0,
+            tracking_uri: str | None = None, drop: list[str] | None = None, impute: str | None = None,
+            task: str | None = None, max_levels: int | None = None, cache_dir: str | None = None) -> Prepared:
+    """Check everything advise needs and compose its cells (`advise`'s arguments); a one-line
+    ValueError (or ConfigError) naming advise's own flags for bad input. Nothing is trained or
+    logged; a DataFrame is written as Parquet into `out` (the cells read it from there).
 
-    from varbench.api import method_callable
-    from varbench.datasets.table import table
-    from varbench.methods.outputs import explain_outputs
-    from varbench.models.trained import TrainedModel
-    from varbench.models.trainer import quality as model_quality
-    from varbench.registry import method_info
-    from varbench.runner import method_rng
+    Examples
+    --------
+    >>> p = prepare("my.csv", "price", budget="tiny")  # doctest: +SKIP
+    >>> p.methods, p.left_out                          # doctest: +SKIP
+    """
+    from varbench.datasets.planted import n_relevant_for
+    from varbench.datasets.table import encode_table, read_table
 
-    data = table(path=path, target=target, seed=0)
-    model = TrainedModel(keras=net, task=data.task)
-    q = model_quality(model, data.X_test, data.y_test)
-    rows = []
-    for m in methods:
-        fn, meta = method_callable(m), method_info(m).meta
-        for s in range(seeds):  # per variable, as the method honours groups (varbench.methods.variables)
-            att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains, meta.groups)
-            rows.append({"method": m, "seed": s, "status": "ok", "cell_status": "ok",
-                         "importance": json.dumps(att.importance.tolist())})
-    return pd.DataFrame(rows), pd.DataFrame([{k: v for k, v in q.items() if k in ("r2", "accuracy", "auc")}])
+    b = plan.budget(budget)
+    if not (isinstance(snr, (int, float)) and snr > 0):
+        raise ValueError(f"--snr={snr!r} is invalid: expected a number > 0")
+    if encoding is not None and model is None:
+        raise ValueError(f"--encoding {encoding} goes with --model: it says what your model was trained on")
+    out = Path(out or DEFAULT_OUT)
+    opts = {"impute": impute, "max_levels": max_levels, "keys": ADVISE_KEYS}
+    if isinstance(data, pd.DataFrame):
+        frame, source = data, "DataFrame"
+        enc = encode_table(frame, target, drop=drop, task=task, source=source, **opts)
+        path = str((out / "data.parquet").resolve())
+    else:
+        path = str(Path(data).expanduser().resolve()) if Path(data).expanduser().exists() else str(data)
+        frame = read_table(path)
+        enc = encode_table(frame, target, drop=drop, task=task, source=path, **opts)
+        source = path
+    if len(enc.variables) < 2:
+        raise ValueError(f"{source}: advise compares methods by how they rank variables and needs at least two; "
+                         f"the table has {len(enc.variables)} ({', '.join(v for v, _ in enc.variables)}; "
+                         f"dropped: {enc.dropped or 'none'})")
+    cov = encode_table(frame, None, drop=[*(drop or []), target], source=source, **opts)
+    families, skipped = _families(cov, b.families)
+    if not families:
+        raise ValueError(f"{source}: no planted family fits these covariates: {skipped}")
+    planned = plan.methods_for(b)
+    left = plan.left_out(planned, enc.groups)
+    methods = [m for m in planned if m not in left]
+    # the input contract of --model, before any cell is composed or any model is loaded
+    own = encoded_for_model(model, encoding, frame, target, source) if model else None
+    if isinstance(data, pd.DataFrame):  # written once every check on it has passed; the cells read it
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path)
+    study = f"advise-{enc.fingerprint[:8]}-{budget}"
+    shared = ((f"dataset.impute={impute}",) if impute else ()) + (
+        (f"dataset.drop=[{','.join(plan.quote(c) for c in drop)}]",) if drop else ()) + (
+        (f"+dataset.max_levels={max_levels}",) if max_levels is not None else ())
+    bench = [replace(c, overrides=c.overrides + shared)
+             for c in plan.benchmark_cells(path, target, enc.task, b, snr, enc.X.shape[0], tuple(families),
+                                           n_relevant=n_relevant_for(len(cov.variables)))]
+    specs = validate(bench, plan.common(b, study, tracking_uri, methods, cache_dir))
+    net = load_model(model, own, encoding) if model else None
+    return Prepared(b, path, Path(path).name if not isinstance(data, pd.DataFrame) else "your DataFrame", enc,
+                    families, skipped, methods, left, study, shared, bench, specs, model, net, own)
+
+
+def plan_notes(p: Prepared) -> list[str]:
+    """One line per planted family and per method left out of the plan, saying why."""
+    return ([f"Family `{f}` was not planted: it {why}." for f, why in p.skipped.items()]
+            + [f"`{m}` was left out: it {why}." for m, why in p.left_out.items()])
 
 
 def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None = None, budget: str = "default",
            model: str | None = None, snr: float = 4.0, tracking_uri: str | None = None,
            drop: list[str] | None = None, impute: str | None = None, task: str | None = None,
-           cache_dir: str | None = None, command: str = "") -> Path:
+           cache_dir: str | None = None, command: str = "", encoding: str | None = None,
+           max_levels: int | None = None) -> Path:
     """Run the whole advice (module docstring) and return the path of report.md.
 
     data: a .csv/.parquet path or a DataFrame (written as Parquet into `out`); target: the column
-    to predict; budget: a key of plan.BUDGETS; model: a saved Keras model taking the encoded table;
-    snr: signal-to-noise variance ratio of the planted targets; tracking_uri, cache_dir: the MLflow
-    store and model cache (default: the config's). Raises ValueError (one line) for
-    bad input before anything is trained or logged."""
-    from varbench.datasets.table import load_encoded
+    to predict; budget: a key of plan.BUDGETS; model: a saved Keras model, with `encoding` the
+    encoding.json of the table it was trained on (`Encoded.save`; varbench.advise.own_model);
+    snr: signal-to-noise variance ratio of the planted targets; max_levels: one-hot levels per
+    categorical; tracking_uri, cache_dir: the MLflow store and model cache (default: the
+    config's). Raises ValueError (one line) for bad input before anything is trained or logged.
 
+    Examples
+    --------
+    >>> advise("my.csv", "price", out="rep", budget="tiny")  # doctest: +SKIP
+    PosixPath('rep/report.md')
+    """
     start = time.perf_counter()
-    b = plan.budget(budget)
-    if not (isinstance(snr, (int, float)) and snr > 0):
-        raise ValueError(f"--snr={snr!r} is invalid: expected a number > 0")
+    p = prepare(data, target, out, budget, model, encoding, snr, tracking_uri, drop, impute, task, max_levels,
+                cache_dir)
+    b, enc, methods, specs, study = p.b, p.enc, p.methods, p.specs, p.study
     out = Path(out or DEFAULT_OUT)
-    if isinstance(data, pd.DataFrame):
-        frame = data
-        enc = load_encoded(None, frame, target, drop=drop, impute=impute, task=task)
-        out.mkdir(parents=True, exist_ok=True)
-        path = str((out / "data.parquet").resolve())
-        frame.to_parquet(path)
-    else:
-        path = str(Path(data).expanduser().resolve()) if Path(data).expanduser().exists() else str(data)
-        enc = load_encoded(path, None, target, drop=drop, impute=impute, task=task)
-    cov = load_encoded(path, None, None, drop=[*(drop or []), target], impute=impute)
-    families, skipped = _families(cov, b.families)
-    if not families:
-        raise ValueError(f"{path}: no planted family fits these covariates: {skipped}")
-    methods = plan.methods_for(b)
-    study = f"advise-{enc.fingerprint[:8]}-{budget}"
-    shared = ((f"dataset.impute={impute}",) if impute else ()) + (
-        (f"dataset.drop=[{','.join(plan.quote(c) for c in drop)}]",) if drop else ())
-    bench = [replace(c, overrides=c.overrides + shared)
-             for c in plan.benchmark_cells(path, target, enc.task, b, snr, enc.X.shape[0], tuple(families))]
-    common = plan.common(b, study, tracking_uri, methods, cache_dir)
-    specs = validate(bench, common)  # every cell composed and validated before anything runs
-    net = load_model(model, enc) if model else None
     t_validate = time.perf_counter() - start
     first = next(iter(specs.values()))[1]
     uri, experiment = first.tracking_uri, first.experiment
     sweep = f"advise:{out}"
     log.info("advise: %d benchmark cells (%s x %d seeds) x %d methods on %s (%d rows, %d variables)",
-             len(bench), ",".join(families), b.seeds, len(methods), path, enc.X.shape[0], len(enc.variables))
-    t_bench = run_all(bench, specs, sweep, "benchmark")
+             len(p.bench), ",".join(p.families), b.seeds, len(methods), p.path, enc.X.shape[0], len(enc.variables))
+    t_bench = run_all(p.bench, specs, sweep, "benchmark")
     t0 = time.perf_counter()
-    infos = [_cell_info(c, specs[c][1]) for c in bench]
+    infos = [_cell_info(c, specs[c][1]) for c in p.bench]
     runs, cells = _fetch(uri, experiment, study, specs, methods)
     ranking = rank_methods(runs)
     credit = partner_credit(runs, infos)
@@ -170,39 +209,36 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     t_rank = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    variables = [v for v, _ in enc.variables]
+    variables = [v for v, _ in (p.own or enc).variables]
     if not top:
         real_runs, real_cells = pd.DataFrame(), pd.DataFrame()
     elif model:
-        real_runs, real_cells = _with_model(net, path, target, top, b.real_seeds)
+        real_runs, real_cells = with_model(p.net, p.own, top, b.real_seeds)
     else:
-        reals = [replace(c, overrides=c.overrides + shared + ((f"dataset.task={task}",) if task else ()))
-                 for c in plan.real_cells(path, target, b)]
-        real_common = plan.common(b, study, tracking_uri, top, cache_dir)
-        real_specs = validate(reals, real_common)
+        reals = [replace(c, overrides=c.overrides + p.shared + ((f"dataset.task={task}",) if task else ()))
+                 for c in plan.real_cells(p.path, target, b)]
+        real_specs = validate(reals, plan.common(b, study, tracking_uri, top, cache_dir))
         run_all(reals, real_specs, sweep, "real target")
         real_runs, real_cells = _fetch(uri, experiment, study, real_specs, top)
     t_real = time.perf_counter() - t0
 
     import varbench.advise.render as render
 
-    facts = {"name": Path(path).name if not isinstance(data, pd.DataFrame) else "your DataFrame",
-             "target": target, "task": enc.task, "rows": enc.X.shape[0], "columns": enc.X.shape[1],
-             "variables": variables, "encoding": enc.record(), "families": families, "snr": snr,
-             "seeds": b.seeds, "low_quality": low, "reachable": float(np.mean([reachable(i.truth) for i in infos])), "real_seeds": b.real_seeds, "top": top, "model": model,
+    broken = broken_model(real_cells, first.quality_threshold) if top else None
+    facts = {"name": p.name, "target": target, "task": enc.task, "rows": enc.X.shape[0], "columns": enc.X.shape[1],
+             "variables": variables, "encoding": enc.record(), "families": p.families, "snr": snr,
+             "seeds": b.seeds, "low_quality": low, "reachable": float(np.mean([reachable(i.truth) for i in infos])),
+             "trainings": 1 if model else len(real_cells), "method_seeds": b.real_seeds if model else 1,
+             "top": top, "model": model, "encoding_file": encoding, "left_out": p.left_out, "broken": broken,
              "quality": quality(real_cells) if not real_cells.empty else {}, "tracking_uri": uri, "study": study,
-             "command": command or f"varbench advise --data {path} --target {target} --budget {budget}"}
+             "command": command or f"varbench advise --data {p.path} --target {target} --budget {budget}"}
     cols = ["model_spearman", "model_spearman_shapley"]
-    if not real_runs.empty and all(c in real_runs and real_runs[c].notna().any() for c in cols):
+    if not broken and not real_runs.empty and all(c in real_runs and real_runs[c].notna().any() for c in cols):
         facts["model_agreement"] = real_runs.groupby("method")[cols].mean().reindex(top).dropna().to_dict("index")
-    facts["recommendation"] = render.recommendation(ranking, credit, families, facts["reachable"]) + [
-        f"Family `{f}` was not planted: {why}" for f, why in skipped.items()]
-    q = facts["quality"]
-    head = q.get("r2", q.get("auc"))
-    if head and head["mean"] < 0.5:
-        facts["recommendation"].append(f"Caution: the network fits the real target poorly (mean "
-                                       f"{'R²' if 'r2' in q else 'AUC'} {head['mean']:.2f}): its importances "
-                                       "describe a weak model.")
+    facts["recommendation"] = render.advice(ranking, credit, p.families, facts["reachable"], broken, target,
+                                            bool(model)) + plan_notes(p)
+    if broken:
+        real_runs = pd.DataFrame()  # a broken model's importances are not reported
     timings = {"validate and encode": t_validate, "benchmark: training and overhead": t_bench["train_and_overhead"],
                "benchmark: methods": t_bench["methods"], "store queries and ranking": t_rank,
                "real target (train, methods)": t_real}

@@ -57,6 +57,26 @@ def methods_for(b: Budget) -> list[str]:
     return [m for m in out if m not in floors] + floors
 
 
+def left_out(methods: list[str], groups: dict[str, list[int]]) -> dict[str, str]:
+    """The methods that cannot apply to this table, each with the reason (one line): a method
+    that judges each encoded column alone (`_meta_.groups: none`) cannot judge a one-hot
+    categorical as one variable, so it is left out of the plan when the table has one.
+
+    Examples
+    --------
+    >>> left_out(["permutation", "conditional_permutation"], {"colour": [3, 4, 5]})["conditional_permutation"][:40]
+    'judges each encoded column alone and can'
+    """
+    from varbench.registry import registry
+
+    reg = registry()
+    if not groups:
+        return {}
+    cats = ", ".join(f"`{c}`" for c in groups)
+    return {m: f"judges each encoded column alone and cannot judge a one-hot categorical ({cats}) as one variable"
+            for m in methods if reg[m].meta.groups == "none"}
+
+
 @dataclass(frozen=True)
 class Cell:
     """One runner cell: its dataset label (the `dataset` tag), seed and Hydra overrides."""
@@ -82,8 +102,9 @@ def common(b: Budget, study: str, tracking_uri: str | None, methods: list[str],
 
 
 def benchmark_cells(path: str, target: str, task: str, b: Budget, snr: float, n_rows: int,
-                    families: tuple[str, ...] | None = None) -> list[Cell]:
-    """The semi-synthetic cells: each family x seed, planted on the table's covariates."""
+                    families: tuple[str, ...] | None = None, *, n_relevant: int) -> list[Cell]:
+    """The semi-synthetic cells: each family x seed, planted on the table's covariates
+    (`n_relevant` planted variables: planted.n_relevant_for the table's variables)."""
     rows = "null" if b.max_rows is None or b.max_rows >= n_rows else str(b.max_rows)
     planted_task = "classification" if task == "classification" else "regression"
     cells = []
@@ -92,6 +113,7 @@ def benchmark_cells(path: str, target: str, task: str, b: Budget, snr: float, n_
             cells.append(Cell(f"planted_{fam}", fam, seed, (
                 "dataset=semisynthetic", f"dataset.source={quote(path)}", f"dataset.target={quote(target)}",
                 f"dataset.family={fam}", f"dataset.snr={snr}", f"dataset.n_samples={rows}",
+                f"dataset.n_relevant={n_relevant}",
                 f"dataset.task={planted_task}", "model_truth.enabled=false",  # the planted truth scores
                 f"seed={seed}")))
     return cells

@@ -38,8 +38,13 @@ def reachable(truth: np.ndarray) -> float:
 
 
 def _interval(values: pd.Series, low: float = -np.inf, high: float = np.inf) -> dict[str, float]:
-    """Mean and 95% t interval, the interval kept inside the value's range [low, high]."""
-    iv = t_interval(values.to_numpy(dtype=float), bounds=(low, high))
+    """Mean and 95% t interval, the interval kept inside the value's range [low, high]; no
+    interval (NaN bounds) where nothing varied: one value, or repeats that agree exactly."""
+    v = values.to_numpy(dtype=float)
+    iv = t_interval(v, bounds=(low, high))
+    finite = v[np.isfinite(v)]
+    if finite.size and np.ptp(finite) == 0:
+        return {"mean": iv.mean, "ci_low": float("nan"), "ci_high": float("nan"), "n": iv.n}
     return {"mean": iv.mean, "ci_low": iv.lo, "ci_high": iv.hi, "n": iv.n}
 
 
@@ -104,11 +109,13 @@ def partner_credit(runs: pd.DataFrame, cells: list[CellInfo]) -> pd.DataFrame:
 
 def real_importance(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """Real-target importances per method and variable: each run's |importance| normalised to
-    sum 1, mean and 95% t interval over the trainings (seeds). Every finished run counts, also on
+    sum 1, mean and 95% t interval over the repeats (trainings, or method seeds on one model; no
+    interval where the repeats agree exactly or there is one). Every finished run counts, also on
     a model below the quality threshold (the report says so): it is the user's model."""
     rows = []
-    done = runs[runs["status"] == "ok"] if not runs.empty else runs
-    for method, g in done.groupby("method", sort=False):
+    if runs.empty:  # no top method, or a broken model's importances not reported
+        return pd.DataFrame(columns=["method", "variable", "mean", "ci_low", "ci_high", "n"])
+    for method, g in runs[runs["status"] == "ok"].groupby("method", sort=False):
         vecs = [v / v.sum() for v in (np.abs(_vector(t)) for t in g["importance"])
                 if v.shape == (len(variables),) and v.sum() > 0]
         if not vecs:
@@ -117,6 +124,29 @@ def real_importance(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
         for j, name in enumerate(variables):
             rows.append({"method": method, "variable": name, **_interval(pd.Series(M[:, j]), 0.0, 1.0)})
     return pd.DataFrame(rows)
+
+
+def broken_model(cells: pd.DataFrame, threshold: float | None) -> str | None:
+    """Why the real-target model gets no recommendation, or None: no model finished, its mean test
+    R² (regression) or ROC AUC (classification) is at chance (R² <= 0, AUC <= 0.5), or below the
+    quality threshold (the config's `quality_threshold`, the number the runner applies).
+
+    Examples
+    --------
+    >>> broken_model(pd.DataFrame({"accuracy": [0.0], "auc": [0.47]}), 0.5)
+    'is at chance (test AUC 0.47; chance is 0.5)'
+    """
+    metric = "r2" if "r2" in cells and cells["r2"].notna().any() else "auc"
+    values = cells[metric].to_numpy(dtype=float) if metric in cells else np.array([])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return "has no test quality (no training finished)"
+    v, name, chance = float(values.mean()), ("R²" if metric == "r2" else "AUC"), (0.0 if metric == "r2" else 0.5)
+    if v <= chance:
+        return f"is at chance (test {name} {v:.2f}; chance is {chance:g})"
+    if threshold is not None and v < threshold:
+        return f"is below the quality threshold (test {name} {v:.2f} < {threshold:g})"
+    return None
 
 
 def quality(cells: pd.DataFrame) -> dict[str, dict[str, float]]:

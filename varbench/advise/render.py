@@ -11,10 +11,36 @@ GOOD = 0.5  # below this mean Spearman a method is called unreliable on these co
 
 
 def _ci(mean: float, lo: float, hi: float) -> str:
-    """'mean [lo, hi]' as the report layer writes it."""
+    """'mean [lo, hi]' as the report layer writes it; the mean alone where nothing was repeated
+    (the text around it says what was), and 'mean (±<0.005)' where the interval is narrower than
+    the digits shown (never a zero-width '[x, x]').
+
+    Examples
+    --------
+    >>> _ci(0.61, 0.6101, 0.6104), _ci(0.5, float("nan"), float("nan")), _ci(0.5, 0.4, 0.6)
+    ('0.61 (±<0.005)', '0.50', '0.50 [0.40, 0.60]')
+    """
     from varbench.report import ci_text
 
-    return ci_text(mean, lo, hi)
+    if np.isfinite(lo) and np.isfinite(hi) and f"{lo:.2f}" == f"{hi:.2f}":
+        return f"{mean:.2f} (±<0.005)"
+    return ci_text(mean, lo, hi, single="")
+
+
+def repeats_text(facts: dict[str, Any]) -> str:
+    """What the real-target numbers are over: trainings, or method seeds on the one given model."""
+    q = facts.get("quality", {})
+    quality = "; ".join(f"test {m} {_ci(v['mean'], v['ci_low'], v['ci_high'])}" for m, v in q.items())
+    if facts.get("model"):
+        k = facts["method_seeds"]
+        return (f"Your model `{facts['model']}` (one model, not retrained; fed the table through "
+                f"`{facts['encoding_file']}`): {quality or 'no test quality'}. Each top method ran {k} time(s) "
+                "with different method seeds on it: an interval is that method's own run-to-run noise, "
+                "shown only where the runs differed.")
+    n = facts["trainings"]
+    return (f"The network trained on the real target {n} time(s) (seeds: different split and initialisation)"
+            + (f"; mean and 95% t interval over the {n} trainings" if n > 1 else "")
+            + f": {quality or 'no test quality'}.")
 
 
 def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str],
@@ -82,6 +108,18 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
     return lines
 
 
+def advice(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str], reachable: float | None,
+           broken: str | None, target: str, own_model: bool) -> list[str]:
+    """The recommendation, or, when the real-target model is broken (`rank.broken_model`), why
+    there is none."""
+    if not broken:
+        return recommendation(ranking, credit, families, reachable)
+    who = "your model" if own_model else "the network trained on it"
+    return [f"**No recommendation for `{target}`**: {who} {broken}. The importances of a model that has not "
+            "learned its target describe noise, not your data, so none are reported; check the target and its "
+            "task (`--task`), the columns, or the model. The benchmark on planted targets is below for reference."]
+
+
 def importance_plot(real: pd.DataFrame, path: Path, title: str) -> Path | None:
     """One panel per method: normalised real-target importance per variable with its interval."""
     if real.empty:
@@ -140,7 +178,7 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
     plots = [ranking_plot(ranking, out / "ranking.png", f"Methods on targets planted on {facts['name']}",
                           facts.get("reachable")),
              importance_plot(real, out / "real_importance.png", f"Real target `{facts['target']}`: share of "
-                                                                   "importance (95% CI over trainings)")]
+                                                                   "importance (95% CI where the runs differed)")]
     enc = facts["encoding"]
     lines = [f"# Which importance method to trust on `{facts['name']}`", "",
              f"Command: `{facts['command']}`", "", "## Recommendation", ""]
@@ -155,6 +193,9 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
               + (", ".join(f"`{c}` ({len(v)} levels)" for c, v in enc["one_hot"].items()) or "none") + ".",
               "- Dropped: " + (", ".join(f"`{c}` ({why})" for c, why in enc["dropped"].items()) or "none") + ".",
               "- Imputed: " + (", ".join(f"`{c}` ({n})" for c, n in enc["imputed"].items()) or "none") + ".",
+              "- Rare levels merged into `(other)`: " + (", ".join(
+                  f"`{c}` ({m['levels']} levels: the {m['kept']} most frequent kept, {m['rows']} rows merged)"
+                  for c, m in enc.get("merged", {}).items()) or "none") + ".",
               "", "## Methods on targets planted on your covariates", "",
               f"Your real X is kept; a target is planted from each family ({', '.join(facts['families'])}) "
               f"at signal-to-noise ratio {facts['snr']}, {facts['seeds']} seed(s) each (different planted "
@@ -172,15 +213,13 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
                   "pair and leave the other out. `share`: fraction of cells where a method ranks the irrelevant "
                   "partner among the top k (k = number of planted variables); `ratio`: mean importance of the "
                   "partner over the planted one.", "", markdown_table(credit, digits=2)]
-    q = facts.get("quality", {})
-    lines += ["", f"## The real target `{facts['target']}`", "",
-              f"The network trained on the real target {facts['real_seeds']} time(s) (seeds: different split "
-              "and initialisation)" + (f"; model from `{facts['model']}`" if facts.get("model") else "") + ". "
-              + "; ".join(f"test {m} {_ci(v['mean'], v['ci_low'], v['ci_high'])}" for m, v in q.items()) + ".",
-              "", f"Top methods from the benchmark run on it: {', '.join(f'`{m}`' for m in facts['top'])}. "
-              "Importance as a share of each run's total (|importance| normalised to sum 1), mean and 95% "
-              "t interval over the trainings; one-hot columns summed per variable.", ""]
-    if not real.empty:
+    lines += ["", f"## The real target `{facts['target']}`", "", repeats_text(facts), ""]
+    if facts.get("broken"):
+        lines.append(f"No importances: the model {facts['broken']} (see the recommendation).")
+    elif not real.empty:
+        lines += [f"Top methods from the benchmark run on it: {', '.join(f'`{m}`' for m in facts['top'])}. "
+                  "Importance as a share of each run's total (|importance| normalised to sum 1), mean (and 95% "
+                  "t interval where the runs differed); one-hot columns summed per variable.", ""]
         wide = real.assign(value=[_ci(a, b, c) for a, b, c in zip(real["mean"], real["ci_low"], real["ci_high"])])
         table = wide.pivot(index="variable", columns="method", values="value")
         first = facts["top"][0] if facts["top"] and facts["top"][0] in table else table.columns[0]

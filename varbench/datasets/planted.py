@@ -104,11 +104,39 @@ def _level_term(cols: list[int], weight: float, rng: np.random.Generator, X: np.
     return lambda Z: Z[:, cols] @ b
 
 
+def n_relevant_for(n_var: int) -> int:
+    """How many variables to plant on a table of `n_var` variables when the caller does not say
+    (`varbench advise`): half of them, at least 1 and at most 4, so irrelevant ones remain.
+
+    Examples
+    --------
+    >>> [n_relevant_for(d) for d in (2, 3, 5, 8, 40)]
+    [1, 1, 2, 4, 4]
+    """
+    return max(1, min(4, n_var // 2))
+
+
+def unfit(family: str, n_var: int, n_numeric: int) -> str | None:
+    """Why `family` cannot be planted on covariates with `n_var` variables of which `n_numeric`
+    are numeric (in plain words, no option names), or None when it can.
+
+    Examples
+    --------
+    >>> unfit("interaction", 3, 1)
+    'needs at least two numeric columns (the table has 1)'
+    """
+    if n_var < 2:
+        return f"needs at least two variables (the table has {n_var})"
+    if family in ("interaction", "correlated_partner") and n_numeric < 2:
+        return f"needs at least two numeric columns (the table has {n_numeric})"
+    return None
+
+
 def most_correlated_pair(X: np.ndarray, variables: list[tuple[str, list[int]]],
                          numeric: list[int]) -> tuple[int, int, float]:
     """(variable i, variable j, corr) of the two numeric variables with the largest |correlation|."""
     if len(numeric) < 2:
-        raise ValueError("dataset.family='correlated_partner' needs at least two numeric columns")
+        raise ValueError(f"dataset.family='correlated_partner' {unfit('correlated_partner', 2, len(numeric))}")
     cols = [variables[v][1][0] for v in numeric]
     C = np.corrcoef(X[:, cols], rowvar=False)
     np.fill_diagonal(C, 0.0)
@@ -123,6 +151,9 @@ def plant(X: np.ndarray, variables: list[tuple[str, list[int]]], numeric: set[st
         raise ValueError(f"dataset.family={family!r} is invalid: expected one of {FAMILIES}")
     n_var = len(variables)
     num_idx = [v for v, (name, _) in enumerate(variables) if name in numeric]
+    why = unfit(family, n_var, len(num_idx))
+    if why:
+        raise ValueError(f"dataset.family={family!r} {why}")
     partner: dict[str, str] = {}
     excluded: set[int] = set()
     forced: list[int] = []
@@ -139,8 +170,6 @@ def plant(X: np.ndarray, variables: list[tuple[str, list[int]]], numeric: set[st
     pool = [v for v in range(n_var) if v not in excluded and v not in forced]
     drawn = forced + [int(v) for v in rng.choice(pool, size=n_relevant - len(forced), replace=False)]
     if family == "interaction":
-        if len(num_idx) < 2:
-            raise ValueError("dataset.family='interaction' needs at least two numeric columns")
         spare = [v for v in num_idx if v not in drawn]
         while sum(v in num_idx for v in drawn) < 2:  # make room for two numeric variables
             new = int(rng.choice(spare))
@@ -172,4 +201,4 @@ def plant(X: np.ndarray, variables: list[tuple[str, list[int]]], numeric: set[st
     return p
 
 
-__all__ = ["FAMILIES", "Plant", "plant", "most_correlated_pair"]
+__all__ = ["FAMILIES", "Plant", "plant", "most_correlated_pair", "n_relevant_for", "unfit"]

@@ -61,12 +61,13 @@ def semisynthetic(
     columns: Sequence[str] | None = None,
     drop: Sequence[str] | None = None,
     impute: str | None = None,
+    max_levels: int | None = None,
 ) -> Dataset:
     """A planted target on a real, standardised feature matrix.
 
     A user's table (source = a .csv/.parquet path), or any source with `family` set, goes through
     `planted_on_table`: target (the table's real target column, left out of the covariates),
-    columns, drop, impute as for `dataset=table`; family one of planted.FAMILIES; snr: signal-to-
+    columns, drop, impute, max_levels as for `dataset=table`; family one of planted.FAMILIES; snr: signal-to-
     noise variance ratio (regression noise sd = sd(f)/sqrt(snr); classification: noise = 1/sqrt(snr)
     on the threshold link), overriding `noise`.
 
@@ -90,8 +91,9 @@ def semisynthetic(
               "source (the family draws them; choose columns with dataset.columns)")
         return planted_on_table(source, family or "linear", n_relevant=n_relevant, snr=snr, noise=noise,
                                 n_samples=n_samples, task=task, test_fraction=test_fraction, seed=seed,
-                                target=target, columns=columns, drop=drop, impute=impute)
-    check(target is None and columns is None and drop is None and impute is None, "target", target,
+                                target=target, columns=columns, drop=drop, impute=impute, max_levels=max_levels)
+    check(target is None and columns is None and drop is None and impute is None and max_levels is None,
+          "target", target,
           "null for a bundled source (target/columns/drop/impute apply to a table source)")
     Z, names = load_source(source)
     n_rows, n_cols = Z.shape
@@ -152,13 +154,13 @@ def semisynthetic(
                         test_fraction=test_fraction, rng=rng, feature_names=list(names))
 
 
-def _covariates(source: str, target: str | None, columns, drop, impute):
+def _covariates(source: str, target: str | None, columns, drop, impute, max_levels=None):
     """The encoded covariates of a bundled or user table (varbench.datasets.table.Encoded)."""
     from varbench.datasets.table import encode_table, load_encoded
 
     if is_file_source(source):
         return load_encoded(str(source), None, None, columns=columns, drop=[*(drop or []), *([target] if target else [])],
-                            impute=impute)
+                            impute=impute, max_levels=max_levels)
     Z, names = load_source(source)
     import pandas as pd
 
@@ -169,7 +171,7 @@ def planted_on_table(source: str, family: str, *, n_relevant: int = 4, snr: floa
                      noise: float = 0.1, n_samples: int | None = None, task: str = "regression",
                      test_fraction: float = 0.25, seed: int = 0, target: str | None = None,
                      columns: Sequence[str] | None = None, drop: Sequence[str] | None = None,
-                     impute: str | None = None) -> Dataset:
+                     impute: str | None = None, max_levels: int | None = None) -> Dataset:
     """A target of `family` (varbench.datasets.planted) planted on the real covariates of `source`;
     truth per variable (one-hot groups are one variable) = sqrt of the interventional total effect
     over all rows of the table (planted module docstring); planted variables drawn with `seed`."""
@@ -178,7 +180,7 @@ def planted_on_table(source: str, family: str, *, n_relevant: int = 4, snr: floa
     check(snr is None or (isinstance(snr, (int, float)) and snr > 0), "snr", snr, "null or a number > 0")
     check(isinstance(noise, (int, float)) and noise >= 0, "noise", noise, "a number >= 0")
     check(family in FAMILIES, "family", family, f"one of {FAMILIES}")
-    enc = _covariates(source, target, columns, drop, impute)
+    enc = _covariates(source, target, columns, drop, impute, max_levels)
     n_rows = enc.X.shape[0]
     check(n_samples is None or (isinstance(n_samples, int) and 20 <= n_samples <= n_rows), "n_samples",
           n_samples, f"None or an integer in [20, {n_rows}] (rows of {source})")

@@ -4,14 +4,21 @@
 numeric (and boolean) columns are standardised (mean 0, population sd 1; the mean and sd of each
 column are kept in `Encoded.scaling`); string / categorical columns are one-hot encoded (one 0/1
 column per level, named `column=level`) and grouped, so importance is judged per original column
-(`Dataset.groups`). Constant columns and id-like columns (every value distinct: a string key, or
-an integer counter) are dropped with a warning. Missing values are an error naming the columns
+(`Dataset.groups`). A categorical column with more than `max_levels`
+levels (default `MAX_LEVELS`) keeps its `max_levels - 1` most frequent levels and merges the rest
+into one level `OTHER`; the merge is logged and recorded (`Encoded.merged`), and memory stays
+bounded by the table, not by its levels. Constant columns and id-like columns (every value
+distinct: a string key, or an integer counter) are dropped with a warning. Missing values are an error naming the columns
 and counts unless `impute` is "median" (numeric columns by their median, the others by their
 most frequent value) or "most_frequent" (every column by its most frequent value); imputation is
 logged. The task is inferred from the target (two values: binary classification; a string /
-boolean / small integer target with more: multi-class; otherwise regression) or given.
+boolean / small integer target with more: multi-class; otherwise regression) or given. A
+target that looks like ids, dates or free text is refused unless the task is given.
 
-Every rejected input (unreadable file, unknown target or column, a one-valued target, fewer than
+Messages name the option the caller set: `dataset.impute` etc. for `dataset=table` (`TABLE_KEYS`),
+the command's own flags for `varbench advise` (`keys=`).
+
+Every rejected input (unreadable file, repeated column names in its header, unknown target or column, a one-valued target, fewer than
 `MIN_ROWS` rows, at least as many columns as rows, a column mixing numbers and text, missing
 values) raises one ValueError line naming the file or column and the problem, before any training.
 
@@ -38,6 +45,11 @@ MIN_ROWS = 50
 IMPUTE = ("median", "most_frequent")
 TASK_CHOICES = ("regression", "classification", "multiclass")
 MAX_CLASSES = 20  # an integer target with more distinct values than this is a regression target
+MAX_LEVELS = 30  # one-hot levels per categorical column before rare levels merge into OTHER
+OTHER = "(other)"
+TABLE_KEYS = {"columns": "dataset.columns", "drop": "dataset.drop", "impute": "dataset.impute",
+              "task": "dataset.task", "max_levels": "+dataset.max_levels"}  # the option behind each message
+ENCODING_FORMAT = "varbench.encoding/1"
 SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -50,7 +62,8 @@ class Encoded:
     scaling: {numeric column: (mean, sd)} used to standardise it (a regression target is
     standardised too, its entry under the target's name); categories: {column: levels};
     classes: the target's labels in code order (classification); dropped: {column: reason};
-    imputed: {column: number of values filled}; fingerprint: SHA-256 prefix of the encoded data.
+    imputed: {column: number of values filled}; fill: {column: the value filled in};
+    merged: {column: {"levels", "kept", "rows"}} for columns whose rare levels became OTHER; fingerprint: SHA-256 prefix of the encoded data.
     """
 
     X: np.ndarray
@@ -65,6 +78,8 @@ class Encoded:
     classes: list[Any] | None = None
     dropped: dict[str, str] = field(default_factory=dict)
     imputed: dict[str, int] = field(default_factory=dict)
+    fill: dict[str, Any] = field(default_factory=dict)
+    merged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def variables(self) -> list[tuple[str, list[int]]]:
@@ -78,10 +93,26 @@ class Encoded:
 
     def record(self) -> dict[str, Any]:
         """The encoding as JSON-able data (logged with the cell)."""
-        return {"source": self.source, "target": self.target, "task": self.task,
+        return {"format": ENCODING_FORMAT, "source": self.source, "target": self.target, "task": self.task,
+                "columns": list(self.feature_names),
                 "scaling": {c: {"mean": m, "sd": s} for c, (m, s) in self.scaling.items()},
                 "one_hot": self.categories, "classes": self.classes, "dropped": self.dropped,
-                "imputed": self.imputed}
+                "imputed": self.imputed, "fill": self.fill, "merged": self.merged}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the encoding (`record()`) as JSON: what a model trained on `X` expects
+        (`varbench advise --model my.keras --encoding encoding.json`).
+
+        Examples
+        --------
+        >>> enc = load_encoded("my.csv", target="price")  # doctest: +SKIP
+        >>> enc.save("encoding.json")                       # doctest: +SKIP
+        """
+        import json
+
+        p = Path(path)
+        p.write_text(json.dumps(self.record(), indent=1, default=str))
+        return p
 
     @property
     def fingerprint(self) -> str:
@@ -100,6 +131,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{p}: unsupported file type {p.suffix!r}: expected one of {sorted(SUFFIXES)}")
     if not p.is_file():
         raise ValueError(f"{p}: no such file")
+    if kind != "parquet":
+        _check_header(p, "\t" if kind == "tsv" else ",")
     try:
         if kind == "parquet":
             frame = pd.read_parquet(p)
@@ -114,13 +147,29 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _check_header(p: Path, sep: str) -> None:
+    """Repeated names in a CSV header are refused (pandas would silently rename them a, a.1)."""
+    import csv
+
+    try:
+        with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            header = next(csv.reader(fh, delimiter=sep), [])
+    except (OSError, csv.Error):
+        return  # unreadable: pandas names the problem
+    header = [h.strip() for h in header]
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ValueError(f"{p}: repeated column names in the header: {dup}: rename them (they would be read "
+                         f"as {dup[0]!r}, {dup[0] + '.1'!r}, ...)")
+
+
 def _names(value: Any, key: str, available: Sequence[str], source: str) -> list[str]:
     if value is None:
         return []
     items = [value] if isinstance(value, str) else [str(v) for v in list(value)]
     missing = [c for c in items if c not in available]
     if missing:
-        raise ValueError(f"{source}: dataset.{key} names {missing}, not columns of the table "
+        raise ValueError(f"{source}: {key} names {missing}, not columns of the table "
                          f"(columns: {_short(available)})")
     return items
 
@@ -130,7 +179,7 @@ def _short(items: Sequence[str], n: int = 12) -> str:
     return ", ".join(items[:n]) + (f", ... ({len(items)} in all)" if len(items) > n else "")
 
 
-def _as_numeric(col: pd.Series, name: str, source: str) -> pd.Series | None:
+def _as_numeric(col: pd.Series, name: str, source: str, drop_key: str = TABLE_KEYS["drop"]) -> pd.Series | None:
     """A numeric view of the column, None if it is text; ValueError if it mixes both."""
     if pd.api.types.is_bool_dtype(col):
         return col.astype(float)
@@ -147,7 +196,7 @@ def _as_numeric(col: pd.Series, name: str, source: str) -> pd.Series | None:
         text = present[parsed.isna()].astype(str).unique()[:3].tolist()
         nums = present[parsed.notna()].astype(str).unique()[:3].tolist()
         raise ValueError(f"{source}: column {name!r} mixes numbers ({n_num} values, e.g. {nums}) and text "
-                         f"({len(present) - n_num} values, e.g. {text}): clean it or list it in dataset.drop")
+                         f"({len(present) - n_num} values, e.g. {text}): clean it or list it in {drop_key}")
     return None
 
 
@@ -174,14 +223,55 @@ def infer_task(y: pd.Series, numeric: pd.Series | None) -> str:
     return "regression"
 
 
+def _looks_like_dates(text: pd.Series) -> bool:
+    """Whether (a sample of) these non-numeric strings all parse as dates or times."""
+    sample = text.iloc[:200]
+    if not sample.str.contains(r"\d").all():
+        return False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def not_a_target(y: pd.Series, numeric: pd.Series | None) -> str | None:
+    """Why a column looks like no target to predict (ids, dates or free text), or None.
+
+    Examples
+    --------
+    >>> not_a_target(pd.Series(["2024-01-0%d" % d for d in range(1, 10)]), None)
+    "dates (e.g. '2024-01-01')"
+    """
+    present = y.dropna()
+    k, n = int(present.nunique()), len(present)
+    if k <= 2:
+        return None
+    if numeric is None:
+        text = present.astype(str)
+        if _looks_like_dates(text):
+            return f"dates (e.g. {text.iloc[0]!r})"
+        if k == n:
+            return f"ids (every value distinct, e.g. {text.iloc[0]!r})"
+        if k > MAX_CLASSES:
+            return f"free text ({k} distinct values in {n} rows; more than {MAX_CLASSES} classes)"
+        return None
+    return "ids (an integer counter: every value distinct, consecutive)" if _id_like(numeric.dropna(), True) else None
+
+
 def _encode_target(y: pd.Series, numeric: pd.Series | None, task: str | None, name: str,
-                   source: str) -> tuple[np.ndarray, str, list[Any] | None]:
+                   source: str, task_key: str = TABLE_KEYS["task"]) -> tuple[np.ndarray, str, list[Any] | None]:
     k = int(y.nunique(dropna=True))
     if k < 2:
         raise ValueError(f"{source}: target column {name!r} has a single value ({y.dropna().iloc[0]!r}): "
                          "nothing to learn")
     if task is not None and task not in TASK_CHOICES:
-        raise ValueError(f"dataset.task={task!r} is invalid: expected null (inferred) or one of {TASK_CHOICES}")
+        raise ValueError(f"{task_key}={task!r} is invalid: expected null (inferred) or one of {TASK_CHOICES}")
+    why = None if task is not None else not_a_target(y, numeric)
+    if why:
+        raise ValueError(f"{source}: target column {name!r} looks like {why}, not a target to predict; if it "
+                         f"is one, set {task_key} to one of {TASK_CHOICES}")
     task = task or infer_task(y, numeric)
     if task == "regression":
         if numeric is None:
@@ -200,7 +290,8 @@ def _encode_target(y: pd.Series, numeric: pd.Series | None, task: str | None, na
     return codes, task, classes
 
 
-def _missing(frame: pd.DataFrame, impute: str | None, source: str, target: str | None) -> dict[str, int]:
+def _missing(frame: pd.DataFrame, impute: str | None, source: str, target: str | None,
+             impute_key: str = TABLE_KEYS["impute"]) -> dict[str, int]:
     counts = {c: int(n) for c, n in frame.isna().sum().items() if n}
     if target is not None and target in counts:
         raise ValueError(f"{source}: target column {target!r} has {counts[target]} missing values: "
@@ -208,18 +299,25 @@ def _missing(frame: pd.DataFrame, impute: str | None, source: str, target: str |
     if counts and impute is None:
         listing = ", ".join(f"{c!r} ({n})" for c, n in list(counts.items())[:10])
         raise ValueError(f"{source}: missing values in {len(counts)} column(s): {listing}; set "
-                         f"dataset.impute to one of {IMPUTE} or clean the table")
+                         f"{impute_key} to one of {IMPUTE} or clean the table")
     return counts
 
 
 def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Sequence[str] | None = None,
                  drop: Sequence[str] | None = None, impute: str | None = None, task: str | None = None,
-                 source: str = "DataFrame") -> Encoded:
-    """Encode a table for training (see the module docstring). target=None encodes covariates only."""
+                 source: str = "DataFrame", max_levels: int | None = None,
+                 keys: dict[str, str] = TABLE_KEYS) -> Encoded:
+    """Encode a table for training (see the module docstring). target=None encodes covariates only;
+    max_levels: one-hot levels kept per categorical column (None: `MAX_LEVELS`); keys: the option
+    each message names (`TABLE_KEYS`)."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"dataset.frame must be a pandas DataFrame, got {type(frame).__name__}")
     if impute is not None and impute not in IMPUTE:
-        raise ValueError(f"dataset.impute={impute!r} is invalid: expected null or one of {IMPUTE}")
+        raise ValueError(f"{keys['impute']}={impute!r} is invalid: expected null or one of {IMPUTE}")
+    cap = MAX_LEVELS if max_levels is None else max_levels
+    if not (isinstance(cap, int) and not isinstance(cap, bool) and cap >= 2):
+        raise ValueError(f"{keys['max_levels']}={max_levels!r} is invalid: expected null ({MAX_LEVELS}) or an "
+                         "integer >= 2")
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
     if len(set(frame.columns)) != frame.shape[1]:
@@ -229,25 +327,25 @@ def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Seq
     if target is not None and str(target) not in cols:
         raise ValueError(f"{source}: target column {target!r} is not in the table (columns: {_short(cols)})")
     target = None if target is None else str(target)
-    chosen = _names(columns, "columns", cols, source) or [c for c in cols if c != target]
-    dropped_by_user = set(_names(drop, "drop", cols, source))
+    chosen = _names(columns, keys["columns"], cols, source) or [c for c in cols if c != target]
+    dropped_by_user = set(_names(drop, keys["drop"], cols, source))
     features = [c for c in chosen if c != target and c not in dropped_by_user]
     n = frame.shape[0]
     if n < MIN_ROWS:
         raise ValueError(f"{source}: has {n} rows; at least {MIN_ROWS} are needed to train and test a network")
     if len(features) >= n:
         raise ValueError(f"{source}: has {len(features)} feature columns and only {n} rows: more columns than "
-                         "rows (choose some with dataset.columns)")
+                         f"rows (choose some with {keys['columns']})")
     if not features:
-        raise ValueError(f"{source}: no feature columns left (target {target!r}, dataset.drop={sorted(dropped_by_user)})")
+        raise ValueError(f"{source}: no feature columns left (target {target!r}, {keys['drop']}={sorted(dropped_by_user)})")
     used = features + ([target] if target else [])
-    counts = _missing(frame[used], impute, source, target)
-    numeric = {c: _as_numeric(frame[c], c, source) for c in used}
+    counts = _missing(frame[used], impute, source, target, keys["impute"])
+    numeric = {c: _as_numeric(frame[c], c, source, keys["drop"]) for c in used}
 
     y, out_task, classes = (None, task, None)
     scaling: dict[str, tuple[float, float]] = {}
     if target is not None:
-        y, out_task, classes = _encode_target(frame[target], numeric[target], task, target, source)
+        y, out_task, classes = _encode_target(frame[target], numeric[target], task, target, source, keys["task"])
         if out_task == "regression":
             t = numeric[target].to_numpy(dtype=float)
             scaling[target] = (float(t.mean()), float(t.std()))
@@ -255,8 +353,10 @@ def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Seq
     names: list[str] = []
     groups: dict[str, list[int]] = {}
     categories: dict[str, list[str]] = {}
-    dropped: dict[str, str] = {c: "dataset.drop" for c in sorted(dropped_by_user)}
+    dropped: dict[str, str] = {c: keys["drop"] for c in sorted(dropped_by_user)}
     imputed: dict[str, int] = {}
+    fills: dict[str, Any] = {}
+    merged: dict[str, dict[str, int]] = {}
     for c in features:
         num = numeric[c]
         values = frame[c] if num is None else num
@@ -265,6 +365,7 @@ def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Seq
                     else values.mode(dropna=True).iloc[0])
             values = values.fillna(fill)
             imputed[c] = counts[c]
+            fills[c] = fill.item() if hasattr(fill, "item") else fill
             log.info("%s: imputed %d missing value(s) of %r with its %s (%r)", source, counts[c], c,
                      "median" if (impute == "median" and num is not None) else "most frequent value", fill)
         if values.nunique(dropna=True) <= 1:
@@ -282,28 +383,73 @@ def encode_table(frame: pd.DataFrame, target: str | None = None, *, columns: Seq
             blocks.append(((v - mean) / sd)[:, None])
             names.append(c)
         else:
-            levels = sorted(values.astype(str).unique().tolist())
+            text = values.astype(str)
+            levels, merge = _levels(text, cap)
+            if merge:
+                merged[c] = merge
+                log.warning("%s: column %r has %d levels: kept the %d most frequent, merged %d rare level(s) "
+                            "(%d rows) into %r (%s)", source, c, merge["levels"], merge["kept"],
+                            merge["levels"] - merge["kept"], merge["rows"], OTHER, keys["max_levels"])
             categories[c] = levels
-            text = values.astype(str).to_numpy()
             groups[c] = list(range(len(names), len(names) + len(levels)))
-            blocks.append((text[:, None] == np.asarray(levels)[None, :]).astype(float))
+            blocks.append(one_hot(text, levels, merged=bool(merge)))
             names += [f"{c}={lv}" for lv in levels]
     if not blocks:
         raise ValueError(f"{source}: every feature column was dropped ({dropped})")
     X = np.hstack(blocks)
     if X.shape[1] >= n:
         raise ValueError(f"{source}: one-hot encoding gives {X.shape[1]} columns for {n} rows: more columns "
-                         "than rows (drop high-cardinality columns with dataset.drop)")
+                         f"than rows (drop high-cardinality columns with {keys['drop']} or lower {keys['max_levels']})")
     clash = sorted(set(names) & set(groups))
     if clash:
         raise ValueError(f"{source}: columns {clash} collide with one-hot names: rename them")
     return Encoded(X=X, y=y, feature_names=names, groups=groups, task=out_task, source=source, target=target,
-                   scaling=scaling, categories=categories, classes=classes, dropped=dropped, imputed=imputed)
+                   scaling=scaling, categories=categories, classes=classes, dropped=dropped, imputed=imputed,
+                   fill=fills, merged=merged)
+
+
+def _levels(text: pd.Series, cap: int) -> tuple[list[str], dict[str, int]]:
+    """The one-hot levels of a text column: all (sorted) if at most `cap`, else the `cap - 1` most
+    frequent (ties by name) and OTHER; plus the merge record ({} when nothing was merged)."""
+    counts = text.value_counts()
+    if len(counts) <= cap:
+        return sorted(counts.index.tolist()), {}
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = sorted(level for level, _ in order[:cap - 1])
+    if OTHER in kept:
+        raise ValueError(f"column {text.name!r} has a level named {OTHER!r}: rename it")
+    rows = int(sum(n for _, n in order[cap - 1:]))
+    return kept + [OTHER], {"levels": len(counts), "kept": len(kept), "rows": rows}
+
+
+def one_hot(text: pd.Series | np.ndarray, levels: list[str], merged: bool = False) -> np.ndarray:
+    """(n, len(levels)) 0/1 matrix; with `merged` (rare levels were merged), a value not among
+    the levels goes to the last level, OTHER; otherwise its row is all zeros.
+
+    Examples
+    --------
+    >>> one_hot(np.array(["b", "a", "z"]), ["a", "b", OTHER], merged=True).tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    codes = pd.Categorical(np.asarray(text, dtype=object), categories=levels).codes
+    if merged:
+        codes = np.where(codes < 0, levels.index(OTHER), codes)
+    out = np.zeros((len(codes), len(levels)))
+    hit = codes >= 0
+    out[np.flatnonzero(hit), codes[hit]] = 1.0
+    return out
 
 
 def load_encoded(path: str | None = None, frame: pd.DataFrame | None = None, target: str | None = None,
                  **kwargs: Any) -> Encoded:
-    """Read `path` (or take `frame`) and encode it; exactly one of the two."""
+    """Read `path` (or take `frame`) and encode it (`encode_table`'s keyword arguments); exactly
+    one of the two.
+
+    Examples
+    --------
+    >>> enc = load_encoded("my.csv", target="price")  # doctest: +SKIP
+    >>> enc.X.shape, enc.feature_names                  # doctest: +SKIP
+    """
     if (path is None) == (frame is None):
         raise ValueError("dataset.path: give exactly one of a file path and a DataFrame (frame=)")
     source = "DataFrame" if frame is not None else str(Path(str(path)).expanduser())
@@ -322,17 +468,19 @@ def split_rows(n: int, test_fraction: float, rng: np.random.Generator) -> tuple[
 
 def table(path: str | None = None, target: str | None = None, frame: pd.DataFrame | None = None,
           columns: Sequence[str] | None = None, drop: Sequence[str] | None = None, impute: str | None = None,
-          task: str | None = None, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+          task: str | None = None, test_fraction: float = 0.25, seed: int = 0,
+          max_levels: int | None = None) -> Dataset:
     """Your own table with its real target (`dataset=table dataset.path=my.csv dataset.target=price`).
 
     path: a .csv / .tsv / .parquet file (or frame: a DataFrame, Python API); target: the column to
     predict; columns: the feature columns to use (default: all but the target); drop: columns to
     leave out; impute: null, "median" or "most_frequent"; task: null (inferred) or one of
-    TASK_CHOICES; the split is drawn with `seed`. The truth is unknown: methods are scored against
+    TASK_CHOICES; max_levels: one-hot levels per categorical (null: MAX_LEVELS); the split is drawn with `seed`. The truth is unknown: methods are scored against
     the trained model's own truth only (docs/own-data.md)."""
     if target is None:
         raise ValueError("dataset.target is required: the column to predict")
-    enc = load_encoded(path, frame, target, columns=columns, drop=drop, impute=impute, task=task)
+    enc = load_encoded(path, frame, target, columns=columns, drop=drop, impute=impute, task=task,
+                       max_levels=max_levels)
     train, test = split_rows(enc.X.shape[0], test_fraction, np.random.default_rng(seed))
     n_var = len(enc.variables)
     truth = GroundTruth(importance=np.zeros(n_var), relevant=np.zeros(n_var, bool), known=False,
@@ -344,4 +492,5 @@ def table(path: str | None = None, target: str | None = None, frame: pd.DataFram
     return ds
 
 
-__all__ = ["Encoded", "read_table", "encode_table", "load_encoded", "infer_task", "table", "MIN_ROWS", "IMPUTE"]
+__all__ = ["Encoded", "read_table", "encode_table", "load_encoded", "infer_task", "not_a_target", "one_hot", "table",
+           "MIN_ROWS", "IMPUTE", "MAX_LEVELS", "OTHER", "TABLE_KEYS"]
