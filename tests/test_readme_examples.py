@@ -1,5 +1,6 @@
-"""The README's own-method and own-dataset examples, run as written (plus overrides that make
-them fast) from an empty directory: the files they show, then their command."""
+"""The own-method and own-dataset examples of docs/own-methods.md, run as written (plus overrides that
+make them fast, both in one run) from an empty directory: the files they show, then their command.
+tests/test_docs.py runs every command of the page as printed too (marked slow)."""
 import os
 import re
 import shlex
@@ -7,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "own-methods.md"
 FAST = ["seed=0", "trainer.epochs=3", "trainer.progress_every=0", "cache.dir=null", "model_truth.enabled=false"]
 
 
 def blocks():
     """{file name from the block's first comment line: text} and the bash command lines."""
     files, commands = {}, []
-    for lang, body in re.findall(r"```(\w+)\n(.*?)```", README.read_text(), flags=re.S):
+    for lang, body in re.findall(r"```(\w+)\n(.*?)```", PAGE.read_text(), flags=re.S):
         first = body.splitlines()[0]
         m = re.match(r"#\s*(\S+\.(?:py|yaml))\b", first)
         if lang in ("python", "yaml") and m:
@@ -42,4 +43,4 @@ def test_own_method_and_dataset_examples_run_as_written(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "varbench: 1 cell(s), 3 method run(s)" in out.stdout and "abs_correlation" in out.stdout
     without = subprocess.run([str(exe), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert without.returncode == 2 and "No module named 'my_" in without.stderr  # why the README says it
+    assert without.returncode == 2 and "No module named 'my_" in without.stderr  # why the page says it

@@ -1,28 +1,36 @@
-"""varbench: which variable-importance method tells the truth about your neural network?"""
+"""varbench: which variable-importance method tells the truth about your neural network?
+
+`importance`, `describe_methods` and `plot_importance` are `varbench.api`'s own functions (their
+real signatures and docstrings), loaded on first use so that `import varbench` stays light: it
+imports neither pandas' plotting, TensorFlow nor the method registry until one of them is used.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from varbench.datasets.base import Dataset, GroundTruth
+
+if TYPE_CHECKING:  # for static readers (type checkers, the API reference): the names below are these
+    from varbench.api import describe_methods, importance, plot_importance
 
 __version__ = "0.1.0"
 
-
-def importance(*args, **kwargs):
-    """Run a registered method on your own Keras model; see `varbench.api.importance`."""
-    from varbench.api import importance as _importance
-
-    return _importance(*args, **kwargs)
+_FROM_API = ("describe_methods", "importance", "plot_importance")
 
 
-def describe_methods():
-    """Which methods explain what, need what and honour groups how; see `varbench.api.describe_methods`."""
-    from varbench.api import describe_methods as _describe
+def __getattr__(name: str) -> Any:
+    """Load `varbench.api` the first time one of its functions is asked for (PEP 562)."""
+    if name in _FROM_API:
+        from varbench import api
 
-    return _describe()
+        value = getattr(api, name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
+    raise AttributeError(f"module 'varbench' has no attribute {name!r}")
 
 
-def plot_importance(*args, **kwargs):
-    """Bars with 95 % error bars of an `importance` result; see `varbench.api.plot_importance`."""
-    from varbench.api import plot_importance as _plot
-
-    return _plot(*args, **kwargs)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FROM_API))
 
 
 __all__ = ["Dataset", "GroundTruth", "describe_methods", "importance", "plot_importance", "__version__"]

@@ -23,7 +23,14 @@ RESULT_COLUMNS = ("importance", "std", "ci_low", "ci_high")
 
 def available_methods() -> list[str]:
     """Names of the registered importance methods (their `_meta_` says `returns: importance`;
-    ceilings such as the oracle, which read the data's truth, are not listed)."""
+    ceilings such as the oracle, which read the data's truth, are not listed).
+
+    Examples
+    --------
+    >>> from varbench.api import available_methods
+    >>> "kernel_shap" in available_methods() and "oracle" not in available_methods()
+    True
+    """
     from varbench.registry import available_methods as _available
 
     return _available("importance")
@@ -31,7 +38,14 @@ def available_methods() -> list[str]:
 
 def describe_methods() -> pd.DataFrame:
     """One row per importance method: what it explains (an output or the loss), what it needs,
-    how it honours variable groups, and whether it runs on a user's own Keras model."""
+    how it honours variable groups, and whether it runs on a user's own Keras model.
+
+    Examples
+    --------
+    >>> import varbench
+    >>> varbench.describe_methods().loc["permutation", ["explains", "groups", "own_model"]].tolist()
+    ['loss', 'joint', 'yes']
+    """
     from varbench.registry import registry
 
     rows = []
@@ -45,7 +59,14 @@ def describe_methods() -> pd.DataFrame:
 
 def method_callable(name: str, **params: Any):
     """The registered method `name` as a callable (model, data, rng), with params overriding
-    its YAML defaults (its `_meta_` block is not passed on)."""
+    its YAML defaults (its `_meta_` block is not passed on).
+
+    Examples
+    --------
+    >>> from varbench.api import method_callable
+    >>> method_callable("permutation", n_repeats=2).keywords["n_repeats"]
+    2
+    """
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
@@ -181,6 +202,16 @@ def importance(
     per output is added, and `importance` is their mean (the overall value; a loss-based method
     on a k-class model explains the cross-entropy once, with no per-class columns). `.attrs`:
     method, params, head, explains, n_model_evals, ci_level.
+
+    Examples
+    --------
+    >>> import keras, numpy as np, varbench
+    >>> X = np.random.default_rng(0).normal(size=(200, 3)).astype("float32")
+    >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> net.set_weights([np.array([[2.0], [0.0], [-1.0]]), np.zeros(1)])  # f(x) = 2 x0 - x2
+    >>> r = varbench.importance(net, X, X @ np.array([2.0, 0.0, -1.0]), method="permutation")
+    >>> r.index.tolist(), r["importance"].idxmax(), r.attrs["explains"]
+    (['x0', 'x1', 'x2'], 'x0', "the model's squared error")
     """
     from varbench.registry import method_info
 
@@ -265,7 +296,16 @@ def _user_data(X: np.ndarray, y: np.ndarray, X_train: np.ndarray, y_train: np.nd
 def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = True, title: str | None = None):
     """Bars of `importance` with 95 % error bars (where `ci_low`/`ci_high` are finite), sorted, and,
     when the result has `importance[<output>]` columns and per_output, grouped per-output bars.
-    Returns the matplotlib Axes."""
+    Returns the matplotlib Axes.
+
+    Examples
+    --------
+    >>> import matplotlib, pandas as pd, varbench
+    >>> matplotlib.use("Agg")
+    >>> r = pd.DataFrame({"importance": [0.5, 0.2], "ci_low": [0.4, 0.1], "ci_high": [0.6, 0.3]}, index=["a", "b"])
+    >>> varbench.plot_importance(r, title="by hand").get_title()
+    'by hand'
+    """
     import matplotlib.pyplot as plt
 
     missing = [c for c in ("importance", "ci_low", "ci_high") if c not in result.columns]

@@ -1,6 +1,6 @@
 """Rank metrics of an importance vector against the ground truth, all tie-aware.
 
-Conventions (documented in the README):
+Conventions (documented in docs/scoring.md):
 - Scores use |importance|: a sign says direction, not importance.
 - Irrelevant features tie at 0 in the truth. Rank correlations use average ranks
   (Spearman) and tau-b (Kendall), both tie-corrected.
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from scipy import stats
+from sklearn.metrics import ndcg_score, roc_auc_score
 
 if TYPE_CHECKING:
     from varbench.datasets.base import GroundTruth
@@ -91,15 +92,14 @@ class Scores:
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC of scores separating labels True from False (Mann-Whitney, ties count 1/2).
-    NaN when one class is empty."""
+    """ROC AUC of scores separating labels True from False: scikit-learn's `roc_auc_score`, the
+    Mann-Whitney share of correctly ordered pairs, ties counting 1/2. NaN when one class is empty
+    or a score is not finite."""
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels, dtype=bool)
-    n1, n0 = int(labels.sum()), int((~labels).sum())
-    if n1 == 0 or n0 == 0:
+    if labels.all() or not labels.any() or not np.all(np.isfinite(scores)):
         return float("nan")
-    ranks = stats.rankdata(scores)
-    return float((ranks[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float(roc_auc_score(labels, scores))
 
 
 def expected_hits_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> float:
@@ -201,25 +201,15 @@ def importance_tv(importance: np.ndarray, truth_importance: np.ndarray) -> float
 def ndcg(importance: np.ndarray, truth_importance: np.ndarray) -> float:
     """Normalised discounted cumulative gain of the method's order, the truth as gains and
     discount 1 / log2(1 + position). A group of tied scores gets the mean discount of the
-    positions it fills (the expectation over random tie-breaking). NaN if the truth is all zero."""
+    positions it fills (the expectation over random tie-breaking): scikit-learn's `ndcg_score`
+    with `ignore_ties=False`. NaN if the truth is all zero."""
     imp = np.abs(np.asarray(importance, dtype=float))
     gain = np.asarray(truth_importance, dtype=float)
-    disc = 1.0 / np.log2(np.arange(2, imp.size + 2))
-    ideal = float(np.sort(gain)[::-1] @ disc)
-    if ideal <= 0:
+    if not np.any(gain > 0):
         return float("nan")
-    # positions 1..d by descending score; tied scores share the mean discount of their block
-    order = np.argsort(-imp, kind="stable")
-    sorted_imp = imp[order]
-    got = 0.0
-    start = 0
-    while start < imp.size:
-        end = start
-        while end + 1 < imp.size and sorted_imp[end + 1] == sorted_imp[start]:
-            end += 1
-        got += gain[order[start:end + 1]].sum() * disc[start:end + 1].mean()
-        start = end + 1
-    return float(got / ideal)
+    if imp.size == 1:  # scikit-learn refuses one item; its only order is the ideal one
+        return 1.0
+    return float(ndcg_score(gain[None, :], imp[None, :], ignore_ties=False))
 
 
 def relevant_spearman(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.ndarray) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 TRACK = "selection"
 Q = 0.1  # the nominal FDR level of every selection (Benjamini-Hochberg q, knockoff q)
@@ -36,17 +37,14 @@ class Selection:
 
 def benjamini_hochberg(pvalues: np.ndarray, q: float = Q) -> np.ndarray:
     """Benjamini-Hochberg step-up at level q: reject the k smallest p-values, k the largest
-    i with p_(i) <= q i / m. Returns the rejected mask (same order as given)."""
+    i with p_(i) <= q i / m, i.e. BH-adjusted p-values (scipy's `false_discovery_control`)
+    <= q. Returns the rejected mask (same order as given)."""
     if not (isinstance(q, (int, float)) and 0 < q < 1):
         raise ValueError(f"q={q!r} is invalid: expected a number in (0, 1)")
     p = np.asarray(pvalues, dtype=float)
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    below = p[order] <= q * np.arange(1, m + 1) / m
-    out = np.zeros(m, bool)
-    if below.any():
-        out[order[:np.flatnonzero(below).max() + 1]] = True
-    return out
+    if p.size == 0:
+        return np.zeros(0, bool)
+    return stats.false_discovery_control(p, method="bh") <= q
 
 
 def as_selection(result: Any, d: int) -> Selection:

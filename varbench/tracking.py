@@ -1,6 +1,6 @@
 """MLflow tracking: the only module that imports mlflow.
 
-Contract (stable; see README "Tracking contract"):
+Contract (stable; see docs/tracking.md):
 - one parent run per cell, tag `kind=cell`, tags study/dataset/model/seed/task/status, tags
   `truth` (JSON importance vector) and `feature_names`, the resolved
   config as params, quality metrics (`r2`, or `accuracy` and `auc`) and `train_seconds`;

@@ -476,7 +476,7 @@ def table(path: str | None = None, target: str | None = None, frame: pd.DataFram
     predict; columns: the feature columns to use (default: all but the target); drop: columns to
     leave out; impute: null, "median" or "most_frequent"; task: null (inferred) or one of
     TASK_CHOICES; max_levels: one-hot levels per categorical (null: MAX_LEVELS); the split is drawn with `seed`. The truth is unknown: methods are scored against
-    the trained model's own truth only (README, "On your own data")."""
+    the trained model's own truth only (docs/own-data.md)."""
     if target is None:
         raise ValueError("dataset.target is required: the column to predict")
     enc = load_encoded(path, frame, target, columns=columns, drop=drop, impute=impute, task=task,

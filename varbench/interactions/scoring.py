@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from sklearn.metrics import average_precision_score
 
 from varbench.interactions import upper_pairs
 from varbench.scoring import Scores, auroc, expected_hits_at_k
@@ -27,17 +28,11 @@ INTERACTION_METRICS = ("pair_auroc", "pair_ap", "r_precision", "spearman", "n_tr
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     """Average precision sum_t (R_t - R_{t-1}) P_t over thresholds t at the distinct scores,
-    highest first. NaN when there is no positive label."""
-    scores = np.asarray(scores, dtype=float)
+    highest first (scikit-learn's `average_precision_score`). NaN when there is no positive label."""
     labels = np.asarray(labels, dtype=bool)
-    n_pos = int(labels.sum())
-    if n_pos == 0:
+    if not labels.any():
         return float("nan")
-    levels, inverse = np.unique(-scores, return_inverse=True)  # ascending -score = descending score
-    pos = np.bincount(inverse, weights=labels.astype(float), minlength=levels.size)
-    cnt = np.bincount(inverse, minlength=levels.size).astype(float)
-    tp, k = np.cumsum(pos), np.cumsum(cnt)
-    return float(np.sum(pos / n_pos * tp / k))
+    return float(average_precision_score(labels, np.asarray(scores, dtype=float)))
 
 
 def score_interactions(matrix: np.ndarray, truth_matrix: np.ndarray) -> Scores:

@@ -161,7 +161,7 @@ def integrated_gradients(model: TrainedModel, data: Dataset, rng: np.random.Gene
     Additive: sum_j phi_j = f(x) - f(b) up to the quadrature error, reported as extras
     max_abs_delta / mean_abs_delta / relative_gap. The default 128 Gauss-Legendre nodes keep
     relative_gap under 1% on the default ReLU MLP (measured up to 0.58%, on mixed_scales; 64
-    nodes reached 1.12%: README "Integrated Gradients"). Costs rows x steps gradients (batched calls of at most
+    nodes reached 1.12%: docs/ig-quadrature.md). Costs rows x steps gradients (batched calls of at most
     the engine's chunk size) plus rows + 1 predictions per block for the delta."""
     X = _explained_rows(data, n_rows, rng)
     ref = baseline_vector(data.X_train, baseline)

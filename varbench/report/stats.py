@@ -7,7 +7,8 @@ Conventions:
   with the sample standard deviation s (ddof=1); undefined (NaN) for n < 2. Given the metric's
   range, the interval is intersected with it (the true mean lies in the range, so this never
   lowers coverage; a Spearman interval never reaches above 1).
-- Friedman's chi-square uses the tie-corrected statistic (as scipy.stats.friedmanchisquare);
+- Friedman's chi-square is the tie-corrected statistic of scipy.stats.friedmanchisquare (for two
+  methods, which scipy refuses, the same statistic in its closed form, the sign test's chi-square);
   Nemenyi's critical difference is CD = q_alpha * sqrt(k (k+1) / (6 N)) with
   q_alpha = studentized_range.ppf(1 - alpha, k, inf) / sqrt(2) (Demsar 2006, Table 5);
   pairwise Wilcoxon signed-rank tests (two-sided, zero differences dropped) are corrected
@@ -73,23 +74,26 @@ def block_ranks(scores: np.ndarray) -> np.ndarray:
 
 def friedman(scores: np.ndarray) -> tuple[float, float]:
     """Tie-corrected Friedman chi-square statistic and p-value (df = k - 1) for a complete
-    (blocks x methods) score matrix. NaN statistic (p = NaN) when every block is all ties."""
+    (blocks x methods) score matrix: scipy's `friedmanchisquare`. NaN statistic (p = NaN) when
+    every block is all ties."""
     S = np.asarray(scores, dtype=float)
     if S.ndim != 2 or S.shape[0] < 2 or S.shape[1] < 2:
         raise ValueError(f"scores has shape {S.shape}: expected at least 2 blocks x 2 methods")
     if not np.all(np.isfinite(S)):
         raise ValueError("scores must be complete (no NaN): drop incomplete blocks first")
-    n, k = S.shape
-    R = block_ranks(S)
-    # tie groups: for each entry, how many entries of its row equal it; sum over a group of
-    # size t of t^2 is t^3, so sum(t^3 - t) over groups = sum over entries of (t^2 - 1)
-    t = (S[:, :, None] == S[:, None, :]).sum(axis=2)
-    ties = float(np.sum(t ** 2 - 1))
-    c = 1.0 - ties / (n * k * (k * k - 1))
-    if c <= 0:
+    if S.shape[1] == 2:
+        # scipy asks for k >= 3; with two methods the tie-corrected statistic is the sign test's
+        # chi-square (wins - losses)^2 / (wins + losses), tied blocks dropped
+        wins, losses = int(np.sum(S[:, 0] > S[:, 1])), int(np.sum(S[:, 0] < S[:, 1]))
+        if wins + losses == 0:
+            return float("nan"), float("nan")
+        chi2 = (wins - losses) ** 2 / (wins + losses)
+        return float(chi2), float(stats.chi2.sf(chi2, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # all blocks tied: 0 / 0, reported as NaN
+        res = stats.friedmanchisquare(*S.T)
+    if not np.isfinite(res.statistic):
         return float("nan"), float("nan")
-    chi2 = (12.0 / (n * k * (k + 1)) * float(np.sum(R.sum(axis=0) ** 2)) - 3.0 * n * (k + 1)) / c
-    return float(chi2), float(stats.chi2.sf(chi2, k - 1))
+    return float(res.statistic), float(res.pvalue)
 
 
 def nemenyi_q(k: int, alpha: float = 0.05) -> float:
