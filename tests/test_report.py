@@ -244,6 +244,12 @@ def test_cli_end_to_end(store, tmp_path, capsys):
                     "## Failed runs", "ValueError: boom", "![heatmap](heatmap.png)"):
         assert section in md, section
     assert pd.read_csv(out / "scores.csv").query("method == 'a' and setting == 'linear'")["n"].item() == 3
+    # datasets as units: the complete cells are linear/0, 1 and correlated_x/0, 1 (c failed on linear/2); a's
+    # mean is the mean of its dataset means (0.85 + 0.5) / 2; with 2 datasets (t on 1 df) nothing separates
+    tiers = pd.read_csv(out / "tiers.csv").set_index("method")
+    assert sorted(tiers.index) == ["a", "b", "c", "random"] and (tiers["n_datasets"] == 2).all()
+    assert tiers.loc["a", "mean"] == pytest.approx(0.675) and (tiers["tier"] == 1).all()
+    assert len(pd.read_csv(out / "dataset_pairs.csv")) == 6 and "## Tiers (datasets as units)" in md
     assert "2 low-quality cell(s)" in printed and "logged as MLflow run" in printed
     from mlflow import MlflowClient
 

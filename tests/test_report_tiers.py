@@ -31,12 +31,13 @@ def test_bootstrap_is_seeded_and_weights_are_means():
 
 def test_one_cell_per_dataset_gives_the_t_interval_of_the_dataset_values():
     x = np.array([0.1, 0.5, 0.2, 0.9, 0.4, 0.3, 0.8, 0.6])
-    row = cluster_bootstrap(list("abcdefgh"), 40000, seed=0).summary(x).iloc[0]
-    assert row["se"] == pytest.approx(x.std(ddof=1) / np.sqrt(x.size), rel=0.03)
+    bs = cluster_bootstrap(list("abcdefgh"), 40000, seed=0)
+    row = bs.summary(x).iloc[0]
     ref = t_interval(x)
-    assert row["lo"] == pytest.approx(ref.lo, abs=0.01) and row["hi"] == pytest.approx(ref.hi, abs=0.01)
-    t = x.mean() / (x.std(ddof=1) / np.sqrt(x.size))
-    assert row["p"] == pytest.approx(2 * sps.t.sf(t, x.size - 1), abs=2e-4)
+    assert row["lo"] == pytest.approx(ref.lo) and row["hi"] == pytest.approx(ref.hi)
+    assert row["p"] == pytest.approx(sps.ttest_1samp(x, 0.0).pvalue)
+    # ... which is the limit of the resampled standard error, scaled by sqrt(G / (G - 1))
+    assert bs.replicates(x).std(ddof=1) * np.sqrt(8 / 7) == pytest.approx(row["se"], rel=0.03)
 
 
 def test_many_seeds_of_few_datasets_do_not_narrow_the_interval():

@@ -15,7 +15,8 @@ lets one dataset carry a verdict. Here the units are clusters (datasets, or data
 - **Interval and test**: the bootstrap standard error, scaled by sqrt(G / (G - 1)) (so that with one
   cell per cluster it estimates s / sqrt(G), the usual standard error of G values), with Student t
   quantiles on G - 1 degrees of freedom: mean +- t(1 - a/2, G - 1) * se; the test of "mean = 0" is
-  t = mean / se on G - 1 df (two-sided). Percentile intervals of a bootstrap over few clusters are
+  t = mean / se on G - 1 df (two-sided). With one cell per cluster the standard error is that
+  limit, s / sqrt(G), computed exactly (the interval is then the Student t interval of the values). Percentile intervals of a bootstrap over few clusters are
   too narrow (with 5 datasets that all favour one method, every resample does too); the t quantile
   on G - 1 df keeps the few-units penalty. With G = 1 there is no between-dataset variation to
   measure: interval and p-value are NaN (callers may take the cells as units instead and say so:
@@ -75,7 +76,10 @@ class ClusterBootstrap:
             se = np.full(mean.shape, np.nan)
             half = p = se
         else:
-            se = reps.std(axis=0, ddof=1) * np.sqrt(G / (G - 1))
+            if X.shape[0] == G:   # one cell per unit: the bootstrap's limit, exactly (no resampling noise)
+                se = X.std(axis=0, ddof=1) / np.sqrt(G)
+            else:
+                se = reps.std(axis=0, ddof=1) * np.sqrt(G / (G - 1))
             half = stats.t.ppf(0.5 + level / 2, G - 1) * se
             with np.errstate(divide="ignore", invalid="ignore"):
                 tstat = np.where(se > 0, mean / np.where(se > 0, se, 1.0), np.where(mean == 0, 0.0, np.inf))
@@ -122,7 +126,7 @@ def cluster_bootstrap(labels: Sequence | np.ndarray, n_boot: int = N_BOOT, seed:
     sizes = np.bincount(code, minlength=G)
     point = 1.0 / (G * sizes[code])
     rng = np.random.default_rng(seed)
-    drawn = np.stack([np.bincount(row, minlength=G) for row in rng.integers(0, G, size=(n_boot, G))])
+    drawn = (rng.integers(0, G, size=(n_boot, G))[:, :, None] == np.arange(G)).sum(axis=1)   # (B, G) draws
     W = np.zeros((n_boot, n))
     for c in range(G):
         members = np.flatnonzero(code == c)

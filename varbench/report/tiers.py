@@ -25,7 +25,10 @@ import numpy as np
 import pandas as pd
 
 from varbench.report.clusters import N_BOOT, SEED, cluster_bootstrap, units
+from varbench.report.metrics import spec
+from varbench.report.prepare import ReportData, numeric
 from varbench.report.stats import block_ranks, holm
+from varbench.report.tables import ALPHA, LEVEL, cell_matrix, coverage
 
 TIER_COLUMNS = ["tier", "method", "mean_rank", "rank_lo", "rank_hi", "mean", "lo", "hi", "head", "diff_vs_head",
                 "p_holm_vs_head", "n_datasets", "n_cells"]
@@ -176,3 +179,50 @@ def pair_gap(scores: pd.DataFrame, datasets: pd.Series, a: str, b: str, level: f
     row = cluster_bootstrap(labels, n_boot, seed).summary((both[a] - both[b]).to_numpy(), level).iloc[0]
     row.attrs["units"] = note
     return row
+
+
+def dataset_level(data: ReportData, n_boot: int = N_BOOT, seed: int = SEED) -> DatasetComparison:
+    """`dataset_comparison` of a report's compared methods (varbench.report.tables.coverage) over
+    the good cells they all scored, with each cell's dataset as its unit, in the metric's direction
+    and range."""
+    M = cell_matrix(data)
+    if M.empty:
+        return DatasetComparison(data.metric, note="no scored cells")
+    cov = coverage(data)
+    core = list(cov.loc[cov["compared"], "method"])
+    ds = data.scored.drop_duplicates("cell").set_index("cell")["dataset"]
+    m = data.spec
+    return dataset_comparison(M[core], ds, data.metric, m.higher_is_better, (m.lo, m.hi), ALPHA, LEVEL, n_boot, seed)
+
+
+def dataset_ci_table(df: pd.DataFrame, by: list[str], col: str, bounds: tuple[float, float] | None = None,
+                     level: float = LEVEL, n_boot: int = N_BOOT, seed: int = SEED) -> pd.DataFrame:
+    """Per group of `by`: the dataset-weighted mean of `col` over the group's finite rows and its
+    interval with datasets as units (cells, when the group holds one dataset): columns col,
+    col_lo, col_hi, col_n (cells) and col_units (datasets, or cells when one dataset).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"method": ["a"] * 4, "dataset": ["x", "x", "y", "y"], "cell": list("pqrs"),
+    ...                    "v": [0.0, 0.2, 1.0, 1.0]})
+    >>> float(dataset_ci_table(df, ["method"], "v", n_boot=100)["v"].iloc[0])     # (0.1 + 1.0) / 2
+    0.55
+    """
+    if bounds is None:
+        m = spec(col)
+        bounds = (m.lo, m.hi) if m else (-np.inf, np.inf)
+    rows = []
+    for key, g in df.assign(_v=numeric(df, col)).groupby(by, sort=False):
+        g = g[np.isfinite(g["_v"])]
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        if g.empty:
+            row.update({col: np.nan, f"{col}_lo": np.nan, f"{col}_hi": np.nan, f"{col}_n": 0, f"{col}_units": 0})
+        else:
+            labels, _ = units(g["dataset"].to_numpy(), g["cell"].to_numpy())
+            r = cluster_bootstrap(labels, n_boot, seed).summary(g["_v"].to_numpy(), level, bounds).iloc[0]
+            row.update({col: r["mean"], f"{col}_lo": r["lo"], f"{col}_hi": r["hi"], f"{col}_n": len(g),
+                        f"{col}_units": int(r["n_clusters"])})
+        rows.append(row)
+    cols = by + [f"{col}{s}" for s in ("", "_lo", "_hi", "_n", "_units")]
+    return pd.DataFrame(rows, columns=cols)
