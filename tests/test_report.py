@@ -262,17 +262,23 @@ def test_cli_end_to_end(store, tmp_path, capsys):
     assert len(fetch_table(store, EXP)) == 30 + 5 + 2      # the report run is not a method run
 
 
-def test_cli_leaderboard_defaults_to_standard_study(store, tmp_path, capsys):
+def test_cli_leaderboard_follows_the_protocol(store, tmp_path, capsys):
     out = tmp_path / "lb"
     assert main(["--uri", store, "--experiment", EXP, "--leaderboard", "--metric", "spearman", "--out", str(out),
-                 "--no-mlflow-log"]) == 0  # (the default leaderboard metric, irrelevant_share, is not in this store)
+                 "--no-mlflow-log"]) == 0
     printed = capsys.readouterr().out
     board = pd.read_csv(out / "leaderboard.csv")
-    assert list(board["method"]) == ["a", "b", "random", "c"]             # the pilot study's a = -1 is not in
-    assert board.iloc[0]["n_cells"] == 5 and board.iloc[0]["spearman"] == pytest.approx(np.mean([.9, .8, 1, .4, .6]))
-    assert "# varbench leaderboard" in printed and "| 1 | a |" in printed
-    assert (out / "leaderboard.md").read_text().startswith("# varbench leaderboard")
+    # protocol v1's in-sample design holds `linear` (not correlated_x) and seeds 0-4: cells linear/0, 1 and 2,
+    # complete for every method on 0 and 1 (c failed on 2); the pilot study's a = -1 is not in
+    assert list(board["method"]) == ["a", "b", "c", "random"]
+    assert board.iloc[0]["n_cells"] == 2 and board.iloc[0]["mean"] == pytest.approx(np.mean([.9, .8]))
+    assert printed.startswith("# varbench leaderboard: protocol standard-v1 (version 1)")
+    assert "(the protocol's metric is irrelevant_share: this page is not the protocol's leaderboard)" in printed
+    assert "**held-out seeds** (study `standard_heldout`" in printed and "not run" in printed
+    assert set(pd.read_csv(out / "rank_stability.csv")["part"]) == {"in-sample", "held-out seeds",
+                                                                     "held-out generators"}
     assert not list(out.glob("*.png"))
+    assert main(["--uri", store, "--experiment", EXP, "--leaderboard", "--study", "x", "--out", str(out)]) == 2
 
 
 def test_cli_errors(store, tmp_path, capsys):

@@ -324,23 +324,5 @@ def write_report(data: ReportData | None, out: Path, source: str, cell: str | No
     return res
 
 
-def leaderboard_markdown(data: ReportData, source: str) -> str:
-    """The leaderboard page (mean rank across cells, pooled CI, coverage)."""
-    from varbench.report.render import markdown_table
-
-    board = leaderboard(data)
-    m = data.metric
-    shown = with_ci(board, [m]) if not board.empty else board
-    shown = shown[[c for c in shown.columns if c != "seconds"] + (["seconds"] if "seconds" in shown else [])]
-    comp = comparison(data)
-    return "\n".join([
-        "# varbench leaderboard", "",
-        f"Source: {source}. Methods ranked by mean rank of {m} ({data.spec.direction}) within cells (1 = best) over "
-        f"{data.scored['cell'].nunique()} good cells; {m} is the mean with a 95% t-CI over all those cells "
-        f"(pooled across datasets, clipped to the metric's range); low-quality cells "
-        f"({data.low['cell'].nunique()}) and ceilings excluded." + (" " + coverage_note(comp) if comp.left_out else ""),
-        "", markdown_table(shown, 3), ""])
-
-
 def files(paths: Sequence[Path]) -> str:
     return ", ".join(p.name for p in paths[:6]) + (", ..." if len(paths) > 6 else "")
