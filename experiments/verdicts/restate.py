@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.report.prepare import read_runs
+from varbench.report.protocol import load_protocol, protocol_leaderboard, protocol_markdown
 from varbench.report.tables import cell_matrix, coverage
 from varbench.report.tiers import DatasetComparison, dataset_comparison, pair_gap
 
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-results", action="store_true", help="allow replacing files under results/")
     args = p.parse_args(argv)
     out = Path(args.out)
-    targets = [out / "verdicts.md", out / "verdicts.csv"]
+    targets = [out / "verdicts.md", out / "verdicts.csv", out / "leaderboard_v1.md"]
     if any(t.exists() for t in targets) and RESULTS in (out.resolve(), *out.resolve().parents) and not args.write_results:
         raise SystemExit(f"--out={args.out!r} holds committed results: pass --write-results to replace them")
     lines = ["# Verdicts with datasets as the units", "",
@@ -196,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     targets[0].write_text(text)
     pd.DataFrame(rows).to_csv(targets[1], index=False)
+    # the leaderboard page of protocol v1 from the committed in-sample runs (held-out parts: not run)
+    board = protocol_leaderboard(pd.read_csv(RESULTS / "standard" / "runs.csv"), None, load_protocol("v1"))
+    (out / "leaderboard_v1.md").write_text(protocol_markdown(board, "results/standard/runs.csv"))
     return 0
 
 
