@@ -207,6 +207,9 @@ def test_recommendation_comes_from_the_numbers(data):
     assert "mean ranks b 1.50, a 1.62, random 3.38, c 3.50" in lines["Overall"]
     assert "differ significantly (Friedman p = 0.0337 < 0.05)" in lines["Overall"]
     assert report.condition_of("XOR_3") == "interactions" and report.condition_of("mystery") == report.OTHER
+    assert "'fail' = mean spearman < 0.5" in text and "means of dataset means" in text
+    tiers = lines["Tiers"]      # 2 datasets (t on 1 df): no pair separates, one tier
+    assert "units: 2 datasets" in tiers and "1 tier(s): 1 {" in tiers
 
 
 def test_pareto_front_by_hand():

@@ -157,7 +157,8 @@ def recommendation(data: ReportData, comp: Comparison | None = None, dl: Dataset
     s = data.scored
     lines = ["## Recommendation", "",
              f"Generated from {s['cell'].nunique()} good cells ({m}, {data.spec.direction}; means of dataset "
-             "means with 95% intervals taking datasets as units, varbench.report.clusters). 'Best' = mean inside the 95% CI of the top method; 'fail' = mean {m} "
+             "means with 95% intervals taking datasets as units, varbench.report.clusters). 'Best' = mean inside "
+             f"the 95% CI of the top method; 'fail' = mean {m} "
              f"{'<' if sign > 0 else '>'} {FAIL_AT}; conditions group datasets by name "
              "(varbench.report.CONDITIONS).", ""]
     comp = comparison(data) if comp is None else comp
