@@ -25,6 +25,7 @@ import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from varbench.paths import refuse_overwrite  # noqa: E402
 from varbench.scoring import importance_tv  # noqa: E402
 
 # method -> (budget parameter, values, fixed parameters)
@@ -144,14 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="outputs/budget")
     p.add_argument("--overwrite", action="store_true", help="replace an existing budget.csv in --out")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    if (out / "budget.csv").exists() and not args.overwrite:
-        raise SystemExit(f"--out={args.out!r} already holds budget.csv: pass --overwrite to replace it")
+    out = refuse_overwrite(Path(args.out), "budget.csv", args.overwrite)
     t0 = time.perf_counter()
     model, data = cell(args.dataset, args.seed, args.cache)
     runs = budget_runs(model, data, args.repeats)
     curves, table = summarize(runs)
-    out.mkdir(parents=True, exist_ok=True)
     runs.to_csv(out / "budget_runs.csv", index=False)
     curves.to_csv(out / "budget_curves.csv", index=False)
     table.to_csv(out / "budget.csv", index=False)

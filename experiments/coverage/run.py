@@ -35,6 +35,7 @@ import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from varbench.paths import refuse_overwrite  # noqa: E402
 from varbench.datasets.estimands import linear_gaussian_estimands  # noqa: E402
 from varbench.report.clusters import cluster_bootstrap  # noqa: E402
 
@@ -143,13 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="outputs/coverage")
     p.add_argument("--overwrite", action="store_true", help="replace an existing coverage.csv in --out")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    if (out / "coverage.csv").exists() and not args.overwrite:
-        raise SystemExit(f"--out={args.out!r} already holds coverage.csv: pass --overwrite to replace it")
+    out = refuse_overwrite(Path(args.out), "coverage.csv", args.overwrite)
     t0 = time.perf_counter()
     rows = coverage_rows(range(args.draws), tuple(args.methods), args.model)
     table = summarize(rows)
-    out.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out / "coverage_rows.csv", index=False)
     table.to_csv(out / "coverage.csv", index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
