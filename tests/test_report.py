@@ -254,6 +254,7 @@ def test_cli_end_to_end(store, tmp_path, capsys):
     assert tiers.loc["a", "mean"] == pytest.approx(0.675) and (tiers["tier"] == 1).all()
     assert len(pd.read_csv(out / "dataset_pairs.csv")) == 6 and "## Tiers (datasets as units)" in md
     assert "2 low-quality cell(s)" in printed and "logged as MLflow run" in printed
+    assert "tiers (units: 2 datasets (cells resampled within them)): 1, in tiers.csv" in printed
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=store)

@@ -196,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{int(comp.wilcoxon['significant'].sum())} of {len(comp.wilcoxon)}")
             else:
                 print(f"statistics skipped: {comp.note}")
+            tiers = res.tiers
+            if tiers is not None and tiers.ok:
+                print(f"tiers ({tiers.units}): {tiers.n_tiers}, in tiers.csv")
             if comp.left_out:
                 print("not compared (partial coverage): "
                       + ", ".join(f"{m} ({n} cells)" for m, n in comp.left_out.items()))
