@@ -35,3 +35,19 @@ def test_run_groups_overlapping_bars_and_singletons():
     same = {frozenset(p): True for p in (("a", "b"), ("b", "c"))}
     same.update({frozenset(p): False for p in (("a", "c"), ("a", "d"), ("b", "d"), ("c", "d"))})
     assert run_groups(["a", "b", "c", "d"], same) == [["a", "b"], ["b", "c"], ["d"]]
+
+
+def test_tiers_take_datasets_as_units():
+    # a beats b by 0.2 on two datasets and loses by 0.1 on two: over the 40 cells the pair differs
+    # (Wilcoxon over cells), over the 4 datasets it does not (one tier)
+    rng = np.random.default_rng(1)
+    rows = []
+    for i, gap in enumerate([0.2, 0.2, -0.1, -0.1]):
+        for s in range(10):
+            base = 0.5 + 0.01 * rng.standard_normal()
+            rows += [{"cell": f"d{i}/{s}", "dataset": f"d{i}", "method": "a", "spearman": base + gap},
+                     {"cell": f"d{i}/{s}", "dataset": f"d{i}", "method": "b", "spearman": base}]
+    t = discriminability_table(pd.DataFrame(rows), ["spearman"])
+    assert t.loc[0, "n_significant"] == 1 and t.loc[0, "groups_wilcoxon"] == 2 and t.loc[0, "tiers"] == 1
+    no_dataset = discriminability_table(pd.DataFrame(rows).drop(columns="dataset"), ["spearman"])
+    assert np.isnan(no_dataset.loc[0, "tiers"])

@@ -207,6 +207,9 @@ def test_recommendation_comes_from_the_numbers(data):
     assert "mean ranks b 1.50, a 1.62, random 3.38, c 3.50" in lines["Overall"]
     assert "differ significantly (Friedman p = 0.0337 < 0.05)" in lines["Overall"]
     assert report.condition_of("XOR_3") == "interactions" and report.condition_of("mystery") == report.OTHER
+    assert "'fail' = mean spearman < 0.5" in text and "means of dataset means" in text
+    tiers = lines["Tiers"]      # 2 datasets (t on 1 df): no pair separates, one tier
+    assert "units: 2 datasets" in tiers and "1 tier(s): 1 {" in tiers
 
 
 def test_pareto_front_by_hand():
@@ -244,7 +247,14 @@ def test_cli_end_to_end(store, tmp_path, capsys):
                     "## Failed runs", "ValueError: boom", "![heatmap](heatmap.png)"):
         assert section in md, section
     assert pd.read_csv(out / "scores.csv").query("method == 'a' and setting == 'linear'")["n"].item() == 3
+    # datasets as units: the complete cells are linear/0, 1 and correlated_x/0, 1 (c failed on linear/2); a's
+    # mean is the mean of its dataset means (0.85 + 0.5) / 2; with 2 datasets (t on 1 df) nothing separates
+    tiers = pd.read_csv(out / "tiers.csv").set_index("method")
+    assert sorted(tiers.index) == ["a", "b", "c", "random"] and (tiers["n_datasets"] == 2).all()
+    assert tiers.loc["a", "mean"] == pytest.approx(0.675) and (tiers["tier"] == 1).all()
+    assert len(pd.read_csv(out / "dataset_pairs.csv")) == 6 and "## Tiers (datasets as units)" in md
     assert "2 low-quality cell(s)" in printed and "logged as MLflow run" in printed
+    assert "tiers (units: 2 datasets (cells resampled within them)): 1, in tiers.csv" in printed
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=store)
@@ -256,17 +266,23 @@ def test_cli_end_to_end(store, tmp_path, capsys):
     assert len(fetch_table(store, EXP)) == 30 + 5 + 2      # the report run is not a method run
 
 
-def test_cli_leaderboard_defaults_to_standard_study(store, tmp_path, capsys):
+def test_cli_leaderboard_follows_the_protocol(store, tmp_path, capsys):
     out = tmp_path / "lb"
     assert main(["--uri", store, "--experiment", EXP, "--leaderboard", "--metric", "spearman", "--out", str(out),
-                 "--no-mlflow-log"]) == 0  # (the default leaderboard metric, irrelevant_share, is not in this store)
+                 "--no-mlflow-log"]) == 0
     printed = capsys.readouterr().out
     board = pd.read_csv(out / "leaderboard.csv")
-    assert list(board["method"]) == ["a", "b", "random", "c"]             # the pilot study's a = -1 is not in
-    assert board.iloc[0]["n_cells"] == 5 and board.iloc[0]["spearman"] == pytest.approx(np.mean([.9, .8, 1, .4, .6]))
-    assert "# varbench leaderboard" in printed and "| 1 | a |" in printed
-    assert (out / "leaderboard.md").read_text().startswith("# varbench leaderboard")
+    # protocol v1's in-sample design holds `linear` (not correlated_x) and seeds 0-4: cells linear/0, 1 and 2,
+    # complete for every method on 0 and 1 (c failed on 2); the pilot study's a = -1 is not in
+    assert list(board["method"]) == ["a", "b", "c", "random"]
+    assert board.iloc[0]["n_cells"] == 2 and board.iloc[0]["mean"] == pytest.approx(np.mean([.9, .8]))
+    assert printed.startswith("# varbench leaderboard: protocol standard-v1 (version 1)")
+    assert "(the protocol's metric is irrelevant_share: this page is not the protocol's leaderboard)" in printed
+    assert "**held-out seeds** (study `standard_heldout`" in printed and "not run" in printed
+    assert set(pd.read_csv(out / "rank_stability.csv")["part"]) == {"in-sample", "held-out seeds",
+                                                                     "held-out generators"}
     assert not list(out.glob("*.png"))
+    assert main(["--uri", store, "--experiment", EXP, "--leaderboard", "--study", "x", "--out", str(out)]) == 2
 
 
 def test_cli_errors(store, tmp_path, capsys):

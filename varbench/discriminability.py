@@ -1,10 +1,12 @@
 """How well a metric tells methods apart over benchmark cells.
 
 For one metric and a (cells x methods) matrix: how many method pairs differ significantly
-(two-sided Wilcoxon signed-rank, Holm-corrected over all pairs) and how many significance groups
-the critical-difference diagram has. Groups are counted as the diagram draws them: methods in
-mean-rank order, each maximal run of consecutive methods with no significant pair inside is a bar;
-a method in no bar is a group of its own. `groups_nemenyi` uses the Nemenyi critical difference
+(two-sided Wilcoxon signed-rank over cells, Holm-corrected over all pairs) and how many bars
+the critical-difference diagram draws ("groups"). Groups are counted as the diagram draws them:
+methods in mean-rank order, each maximal run of consecutive methods with no significant pair inside
+is a bar; a method in no bar is a group of its own. The bars overlap, so they are not tiers:
+`discriminability_table` also gives `tiers`, the number of disjoint tiers with datasets as the
+units (varbench.report.tiers), when the runs name their dataset. `groups_nemenyi` uses the Nemenyi critical difference
 (the report's CD diagram), `groups_wilcoxon` the Holm-corrected Wilcoxon pairs (as
 scikit-posthocs' critical_difference_diagram draws bars from a pairwise significance matrix).
 The report layer calls `discriminability_table`; lower-is-better metrics (METRIC_INFO) are
@@ -20,6 +22,7 @@ import pandas as pd
 
 from varbench.scoring import METRIC_INFO
 from varbench.report.stats import compare
+from varbench.report.tiers import dataset_comparison
 
 
 @dataclass(frozen=True)
@@ -78,15 +81,21 @@ def discriminability(matrix: pd.DataFrame, metric: str, alpha: float = 0.05) -> 
 def discriminability_table(runs: pd.DataFrame, metrics: Sequence[str], alpha: float = 0.05,
                            cell: str = "cell") -> pd.DataFrame:
     """One row per metric (present in `runs`, a tidy table with `cell`, `method` and metric
-    columns): methods, cells, pairs, significant pairs and groups (see `Discrimination`)."""
+    columns): methods, cells, pairs, significant pairs and groups (see `Discrimination`), and
+    `tiers` with datasets as units when `runs` has a `dataset` column (NaN otherwise)."""
     rows = []
     for m in metrics:
         if m not in runs or not np.isfinite(pd.to_numeric(runs[m], errors="coerce")).any():
             continue
         M = runs.assign(_v=pd.to_numeric(runs[m], errors="coerce")).pivot_table(
             index=cell, columns="method", values="_v", aggfunc="first")
-        rows.append(discriminability(M, m, alpha).__dict__)
-    return pd.DataFrame(rows, columns=list(Discrimination.__dataclass_fields__))
+        row = dict(discriminability(M, m, alpha).__dict__)
+        if "dataset" in runs:
+            ds = runs.drop_duplicates(cell).set_index(cell)["dataset"]
+            tiers = dataset_comparison(oriented(M.dropna(axis=1, how="all"), m), ds, m, alpha=alpha)
+            row["tiers"] = tiers.n_tiers if tiers.ok else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(Discrimination.__dataclass_fields__) + ["tiers"])
 
 
 __all__ = ["Discrimination", "discriminability", "discriminability_table", "oriented", "run_groups"]

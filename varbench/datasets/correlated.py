@@ -13,12 +13,37 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy import stats
 
 from varbench.datasets._common import check, check_common, make_dataset
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.datasets.estimands import MAX_EXACT, linear_gaussian_estimands
 
 STRUCTURES = ("toeplitz", "block")
+MARGINALS = ("gaussian", "lognormal", "student_t")
+T_DF = 3.0              # degrees of freedom of the student_t marginal (finite variance, heavy tails)
+
+
+def copula_marginals(Z: np.ndarray, marginal: str) -> np.ndarray:
+    """Standard-normal columns Z mapped through a Gaussian copula to mean-0, variance-1 columns
+    with the named marginal: gaussian (Z itself), lognormal (exp(z), skewed) or student_t (T_DF
+    degrees of freedom, heavy-tailed). The map is monotone per column: the rank correlations of Z
+    are kept, the linear ones shrink a little.
+
+    Examples
+    --------
+    >>> x = copula_marginals(np.random.default_rng(0).standard_normal((200_000, 1)), "lognormal")
+    >>> round(float(x.mean()), 1), round(float(x.std()), 1)
+    (0.0, 1.0)
+    """
+    if marginal == "gaussian":
+        return Z
+    if marginal == "lognormal":
+        e = np.e
+        return (np.exp(Z) - np.sqrt(e)) / np.sqrt((e - 1) * e)
+    if marginal == "student_t":
+        return stats.t.ppf(stats.norm.cdf(Z), T_DF) / np.sqrt(T_DF / (T_DF - 2))
+    raise ValueError(f"marginal={marginal!r} is invalid: expected one of {MARGINALS}")
 
 
 def spread_positions(n_features: int, n_relevant: int) -> np.ndarray:
@@ -54,17 +79,19 @@ def resolve_coefficients(coefficients: Sequence[float] | None, n_relevant: int, 
 
 
 def linear_truth(w: np.ndarray, sd: np.ndarray, mean: np.ndarray, definition: str,
-                 cov: np.ndarray | None = None, design: np.ndarray | None = None) -> GroundTruth:
+                 cov: np.ndarray | None = None, design: np.ndarray | None = None,
+                 gaussian: bool = True) -> GroundTruth:
     """Truth of f = X w: importance |w_j| sd(x_j), relevant w_j != 0, no interactions, and local
     phi_j(x) = w_j (x_j - E x_j), the exact interventional (marginal-background) Shapley value
     of a linear function whatever the feature dependence. With the Gaussian inputs' covariance
     `cov`: the exact estimand truths (`linear_gaussian_estimands`) and the decoy pairs
-    (`decoy_pairs` of `design`, the correlation pattern of the design; default cov)."""
+    (`decoy_pairs` of `design`, the correlation pattern of the design; default cov). With
+    gaussian=False (inputs not jointly Gaussian) the decoys are kept and no estimand is claimed."""
     d = w.size
     extra = {}
     if cov is not None:
         extra["decoys"] = decoy_pairs(w != 0, cov if design is None else design)
-        if d <= MAX_EXACT:
+        if d <= MAX_EXACT and gaussian:
             extra["estimands"] = linear_gaussian_estimands(w, cov)
     return GroundTruth(
         importance=np.abs(w) * sd, relevant=w != 0, definition=definition,
@@ -111,9 +138,13 @@ def correlated_linear(
     noise: float = 0.1,
     task: str = "regression",
     test_fraction: float = 0.25,
+    marginal: str = "gaussian",
     seed: int = 0,
 ) -> Dataset:
-    """y = X w + noise with X ~ N(0, C), C a correlation matrix (all sd(x_j) = 1):
+    """y = X w + noise with X ~ N(0, C), C a correlation matrix (all sd(x_j) = 1), or, with
+    `marginal` lognormal (skewed) or student_t (heavy-tailed), X = the Gaussian draw mapped column
+    by column to that marginal (`copula_marginals`: mean 0, sd 1, same rank correlations; a
+    non-Gaussian correlated design on which Gaussian knockoffs and samplers are misspecified):
     "toeplitz" C_ij = rho^|i-j|, or "block": equicorrelated blocks of `block_size` consecutive
     features (rho within a block, 0 across).
 
@@ -134,6 +165,7 @@ def correlated_linear(
     check(structure in STRUCTURES, "structure", structure, f"one of {STRUCTURES}")
     check(isinstance(rho, (int, float)) and -1 < rho < 1, "rho", rho, "a number in (-1, 1)")
     check(isinstance(block_size, int) and block_size >= 2, "block_size", block_size, "an integer >= 2")
+    check(marginal in MARGINALS, "marginal", marginal, f"one of {MARGINALS}")
     w = resolve_coefficients(coefficients, n_relevant, n_features)
     C = correlation_matrix(n_features, float(rho), structure, block_size)
     try:
@@ -144,12 +176,14 @@ def correlated_linear(
           f"a value giving a positive-definite {structure} correlation matrix"
           + (f" (rho > -1/(block_size - 1) = {-1 / (block_size - 1):.4g})" if structure == "block" else ""))
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, n_features)) @ L.T
+    X = copula_marginals(rng.standard_normal((n_samples, n_features)) @ L.T, marginal)
     f = X @ w
+    shape = "" if marginal == "gaussian" else f"; {marginal} marginals through a Gaussian copula"
     truth = linear_truth(w, np.ones(n_features), np.zeros(n_features),
                          definition=f"|coefficient| x sd(feature) (what the function uses; correlated "
-                                    f"decoys get 0; {structure} rho={rho}); local: w_j x_j (interventional)",
-                         cov=C, design=correlation_matrix(n_features, 0.5, structure, block_size))
+                                    f"decoys get 0; {structure} rho={rho}{shape}); local: w_j x_j (interventional)",
+                         cov=C, design=correlation_matrix(n_features, 0.5, structure, block_size),
+                         gaussian=marginal == "gaussian")
     return make_dataset(f"correlated_{structure}", X, f, truth, noise=noise, task=task,
                         test_fraction=test_fraction, rng=rng)
 

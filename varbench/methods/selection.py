@@ -3,6 +3,10 @@
 - `permutation_test`: permutation importance over n_repeats shuffles, one-sided t-test of the
   repeats' mean loss increase > 0 (the repeats are the sample: only the shuffling is random;
   the model and the test rows are held fixed).
+- `permutation_row_test`: the marginal counterpart of CPI: x_j permuted across the test rows
+  (n_repeats shuffles, per-row loss differences averaged over them), one-sided paired t-test
+  over the test rows, so its variance is taken over rows as CPI's is, not over shuffles of fixed
+  rows as `permutation_test`'s.
 - `cpi`: conditional predictive impact (Watson & Wright 2021, "Testing conditional independence
   in supervised learning algorithms", Machine Learning 110): x_j replaced by its Gaussian
   model-X knockoff, per-row loss differences, one-sided paired t-test over the test rows.
@@ -86,6 +90,33 @@ def _gaussian_fit(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X.mean(axis=0), sigma + 1e-6 * float(np.mean(np.diag(sigma))) * np.eye(sigma.shape[0])
 
 
+def row_test(model: TrainedModel, X: np.ndarray, y: np.ndarray, replaced: np.ndarray, q: float) -> Selection:
+    """One-sided paired t-test over the rows of X: per row, the loss with column j := replaced[r, :, j]
+    minus the loss on X, averaged over the R replacements (replaced: (R, n, d)), for every j."""
+    n, d = X.shape
+    R = replaced.shape[0]
+    batch = np.repeat(X[None, None], d, axis=0).repeat(R, axis=1)       # (d, R, n, d)
+    batch[np.arange(d), :, :, np.arange(d)] = np.moveaxis(replaced, 2, 0)  # batch[j, r] = X, column j replaced
+    full = model.loss(X, y).astype(np.float64)
+    swapped = model.loss(batch.reshape(-1, d), np.tile(y, d * R)).astype(np.float64).reshape(d, R, n)
+    D = (swapped - full[None, None, :]).mean(axis=1)   # differences first: an unread column gives exact zeros
+    return Selection(pvalues=one_sided_t(D), statistic=D.mean(axis=1), q=q)
+
+
+def permutation_row_test(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_repeats: int = 1,
+                         n_rows: int | None = None, q: float = Q) -> Selection:
+    """Permutation importance tested over the test rows (see module): each column shuffled n_repeats
+    times across the rows, one stream, column after column."""
+    _check_q(q)
+    if not isinstance(n_repeats, int) or n_repeats < 1:
+        raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 1")
+    idx = sample_rows(data.X_test.shape[0], n_rows, rng)
+    X, y = data.X_test[idx], data.y_test[idx]
+    n, d = X.shape
+    perms = np.stack([np.stack([X[rng.permutation(n), j] for j in range(d)], axis=1) for _ in range(n_repeats)])
+    return row_test(model, X, y, perms.astype(X.dtype), q)
+
+
 def cpi(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = None,
         q: float = Q) -> Selection:
     """Conditional predictive impact (see module): Gaussian knockoffs fitted on the train split."""
@@ -94,13 +125,7 @@ def cpi(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: in
     X, y = data.X_test[idx], data.y_test[idx]
     mu, sigma = _gaussian_fit(data.X_train)
     Xk = gaussian_knockoffs(X, mu, sigma, rng).astype(np.float32)
-    n, d = X.shape
-    batch = np.repeat(X[None], d, axis=0)
-    batch[np.arange(d), :, np.arange(d)] = Xk.T  # batch[j] = X with column j := its knockoff
-    full = model.loss(X, y).astype(np.float64)
-    swapped = model.loss(batch.reshape(-1, d), np.tile(y, d)).astype(np.float64).reshape(d, n)
-    D = swapped - full[None, :]
-    return Selection(pvalues=one_sided_t(D), statistic=D.mean(axis=1), q=q)
+    return row_test(model, X, y, Xk[None], q)
 
 
 def loco_test(model: TrainedModel, data: Dataset, rng: np.random.Generator, q: float = Q) -> Selection:

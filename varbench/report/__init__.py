@@ -3,7 +3,10 @@ recommendation, figures, and one document rendered as markdown and HTML.
 
     prepare.py    runs -> ReportData (dedup, low quality, settings, roles, truths in the table)
     metrics.py    each metric's direction and range (one place)
-    stats.py      intervals, ranks, Friedman / Nemenyi / Wilcoxon-Holm
+    stats.py      intervals, ranks, Friedman / Nemenyi / Wilcoxon-Holm (cells as blocks)
+    clusters.py   datasets as the units: the seeded two-stage cluster bootstrap
+    tiers.py      dataset-level intervals, mean ranks, pairwise tests and disjoint tiers (tiers.csv)
+    protocol.py   the frozen leaderboard protocol (conf/leaderboard/): in-sample and held-out ranks, Kendall tau
     tables.py     score, coverage, rank, cost, ... tables and the comparison
     recommend.py  the generated recommendation
     plots.py      PNG figures

@@ -14,13 +14,10 @@ from typing import Sequence
 import pandas as pd
 
 from varbench.report.metrics import METRICS
-
-# the standard leaderboard's metric: it separates methods where tie-saturated Spearman does not
-# (experiments/standard/README.md: 8 vs 3 Nemenyi groups)
-LEADERBOARD_METRIC = "irrelevant_share"
 from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_label, prepare
+from varbench.report.protocol import DEFAULT_PROTOCOL, load_protocol, protocol_leaderboard, protocol_markdown
 from varbench.report.tables import format_summary, low_quality_table, summarize
-from varbench.report.write import files, leaderboard_markdown, selection_report, write_report
+from varbench.report.write import files, selection_report, write_report
 
 MLFLOW_UI = "http://127.0.0.1:5000"    # `mlflow ui`'s default address, for links into a local store
 
@@ -74,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--uri", default="sqlite:///mlflow.db", help="MLflow tracking URI")
     p.add_argument("--experiment", default="varbench")
-    p.add_argument("--study", help="only runs with this study tag (--leaderboard: default 'standard')")
+    p.add_argument("--study", help="only runs with this study tag (not with --leaderboard: its protocol names them)")
     p.add_argument("--dataset")
     p.add_argument("--model")
     p.add_argument("--sweep", help="only runs of this sweep (its output dir)")
@@ -84,9 +81,13 @@ def parser() -> argparse.ArgumentParser:
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
     p.add_argument("--metric", default=None, choices=list(METRICS),
-                   help=f"metric for ranks and statistics (default spearman; {LEADERBOARD_METRIC} with --leaderboard)")
+                   help="metric for ranks and statistics (default spearman; the protocol's with --leaderboard)")
     p.add_argument("--leaderboard", action="store_true",
-                   help="only the leaderboard of the standard study (mean rank across cells)")
+                   help="only the leaderboard of a frozen protocol (conf/leaderboard/): in-sample tiers, held-out "
+                        "ranks and Kendall tau")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
+                   help=f"with --leaderboard: a protocol name in conf/leaderboard/ or a YAML path (default "
+                        f"{DEFAULT_PROTOCOL})")
     p.add_argument("--cell", help="draw importance bars for this cell only (DATASET/MODEL/SEED)")
     p.add_argument("--include-oracle", action="store_true", help="rank the oracle like any method")
     p.add_argument("--no-plots", action="store_true", help="tables and statistics only")
@@ -108,8 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     from varbench.report.plots import importance_cells, parse_cell
     from varbench.tracking import experiment_id, fetch_cells, fetch_table, open_existing_store
 
-    study = args.study or ("standard" if args.leaderboard else None)
-    args.metric = args.metric or (LEADERBOARD_METRIC if args.leaderboard else "spearman")
+    protocol = None
+    try:
+        if args.leaderboard:
+            if args.study:
+                raise ValueError(f"--study={args.study!r} is invalid with --leaderboard: the protocol names its studies")
+            protocol = load_protocol(args.protocol)
+    except ValueError as exc:
+        return _fail(exc)
+    study = protocol.parts["in-sample"].study if protocol is not None else args.study
+    args.metric = args.metric or (protocol.metric if protocol is not None else "spearman")
     try:
         open_existing_store(args.uri)  # a mistyped --uri is an error, not a new empty store
         flt = build_filter(args.dataset, args.model, args.sweep, study)
@@ -122,13 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     label = filter_label(args.dataset, args.model, args.sweep, study)
     progress(f"reading runs from {args.uri}, experiment {args.experiment!r}" + (f" ({label})" if label else ""))
     runs = fetch_table(args.uri, args.experiment, flt)
+    held = [build_filter(args.dataset, args.model, args.sweep, s) for s in (protocol.studies if protocol else [])
+            if s != study]
+    runs = pd.concat([runs] + [fetch_table(args.uri, args.experiment, f) for f in held], ignore_index=True)
     inter = pd.DataFrame() if args.leaderboard else fetch_table(args.uri, args.experiment, flt, kind="interaction")
     sel = pd.DataFrame() if args.leaderboard else fetch_table(args.uri, args.experiment, flt, kind="selection")
     source = f"{args.uri}, experiment '{args.experiment}'" + (f", filter `{flt}`" if flt else "")
     if runs.empty and inter.empty and sel.empty:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
-    cells = fetch_cells(args.uri, args.experiment, flt)
+    cells = pd.concat([fetch_cells(args.uri, args.experiment, f) for f in [flt] + held], ignore_index=True)
     progress(f"preparing {len(runs)} method run(s), {len(inter)} interaction run(s), {len(cells)} cell(s)")
     try:
         data = prepare(runs, cells, args.metric, args.quality_threshold, args.include_oracle) if len(runs) else None
@@ -147,13 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         if data is None:
             print(f"no method runs of study {study!r} for the leaderboard")
             return 1
+        try:
+            board = protocol_leaderboard(runs, cells, protocol, args.metric, args.quality_threshold)
+        except ValueError as exc:
+            print(f"varbench report --leaderboard: {exc}")
+            return 1
         out.mkdir(parents=True, exist_ok=True)
-        from varbench.report.tables import leaderboard
-
-        text = leaderboard_markdown(data, source)
-        written = [out / "leaderboard.md", out / "leaderboard.csv"]
+        text = protocol_markdown(board, source)
+        written = [out / "leaderboard.md", out / "leaderboard.csv", out / "rank_stability.csv"]
         written[0].write_text(text)
-        leaderboard(data).to_csv(written[1], index=False)
+        board.board.to_csv(written[1], index=False)
+        board.stability.to_csv(written[2], index=False)
         print(text)
     elif data is None and idata is None:  # only the selection track was run
         written = selection_report(sel, out)
@@ -180,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{int(comp.wilcoxon['significant'].sum())} of {len(comp.wilcoxon)}")
             else:
                 print(f"statistics skipped: {comp.note}")
+            tiers = res.tiers
+            if tiers is not None and tiers.ok:
+                print(f"tiers ({tiers.units}): {tiers.n_tiers}, in tiers.csv")
             if comp.left_out:
                 print("not compared (partial coverage): "
                       + ", ".join(f"{m} ({n} cells)" for m, n in comp.left_out.items()))
@@ -190,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         kind = "leaderboard" if args.leaderboard else "full"
         try:
             run = log_to_mlflow(args.uri, args.experiment, written,
-                                {"report": kind, "filter": flt, "metric": args.metric, "study": study or ""},
+                                {"report": kind, "filter": flt, "metric": args.metric, "study": study or "",
+                                 **({"protocol": protocol.name} if protocol is not None else {})},
                                 report_name(kind, label))
         except Exception as exc:  # noqa: BLE001 - files are written; say that logging failed
             print(f"varbench report: logging the report to MLflow failed: {exc}", file=sys.stderr)

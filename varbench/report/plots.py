@@ -402,7 +402,8 @@ def report_figures(data, out: Path, comp, scores: pd.DataFrame, cell: str | None
                                 f"Critical difference diagram: Nemenyi CD (alpha={ALPHA}); {verdict}\n"
                                 f"mean rank by {m} over {comp.n_blocks} complete cells "
                                 f"({comp.n_dropped} dropped); bars join methods within CD"),
-                     "Critical-difference diagram of the compared methods."))
+                     "Critical-difference diagram of the compared methods (cells as blocks; the bars overlap and "
+                     "are not tiers: tiers.csv has the disjoint tiers with datasets as units)."))
     else:
         notes.append(f"critical-difference diagram: {comp.note}")
     s = data.scored

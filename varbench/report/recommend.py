@@ -9,7 +9,8 @@ import pandas as pd
 
 from varbench.report.prepare import ReportData, role_of
 from varbench.report.stats import Comparison
-from varbench.report.tables import ALPHA, COVERAGE_MIN, ci_table, ci_text, comparison
+from varbench.report.tables import ALPHA, COVERAGE_MIN, ci_text, comparison
+from varbench.report.tiers import DatasetComparison, dataset_ci_table, dataset_level
 
 # Dataset-name patterns -> the condition they test (first match wins; case-insensitive).
 CONDITIONS: dict[str, str] = {
@@ -55,10 +56,11 @@ def _beside(value: float, bar: float, strict: bool, sign: float = 1.0) -> str:
 
 def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.0) -> str:
     """One bullet: best methods (mean within the top method's CI), failures, random floor, and
-    the cells each method was scored on when they differ."""
+    the cells each method was scored on when they differ. Means are means of dataset means and
+    intervals take the datasets as units (the cells, when the condition holds one dataset)."""
     if runs.empty:
         return f"- **{title}**: no scored runs."
-    ci = ci_table(runs, ["method"], [metric]).set_index("method")
+    ci = dataset_ci_table(runs, ["method"], metric).set_index("method")
     ci = ci.assign(_v=sign * ci[metric]).sort_values("_v", ascending=False, kind="stable")
     enough = ci[f"{metric}_n"] >= COVERAGE_MIN * ci[f"{metric}_n"].max()
     partial, ci = ci[~enough], ci[enough]
@@ -75,10 +77,11 @@ def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.
         return f"{m} {ci_text(r[metric], r[f'{metric}_lo'], r[f'{metric}_hi'])}{cov}"
 
     datasets = ", ".join(sorted(runs["dataset"].unique()))
+    unit = "datasets as units" if runs["dataset"].nunique() > 1 else "one dataset: its cells as units"
     q = runs.drop_duplicates("cell")["quality"].mean()
     qtxt = f", mean model quality {q:.2f}" if np.isfinite(q) else ""
     rule = "within the 95% CI of the top method" if np.isfinite(top[near]) else "top mean; CI undefined"
-    parts = [f"- **{title}** ({datasets}; {n_cells} cell{'s' if n_cells != 1 else ''}{qtxt}): "
+    parts = [f"- **{title}** ({datasets}; {n_cells} cell{'s' if n_cells != 1 else ''}{qtxt}; {unit}): "
              f"best by mean {metric} ({rule}): " + ", ".join(shown(m, r) for m, r in best.iterrows()) + "."]
     floor = [m for m in ci.index if role_of(m) == "floor"]
     others = ci.drop(index=floor)
@@ -105,22 +108,34 @@ def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.
     return " ".join(parts)
 
 
-def _overall(comp: Comparison) -> list[str]:
+def tier_line(dl: DatasetComparison) -> str:
+    """One bullet: the disjoint tiers with datasets as units (varbench.report.tiers)."""
+    if not dl.ok:
+        return f"- **Tiers** (datasets as units): not computed ({dl.note})."
+    tiers = "; ".join(f"{i} {{{', '.join(t)}}}" for i, t in enumerate(dl.tier_lists(), 1))
+    return (f"- **Tiers** ({dl.units}; a new tier starts where a method is significantly worse than the tier's "
+            f"first, dataset-level paired tests, Holm, alpha {dl.alpha}): {dl.n_tiers} tier(s): {tiers}.")
+
+
+def _overall(comp: Comparison, dl: DatasetComparison) -> list[str]:
     if not comp.ok:
         return [f"- **Overall**: no test ({comp.note})."]
     ranks = ", ".join(f"{k} {v:.2f}" for k, v in comp.mean_ranks.items())
     verdict = (f"the methods differ significantly (Friedman p = {comp.pvalue:.3g} < {ALPHA})"
                if comp.pvalue < ALPHA else f"no significant difference (Friedman p = {comp.pvalue:.3g})")
-    lines = [f"- **Overall** ({comp.n_blocks} complete cells): mean ranks {ranks}; {verdict}."]
-    w = comp.wilcoxon
-    best = comp.mean_ranks.index[0]
+    lines = [f"- **Overall** ({comp.n_blocks} complete cells as blocks): mean ranks {ranks}; {verdict}."]
+    if not dl.ok:
+        return lines + [f"  No dataset-level pairwise test ({dl.note})."]
+    w = dl.pairs
+    best = dl.tiers["method"].iloc[0]
     mine = w[(w["method_a"] == best) | (w["method_b"] == best)]
     other = np.where(mine["method_a"] == best, mine["method_b"], mine["method_a"])
     beats = [o for o, r in zip(other, mine.itertuples()) if r.significant and r.better == best]
     loses = [o for o, r in zip(other, mine.itertuples()) if r.significant and r.better != best]
     tied = [o for o, r in zip(other, mine.itertuples()) if not r.significant]
-    lines.append(f"  {int(w['significant'].sum())} of {len(w)} pairs differ significantly (Wilcoxon "
-                 f"signed-rank, Holm, alpha {ALPHA}). Best-ranked {best} is significantly better than: "
+    lines.append(f"  {int(w['significant'].sum())} of {len(w)} pairs differ significantly ({dl.units}: "
+                 f"paired differences, cluster bootstrap, Holm, alpha {ALPHA}). Best-ranked {best} (mean rank over "
+                 f"datasets) is significantly better than: "
                  f"{', '.join(beats) or 'none'}; not distinguishable from: {', '.join(tied) or 'none'}"
                  + (f"; significantly worse than {', '.join(loses)}" if loses else "") + ".")
     return lines
@@ -135,18 +150,21 @@ def coverage_note(comp: Comparison) -> str:
                                               for m, n in comp.left_out.items()) + ".")
 
 
-def recommendation(data: ReportData, comp: Comparison | None = None) -> str:
+def recommendation(data: ReportData, comp: Comparison | None = None, dl: DatasetComparison | None = None) -> str:
     """A generated markdown summary of which methods to trust under which conditions."""
     m = data.metric
     sign = data.spec.sign
     s = data.scored
     lines = ["## Recommendation", "",
-             f"Generated from {s['cell'].nunique()} good cells ({m}, {data.spec.direction}; means with 95% "
-             f"t-CI over cells). 'Best' = mean inside the 95% CI of the top method; 'fail' = mean {m} "
+             f"Generated from {s['cell'].nunique()} good cells ({m}, {data.spec.direction}; means of dataset "
+             "means with 95% intervals taking datasets as units, varbench.report.clusters). 'Best' = mean inside "
+             f"the 95% CI of the top method; 'fail' = mean {m} "
              f"{'<' if sign > 0 else '>'} {FAIL_AT}; conditions group datasets by name "
              "(varbench.report.CONDITIONS).", ""]
     comp = comparison(data) if comp is None else comp
-    lines += _overall(comp)
+    dl = dataset_level(data) if dl is None else dl
+    lines += _overall(comp, dl)
+    lines.append(tier_line(dl))
     if comp.left_out:
         lines.append("  " + coverage_note(comp))
     if s.empty:

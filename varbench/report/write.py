@@ -15,6 +15,7 @@ from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
 from varbench.report.recommend import coverage_note, recommendation
 from varbench.report.render import Document, Figure, Link, Section, Table, Text, markdown_table, to_html, to_markdown
 from varbench.report.stats import Comparison
+from varbench.report.tiers import DatasetComparison, dataset_level
 from varbench.report.tables import (ALPHA, ceiling_table, ci_table, comparison, cost_table, coverage, failed_table,
                                     leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
                                     wide_comparison, with_ci)
@@ -33,6 +34,7 @@ class Written:
 
     paths: list[Path] = field(default_factory=list)
     comparison: Comparison | None = None
+    tiers: DatasetComparison | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -72,8 +74,9 @@ def stats_blocks(comp: Comparison) -> list:
             f"- Friedman chi-square (tie-corrected, df = {len(comp.methods) - 1}): {comp.statistic:.3f}, "
             f"p = {comp.pvalue:.3g} -> {sig} at alpha = {ALPHA}.\n"
             f"- Nemenyi critical difference (alpha = {comp.alpha}): CD = {comp.cd:.3f} "
-            f"(q_alpha * sqrt(k(k+1)/(6N)), k = {len(comp.methods)}, N = {comp.n_blocks}). Groups not "
-            "significantly different: "
+            f"(q_alpha * sqrt(k(k+1)/(6N)), k = {len(comp.methods)}, N = {comp.n_blocks}). Bars of the "
+            "critical-difference diagram (cells as blocks; the bars overlap, so they are not tiers: tiers.csv "
+            "has the disjoint tiers with datasets as units): "
             + ("; ".join("{" + ", ".join(g) + "}" for g in comp.groups) if comp.groups else "none") + ".")
     if comp.left_out:
         text += "\n- " + coverage_note(comp)
@@ -81,6 +84,21 @@ def stats_blocks(comp: Comparison) -> list:
     return [Text(text), Table(comp.nemenyi, caption="Nemenyi pairs (mean-rank difference > CD is significant):"),
             Table(w, caption="Wilcoxon signed-rank (two-sided, zero differences dropped), Holm-corrected over all "
                              "pairs:")]
+
+
+def tier_blocks(dl: DatasetComparison) -> list:
+    """The section on datasets as units: the tier rule, tiers.csv's table and the pairs' count."""
+    if not dl.ok:
+        return [Text(f"Not computed: {dl.note}.")]
+    shown = dl.tiers.assign(p_holm_vs_head=dl.tiers["p_holm_vs_head"].map(lambda v: "" if v != v else f"{v:.3g}"))
+    n_sig = int(dl.pairs["significant"].sum())
+    text = (f"{dl.n_tiers} tier(s) of {len(dl.tiers)} methods on {dl.metric}; {dl.units}; "
+            f"{int(dl.tiers['n_cells'].iloc[0])} complete cells ({dl.n_dropped} dropped). Means are means of dataset "
+            "means; intervals are 95% cluster-bootstrap intervals (datasets, then cells within them; t on "
+            "datasets - 1 df). Rule: methods in mean-rank order; a method starts a new tier when it is "
+            "significantly worse than the current tier's head (dataset-level paired difference, Holm over all "
+            f"pairs, alpha {dl.alpha}). {n_sig} of {len(dl.pairs)} pairs differ significantly (dataset_pairs.csv).")
+    return [Text(text), Table(shown, 3)]
 
 
 def _wide_blocks(wide: Comparison | None) -> list:
@@ -112,24 +130,26 @@ def run_links(r: pd.DataFrame, link: Callable[[str], str] | None) -> pd.DataFram
 
 
 def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, written: list[Path],
-                   progress: Progress) -> tuple[list[Section], Comparison, list[str], list]:
+                   progress: Progress) -> tuple[list[Section], Comparison, DatasetComparison, list[str], list]:
     m = data.metric
     progress("tables and statistics")
     scores, ranks, cost = score_table(data), rank_table(data), cost_table(data)
     low, ceil, failed = low_quality_table(data), ceiling_table(data), failed_table(data)
     comp = comparison(data)
+    dl = dataset_level(data)
     wide = wide_comparison(data)
     board = leaderboard(data)
     cov = coverage(data)
     for name, df in (("runs", data.runs), ("scores", scores), ("ranks", ranks), ("cost", cost),
                      ("low_quality", low), ("oracle", ceil), ("failed", failed), ("leaderboard", board),
-                     ("coverage", cov), ("nemenyi", comp.nemenyi), ("wilcoxon", comp.wilcoxon)):
+                     ("coverage", cov), ("nemenyi", comp.nemenyi), ("wilcoxon", comp.wilcoxon),
+                     ("tiers", dl.tiers), ("dataset_pairs", dl.pairs)):
         _csv(df, out / f"{name}.csv", written)
     friedman = pd.DataFrame([{"n_blocks": comp.n_blocks, "n_dropped": comp.n_dropped, "k": len(comp.methods),
                               "statistic": comp.statistic, "p": comp.pvalue, "cd": comp.cd, "alpha": comp.alpha,
                               "note": comp.note}])
     _csv(friedman, out / "friedman.csv", written)
-    rec = recommendation(data, comp)
+    rec = recommendation(data, comp, dl)
     (out / "recommendation.md").write_text(rec)
     written.append(out / "recommendation.md")
     magnitude, discrim = magnitude_table(data), discrimination(data)
@@ -149,8 +169,9 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
         "(reported separately, not averaged in"
         + (f"; plus {len(low) - n_low} low-quality cell(s) whose methods were skipped" if len(low) > n_low else "")
         + ")" + (f"; {data.n_duplicates} older duplicate run(s) ignored" if data.n_duplicates else "") + ".\n"
-        "Intervals are two-sided 95% Student t intervals over cells (seeds): mean ± t(0.975, n-1)·s/√n, "
-        "clipped to the metric's range. Ceilings ("
+        "Intervals within one setting are two-sided 95% Student t intervals over its cells (seeds): "
+        "mean ± t(0.975, n-1)·s/√n, clipped to the metric's range; across datasets (tiers, recommendation) "
+        "datasets are the units (cluster bootstrap, varbench.report.clusters). Ceilings ("
         + (", ".join(sorted(set(data.runs.loc[data.runs["role"] == "ceiling", "method"]))) or "none") + ") are "
         + ("included" if data.include_oracle else "excluded") + " from ranks and statistics.")
     rank_note = ("Compared methods are ranked among themselves over the cells they scored; `coverage` is the "
@@ -160,6 +181,7 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
     heads = data.metric_columns()
     sections = [
         Section("Recommendation", [Text(rec.split("\n", 2)[2])]),
+        Section("Tiers (datasets as units)", tier_blocks(dl), nav="Tiers"),
         Section("Mean rank within cells (1 = best; ties averaged)", [Text(rank_note), Table(ranks, 2)], nav="Ranks"),
         Section("Scores per dataset (good cells)", [Table(with_ci(tidy_labels(scores), heads))], nav="Scores"),
         Section("Plots", [Figure(p, c) for p, c in figs] + ([Text("\n".join(f"- skipped {n}" for n in notes))]
@@ -173,15 +195,16 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
             nav="Magnitudes"),
         Section("Discriminability (good cells)", [
             Text(f"Per metric: method pairs that differ significantly (Wilcoxon signed-rank, Holm, alpha = {ALPHA}) "
-                 "and the number of groups of the critical-difference diagram (Nemenyi CD; Wilcoxon-Holm); "
-                 "varbench.discriminability."), Table(discrim)], nav="Discriminability"),
+                 "and the number of bars of the critical-difference diagram (Nemenyi CD; Wilcoxon-Holm; bars "
+                 "overlap: they are not tiers), beside the number of disjoint tiers with datasets as units "
+                 "(varbench.report.tiers); varbench.discriminability."), Table(discrim)], nav="Discriminability"),
         Section("Statistics", stats_blocks(comp) + _wide_blocks(wide)),
         Section("Cost (good cells, successful runs)", [Table(cost)], nav="Cost"),
         Section("Ceiling (oracle; not ranked)", [Table(ceil)], nav="Ceiling"),
         Section("Low-quality cells (not averaged in)", [Table(low)], nav="Low quality"),
         Section("Failed runs", [Table(failed)], nav="Failed"),
     ]
-    return sections, comp, notes, [intro]
+    return sections, comp, dl, notes, [intro]
 
 
 MAGNITUDE_COLUMNS = MAGNITUDE_METRICS + ESTIMAND_METRICS
@@ -248,9 +271,12 @@ def _interaction_sections(data: ReportData, out: Path, plots: bool, written: lis
             "low-quality cells apart, one model per setting).")
     ranks = rank_table(data)
     _csv(ranks, out / "interaction_ranks.csv", written)
+    dl = dataset_level(data)
+    _csv(dl.tiers, out / "interaction_tiers.csv", written)
     body = [Section("Interaction track", [Text(text), Table(with_ci(tidy_labels(scores), data.metric_columns()))],
                     nav="Interactions"),
             Section(f"Mean rank within cells by {data.metric} (interaction track)", [Table(ranks, 2)], level=3),
+            Section("Tiers (interaction track, datasets as units)", tier_blocks(dl), level=3),
             Section("Statistics (interaction track)", stats_blocks(comparison(data)), level=3),
             Section("Failed interaction runs", [Table(failed)], level=3)]
     if figs or notes:
@@ -276,7 +302,7 @@ def write_report(data: ReportData | None, out: Path, source: str, cell: str | No
     sections: list[Section] = []
     intro: list = [Text(f"Source: {source}.")]
     if data is not None:
-        main, res.comparison, res.notes, more = _main_sections(data, out, cell, plots, res.paths, progress)
+        main, res.comparison, res.tiers, res.notes, more = _main_sections(data, out, cell, plots, res.paths, progress)
         sections += main
         intro += more
     if interactions is not None:
@@ -296,24 +322,6 @@ def write_report(data: ReportData | None, out: Path, source: str, cell: str | No
     res.paths += sorted({b.path for s in sections for b in s.blocks if isinstance(b, Figure)})
     (out / MANIFEST).write_text("\n".join(sorted({p.name for p in res.paths})) + "\n")
     return res
-
-
-def leaderboard_markdown(data: ReportData, source: str) -> str:
-    """The leaderboard page (mean rank across cells, pooled CI, coverage)."""
-    from varbench.report.render import markdown_table
-
-    board = leaderboard(data)
-    m = data.metric
-    shown = with_ci(board, [m]) if not board.empty else board
-    shown = shown[[c for c in shown.columns if c != "seconds"] + (["seconds"] if "seconds" in shown else [])]
-    comp = comparison(data)
-    return "\n".join([
-        "# varbench leaderboard", "",
-        f"Source: {source}. Methods ranked by mean rank of {m} ({data.spec.direction}) within cells (1 = best) over "
-        f"{data.scored['cell'].nunique()} good cells; {m} is the mean with a 95% t-CI over all those cells "
-        f"(pooled across datasets, clipped to the metric's range); low-quality cells "
-        f"({data.low['cell'].nunique()}) and ceilings excluded." + (" " + coverage_note(comp) if comp.left_out else ""),
-        "", markdown_table(shown, 3), ""])
 
 
 def files(paths: Sequence[Path]) -> str:
