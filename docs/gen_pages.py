@@ -23,7 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 # committed files the hand-written pages show, published as files/<path with "_" for "/">
-ASSETS = ("results/own_models/importance.png", "results/own_models/table.md")
+ASSETS = ("results/own_models/importance.png", "results/own_models/table.md", "results/verdicts/verdicts.md")
 STUDY_NOTE = ("*Generated from `{src}`. The commands below regenerate the committed results and take "
               "minutes to hours; the test suite checks that every script and experiment config they "
               "name exists (tests/test_docs.py) rather than running them.*\n\n")
