@@ -88,8 +88,11 @@ def test_v1_is_the_standard_experiments_design():
     assert held == list(seeds.datasets) + list(gens.datasets)
     assert held_range == f"range({seeds.seeds[0]},{seeds.seeds[-1] + 1})"
     assert all((conf_dir() / "dataset" / f"{d}.yaml").is_file() for d in held)
+    frozen = yaml.safe_load((conf_dir() / "leaderboard" / "v1.yaml").read_text())["methods"]
+    assert len(frozen) == 21 and "expected_gradients" not in frozen  # frozen before the fast suite grew
     for name in ("standard", "standard_heldout"):
-        assert "override /methods: fast" in (conf_dir() / "experiment" / f"{name}.yaml").read_text()
+        defaults = yaml.safe_load((conf_dir() / "experiment" / f"{name}.yaml").read_text())["defaults"]
+        assert {"override /methods": frozen} in defaults, name
 
 
 @pytest.mark.parametrize("change, message", [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,11 @@ class Design:
         seed = pd.to_numeric(runs["seed"], errors="coerce")
         keep = (runs["study"] == self.study) & runs["dataset"].isin(self.datasets) & seed.isin(self.seeds)
         return runs[keep]
+
+
+def _methods(value: Any) -> str:
+    """The protocol's methods as one string: a frozen list joined by commas, or a suite name."""
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def load_protocol(name: str | Path = DEFAULT_PROTOCOL) -> Protocol:
     if not isinstance(version, int):
         raise ValueError(f"{where}: version={version!r} is invalid: expected an integer")
     return Protocol(str(_need(raw, "name", where)), version, str(raw["metric"]), str(_need(raw, "model", where)),
-                    str(_need(raw, "methods", where)), parts, tuple(raw.get("run", ())), path)
+                    _methods(_need(raw, "methods", where)), parts, tuple(raw.get("run", ())), path)
 
 
 @dataclass
