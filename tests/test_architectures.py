@@ -71,7 +71,8 @@ def test_planted_variables_come_out_on_top(kind, planted, trained):
 def test_weight_methods_and_deeplift_refuse_in_one_line(kind, planted, trained):
     model = trained[kind]
     for fn in (first_layer, garson, olden, deeplift):
-        with pytest.raises(ValueError, match="supports chains of Dense, Activation, Dropout layers") as info:
+        with pytest.raises(ValueError, match=r": the network must be one chain of Dense, Activation, Dropout "
+                                             r"layers \(an MLP\); layer ") as info:
             fn(model, planted, np.random.default_rng(0))
         assert "\n" not in str(info.value)
 
@@ -141,3 +142,23 @@ def test_the_harness_config_binds_groups_and_refuses_them_set(compose_cfg):
     with pytest.raises(ConfigError, match=r"model.groups=.* is invalid: the groups are the dataset's one-hot"):
         resolve_cell(compose_cfg(["model=ft_transformer", "dataset=categorical", "+model.groups={a: [0, 1]}"]),
                      check_model=False)
+
+
+def test_a_table_with_a_string_column_gets_one_embedding_per_categorical(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONF_DIR
+
+    rng = np.random.default_rng(0)
+    city = rng.choice(["lyon", "oslo", "rome"], size=120)
+    x = rng.normal(size=120)
+    rows = [f"{a:.4f},{c},{a + (c == 'oslo'):.4f}" for a, c in zip(x, city)]
+    (tmp_path / "t.csv").write_text("x,city,y\n" + "\n".join(rows) + "\n")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["model=mlp_embed", "dataset=table", f"dataset.path={tmp_path / 't.csv'}",
+                                           "dataset.target=y", "cache.dir=null",
+                                           f"tracking.uri=sqlite:///{tmp_path}/m.db"])
+    spec = resolve_cell(cfg)  # builds the network once on the data's shape
+    assert spec.build.groups == {"city": [1, 2, 3]}
+    net = spec.build(spec.dataset.n_features, spec.dataset.task)
+    assert net.get_layer("embedding").get_config()["groups"] == [[1, 2, 3]]

@@ -13,7 +13,7 @@ def dense_kernels(model: TrainedModel) -> list[np.ndarray]:
     of Dense / Activation / Dropout layers (an MLP): weights read through an embedding, a
     residual block, a normalisation or attention would be numbers about another function, so
     anything else is refused in one line."""
-    return [layer.get_weights()[0] for layer in layer_chain(model.keras, "weight-based methods")
+    return [layer.get_weights()[0] for layer in layer_chain(model.keras, "weights read from the network")
             if layer.__class__.__name__ == "Dense"]
 
 

@@ -29,8 +29,8 @@ def layer_chain(net: Any, who: str) -> list[Any]:
         if kind == "InputLayer":
             continue
         if kind not in CHAIN_LAYERS:
-            raise ValueError(f"{who} supports chains of {', '.join(CHAIN_LAYERS)} layers (an MLP); "
-                             f"layer {layer.name!r} is a {kind}")
+            raise ValueError(f"{who}: the network must be one chain of {', '.join(CHAIN_LAYERS)} layers "
+                             f"(an MLP); layer {layer.name!r} is a {kind}")
         try:
             inp, out = layer.input, layer.output
         except (AttributeError, ValueError) as exc:
