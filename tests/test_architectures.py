@@ -128,6 +128,7 @@ def test_groups_are_bound_from_the_data_and_checked():
     bound = bind_groups(build_mlp_embed, X, {"c": [1, 2, 3]})
     assert isinstance(bound, GroupedBuild) and bound.groups == {"c": [1, 2, 3]}
     assert bind_groups(build_resmlp, X, {"c": [1, 2, 3]}) is build_resmlp  # takes no groups
+    assert bind_groups(build_mlp_embed, X, None) is build_mlp_embed  # no groups: refits on subsets work
     with pytest.raises(ValueError, match=r"group 'c' \(columns \[1, 2, 3\]\) is not one-hot"):
         bind_groups(build_mlp_embed, X * 2, {"c": [1, 2, 3]})
     with pytest.raises(ValueError, match=r"n_features=3 is invalid for this model.*column subset"):

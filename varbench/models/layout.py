@@ -75,7 +75,8 @@ class GroupedBuild:
 
 def bind_groups(build: Callable[..., Any], X: np.ndarray, groups: Mapping[str, Sequence[int]] | None,
                 key: str = "model") -> Callable[..., Any]:
-    """`build` itself if it takes no `groups`; else a `GroupedBuild` handing it the data's groups.
+    """`build` itself if it takes no `groups` or the data has none; else a `GroupedBuild` handing it
+    the data's one-hot groups.
     Refuses (ValueError naming `key`) a config that sets `groups` itself (the data decides them)
     and a group whose columns in X are not one-hot (0/1, one 1 per row): an embedding treats
     each group as one categorical variable.
@@ -99,4 +100,6 @@ def bind_groups(build: Callable[..., Any], X: np.ndarray, groups: Mapping[str, S
         if not (np.isin(block, (0.0, 1.0)).all() and np.all(block.sum(axis=1) == 1)):
             raise ValueError(f"{key} embeds each group as a categorical variable, but group {name!r} "
                              f"(columns {list(cols)}) is not one-hot in the training data")
+    if not layout.categorical:  # nothing to embed: the builder as it is (refits on column subsets work)
+        return build
     return GroupedBuild(build, {name: list(cols) for name, cols in layout.categorical}, int(X.shape[1]))
