@@ -6,18 +6,24 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 
+from conftest import CONF_DIR
 from varbench.config import ConfigError, resolve_cell
 from varbench.datasets.categorical import categorical
+from varbench.interactions.methods import nid
 from varbench.methods.gradients import deeplift, integrated_gradients
 from varbench.methods.perturbation import permutation
 from varbench.methods.variables import explain
 from varbench.methods.weights import first_layer, garson, olden
+from varbench.models.cache import load_or_train
 from varbench.models.embedding import build_mlp_embed
+from varbench.models.engine import architecture_key
 from varbench.models.ft_transformer import build_ft_transformer
 from varbench.models.layout import GroupedBuild, bind_groups, column_layout
 from varbench.models.resmlp import build_resmlp
 from varbench.models.trainer import TrainerConfig, train
+from varbench.pretrain import Cell, pretrain
 
 SMALL = {"mlp_embed": (build_mlp_embed, {"embed_dim": 3, "hidden": [16]}),
          "resmlp": (build_resmlp, {"d_main": 16, "d_hidden": 32, "n_blocks": 1}),
@@ -68,9 +74,9 @@ def test_planted_variables_come_out_on_top(kind, planted, trained):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_weight_methods_and_deeplift_refuse_in_one_line(kind, planted, trained):
+def test_weight_methods_nid_and_deeplift_refuse_in_one_line(kind, planted, trained):
     model = trained[kind]
-    for fn in (first_layer, garson, olden, deeplift):
+    for fn in (first_layer, garson, olden, deeplift, nid):
         with pytest.raises(ValueError, match=r": the network must be one chain of Dense, Activation, Dropout "
                                              r"layers \(an MLP\); layer ") as info:
             fn(model, planted, np.random.default_rng(0))
@@ -79,8 +85,6 @@ def test_weight_methods_and_deeplift_refuse_in_one_line(kind, planted, trained):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_own_trace_and_gradients_match_finite_differences(kind, planted, trained):
-    from varbench.models.engine import architecture_key
-
     model = trained[kind]
     assert architecture_key(model.keras) is None  # never shares a trace with a Dense stack
     X = planted.X_test[:4].astype(np.float64)
@@ -98,8 +102,6 @@ def test_own_trace_and_gradients_match_finite_differences(kind, planted, trained
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cache_round_trip_in_safe_mode(kind, planted, tmp_path):
-    from varbench.models.cache import load_or_train
-
     spec = SimpleNamespace(dataset=planted, build=bind_groups(small(kind), planted.X_train, planted.groups),
                            seed=0, trainer=TrainerConfig(epochs=2, patience=0, progress_every=0),
                            cache_dir=str(tmp_path), model_hash=f"arch_{kind}")
@@ -112,8 +114,6 @@ def test_cache_round_trip_in_safe_mode(kind, planted, tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_never_stacked_and_left_to_their_jobs(kind, planted, tmp_path):
-    from varbench.pretrain import Cell, pretrain
-
     build = bind_groups(small(kind), planted.X_train, planted.groups)
     cells = [Cell(SimpleNamespace(dataset=planted, build=build, seed=s, trainer=TrainerConfig(epochs=2),
                                   cache_dir=str(tmp_path), model_hash=f"{kind}{s}", dataset_name="categorical",
@@ -146,9 +146,6 @@ def test_the_harness_config_binds_groups_and_refuses_them_set(compose_cfg):
 
 
 def test_a_table_with_a_string_column_gets_one_embedding_per_categorical(tmp_path):
-    from hydra import compose, initialize_config_dir
-
-    from conftest import CONF_DIR
 
     rng = np.random.default_rng(0)
     city = rng.choice(["lyon", "oslo", "rome"], size=120)
