@@ -101,7 +101,7 @@ def test_own_trace_and_gradients_match_finite_differences(kind, planted, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_cache_round_trip_in_safe_mode(kind, planted, tmp_path):
+def test_cache_round_trip_in_safe_mode_and_same_seed_same_model(kind, planted, tmp_path):
     spec = SimpleNamespace(dataset=planted, build=bind_groups(small(kind), planted.X_train, planted.groups),
                            seed=0, trainer=TrainerConfig(epochs=2, patience=0, progress_every=0),
                            cache_dir=str(tmp_path), model_hash=f"arch_{kind}")
@@ -110,6 +110,9 @@ def test_cache_round_trip_in_safe_mode(kind, planted, tmp_path):
     loaded, cached = load_or_train(spec)
     assert cached and type(loaded.keras.layers[1]).__name__ == type(fresh.keras.layers[1]).__name__
     np.testing.assert_array_equal(loaded.predict(planted.X_test), fresh.predict(planted.X_test))
+    # same seed, same network: dropout (resmlp, the attention) draws from Keras's seeded stream
+    again = train(spec.build, planted.X_train, planted.y_train, planted.task, 0, spec.trainer)
+    np.testing.assert_array_equal(again.predict(planted.X_test), fresh.predict(planted.X_test))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -160,3 +163,4 @@ def test_a_table_with_a_string_column_gets_one_embedding_per_categorical(tmp_pat
     assert spec.build.groups == {"city": [1, 2, 3]}
     net = spec.build(spec.dataset.n_features, spec.dataset.task)
     assert net.get_layer("embedding").get_config()["groups"] == [[1, 2, 3]]
+

@@ -25,21 +25,24 @@ def build_ft_transformer(
 
     Where each design choice was read: the authors' package, yandex-research/rtdl-revisiting-models,
     file package/paper_tabular_dl_revisiting_models.py ("If the package diverges from the original
-    paper code, it is a bug"), cross-checked with the paper code bin/ft_transformer.py there.
+    paper code, it is a bug"), cross-checked with the `Tokenizer` and `Transformer` classes of
+    bin/ft_transformer.py there (the stored copy, at commit 10041ee, also carries a masked-token
+    modification; those two classes build [CLS] as a constant-1 first token with no bias).
 
     - Tokens (`varbench.models.layers.FeatureTokenizer`): numeric x_j -> x_j W_j + b_j, a weight
       and a bias vector per feature (`LinearEmbeddings`); a categorical -> its embedding plus a
       per-feature bias (`CategoricalFeatureEmbeddings`, bias=True), read here from its one-hot
       block (`groups`, bound from the dataset by `varbench.models.layout.bind_groups`).
     - [CLS]: one trainable token prepended to every row (`CLSEmbedding`).
-    - Blocks, pre-norm (`FTTransformerBackbone`: "the so called PreNorm variation is used";
+    - Blocks, pre-norm (`FTTransformerBackbone`: 'the so called "PreNorm" variation is used';
       "the very first normalization is skipped. This is CRUCIAL"): h + Attention(LN(h)), then
       h + FFN(LN(h)), with no LayerNorm before the first block's attention. The FFN is
       Linear(d_token -> 2 * hidden), ReGLU (a * relu(b) of its halves), dropout, Linear back, with
       hidden = int(d_token * ffn_factor) ("4 / 3 results in roughly the same number of
       parameters as 2.0 would with simple element-wise activations"); here the two halves are two
-      Dense layers (the same map). In the last block only [CLS] queries the attention ("for the
-      last attention, it is enough to process only [CLS]").
+      Dense layers (the same map). In the last block only [CLS] queries the attention (the
+      package's `x[:, :1] if i_block + 1 == n_blocks`; bin/ft_transformer.py: "for the last
+      attention, it is enough to process only [CLS]").
     - Readout: the [CLS] token's representation -> LayerNorm -> ReLU -> Linear (`output`).
     - Defaults (ours, small so it trains in seconds on the harness's data): d_token 16, 2 blocks,
       2 heads (the package's defaults start at d_block 96 and 8 heads); attention dropout 0.1 and

@@ -76,7 +76,7 @@ class FeatureTokenizer(_Layout):
     [CLS] first (`CLSEmbedding` prepends one trainable vector to every row); numeric column j
     as x_j * W_j + b_j with a weight and a bias vector per feature (`LinearEmbeddings`);
     categorical g as its embedding plus a bias vector per feature (`CategoricalFeatureEmbeddings`,
-    bias=True, "in the paper, we used bias=True"), the embedding read from the one-hot block."""
+    bias=True: "In the paper, we used `bias=True`"), the embedding read from the one-hot block."""
 
     def build(self, input_shape: Any) -> None:
         init = _uniform(self.dim)
