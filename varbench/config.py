@@ -19,6 +19,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from varbench.datasets.base import Dataset
+from varbench.models.layout import bind_groups
 from varbench.schema import ON_LOW_QUALITY, ConfigError, check_params, one_line, validate_config, validate_section
 
 __all__ = ["CellSpec", "ConfigError", "ON_LOW_QUALITY", "resolve_cell", "stable_hash", "check_model_builds",
@@ -232,6 +233,10 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
     k = top.scoring.k if top.scoring is not None else None
     if k is not None and k > dataset.n_features:
         raise ConfigError(f"scoring.k={k!r} is invalid: expected an integer in [1, n_features={dataset.n_features}]")
+    try:  # a builder that embeds categoricals takes the data's one-hot groups (varbench.models.layout)
+        build = bind_groups(build, dataset.X_train, dataset.groups)
+    except ValueError as exc:
+        raise ConfigError(one_line(exc)) from None
     if check_model:
         check_model_builds(build, dataset)
 

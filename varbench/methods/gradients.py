@@ -20,6 +20,7 @@ import numpy as np
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, Baseline, baseline_vector, sample_rows
 from varbench.methods.shapley import background_sample
+from varbench.models.chain import layer_chain
 from varbench.models.engine import map_blocks
 from varbench.models.trained import TrainedModel
 
@@ -326,22 +327,10 @@ def dense_chain(keras_model) -> list[Affine | Elementwise]:
     """Read a Keras model that is a plain chain input -> Dense / Activation / Dropout ... ->
     output as affine maps and elementwise activations (Dropout is the identity at inference).
     Raises ValueError for anything else (other layers, branches, shared layers, several
-    inputs or outputs)."""
-    if len(keras_model.inputs) != 1 or len(keras_model.outputs) != 1:
-        raise ValueError("DeepLIFT: the model must have exactly one input and one output")
+    inputs or outputs: `varbench.models.chain.layer_chain`)."""
     ops: list[Affine | Elementwise] = []
-    current = keras_model.inputs[0]
-    for layer in keras_model.layers:
+    for layer in layer_chain(keras_model, "DeepLIFT"):
         kind = layer.__class__.__name__
-        if kind == "InputLayer":
-            continue
-        try:
-            inp, out = layer.input, layer.output
-        except (AttributeError, ValueError) as exc:
-            raise ValueError(f"DeepLIFT: layer {layer.name!r} is not used exactly once in a chain") from exc
-        if inp is not current:
-            raise ValueError(f"DeepLIFT: layer {layer.name!r} does not follow the previous layer "
-                             "(only a single chain of layers is supported)")
         if kind == "Dense":
             weights = layer.get_weights()
             W = np.asarray(weights[0], np.float64)
@@ -352,12 +341,6 @@ def dense_chain(keras_model) -> list[Affine | Elementwise]:
                 ops.append(Elementwise(name))
         elif kind == "Activation":
             ops.append(Elementwise(_activation_name(layer)))
-        elif kind != "Dropout":
-            raise ValueError(f"DeepLIFT supports Dense, Activation and Dropout layers; layer "
-                             f"{layer.name!r} is a {kind}")
-        current = out
-    if current is not keras_model.outputs[0] or not any(isinstance(op, Affine) for op in ops):
-        raise ValueError("DeepLIFT: the model's output is not the end of a chain of Dense layers")
     return ops
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 import numpy as np
 
 from varbench.datasets.base import Dataset
+from varbench.models.chain import layer_chain
 from varbench.models.trained import TrainedModel
 
 
 def dense_kernels(model: TrainedModel) -> list[np.ndarray]:
-    """The kernels of the network's Dense layers, input to output."""
-    kernels = [layer.get_weights()[0] for layer in model.keras.layers
-               if layer.__class__.__name__ == "Dense"]
-    if not kernels:
-        raise ValueError("the model has no Dense layers: weight-based methods need an MLP")
-    return kernels
+    """The kernels of the network's Dense layers, input to output. The network must be one chain
+    of Dense / Activation / Dropout layers (an MLP): weights read through an embedding, a
+    residual block, a normalisation or attention would be numbers about another function, so
+    anything else is refused in one line."""
+    return [layer.get_weights()[0] for layer in layer_chain(model.keras, "weights read from the network")
+            if layer.__class__.__name__ == "Dense"]
 
 
 def first_layer(model: TrainedModel, data: Dataset, rng: np.random.Generator) -> np.ndarray:

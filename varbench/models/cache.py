@@ -54,6 +54,8 @@ def load_or_train(spec: Any) -> tuple[TrainedModel, bool]:
         try:
             import keras
 
+            import varbench.models.layers  # noqa: F401 - registers varbench's custom layers for safe mode
+
             meta = read_meta(meta_path)
             net = keras.models.load_model(path, safe_mode=True, compile=False)
             model = TrainedModel(keras=net, task=data.task,
