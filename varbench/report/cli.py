@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -79,7 +80,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--sweep", help="only runs of this sweep (its output dir)")
     p.add_argument("--out", default="outputs/report",
-                   help="output directory; the previous report's files there are replaced")
+                   help="output directory; the previous report's files there are replaced, nothing else is touched")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out folder that holds files varbench did not write (same names replaced)")
     p.add_argument("--quality-threshold", type=float, default=None,
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
@@ -102,16 +105,30 @@ def _fail(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry (`varbench report ...`): 0 on success, 1 if there is nothing to report or
-    logging failed, 2 for invalid arguments."""
-    args = parser().parse_args(argv)
+    logging failed, 2 for invalid arguments, a refused --out or an unusable store (one line;
+    VARBENCH_DEBUG=1 or HYDRA_FULL_ERROR=1 shows the traceback instead)."""
+    from varbench.outdir import OutDirError
+    from varbench.store_file import StoreError
+
+    try:
+        return _report(parser().parse_args(argv))
+    except (OutDirError, StoreError) as exc:
+        if "1" in (os.environ.get("VARBENCH_DEBUG"), os.environ.get("HYDRA_FULL_ERROR")):
+            raise
+        return _fail(exc)
+
+
+def _report(args: argparse.Namespace) -> int:
     progress = Progress(args.quiet)
     from varbench.report.plots import importance_cells, parse_cell
+    from varbench.outdir import OutDir
     from varbench.tracking import experiment_id, fetch_cells, fetch_table, open_existing_store
 
     study = args.study or ("standard" if args.leaderboard else None)
     args.metric = args.metric or (LEADERBOARD_METRIC if args.leaderboard else "spearman")
     try:
-        open_existing_store(args.uri)  # a mistyped --uri is an error, not a new empty store
+        od = OutDir(args.out, "report-leaderboard" if args.leaderboard else "report", args.force)
+        open_existing_store(args.uri, write=not args.no_mlflow_log)  # a mistyped --uri: an error, not a new store
         flt = build_filter(args.dataset, args.model, args.sweep, study)
         if args.cell:
             parse_cell(args.cell)
@@ -147,21 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         if data is None:
             print(f"no method runs of study {study!r} for the leaderboard")
             return 1
-        out.mkdir(parents=True, exist_ok=True)
         from varbench.report.tables import leaderboard
 
         text = leaderboard_markdown(data, source)
-        written = [out / "leaderboard.md", out / "leaderboard.csv"]
-        written[0].write_text(text)
-        leaderboard(data).to_csv(written[1], index=False)
+        od.write_text("leaderboard.md", text)
+        od.write_csv("leaderboard.csv", leaderboard(data))
         print(text)
     elif data is None and idata is None:  # only the selection track was run
-        written = selection_report(sel, out)
+        selection_report(sel, od)
         print((out / "selection.md").read_text())
     else:
         link, note = run_url(args.uri, experiment_id(args.uri, args.experiment))
-        res = write_report(data, out, source, args.cell, not args.no_plots, idata, link, note, progress)
-        written = res.paths + selection_report(sel, out)
+        res = write_report(data, od, source, args.cell, not args.no_plots, idata, link, note, progress)
+        selection_report(sel, od)
         if len(sel):
             print(f"selection track: {len(sel)} runs, see {out / 'selection.md'}")
         if idata is not None:
@@ -185,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                       + ", ".join(f"{m} ({n} cells)" for m, n in comp.left_out.items()))
         for n in res.notes:
             print(f"plot skipped: {n}")
+    written = od.finish()
     print(f"\nwrote {len(written)} files to {out}/ ({files(written)})")
     if not args.no_mlflow_log:
         kind = "leaderboard" if args.leaderboard else "full"
