@@ -172,7 +172,7 @@ def test_markdown_and_html_render_the_same_document(tmp_path):
     df = pd.DataFrame({"method": ["a<b>", "c"], "value": [0.12345, np.nan], "run": [Link("r1", "http://x/1"), ""]})
     doc = Document("T", [Section("S", [Text("- **bold** and `code`\n  more"), Table(df, 2), Figure(tmp_path / "line.png")])])
     md = to_markdown(doc)
-    assert "| a<b> | 0.12 | [r1](http://x/1) |" in md and "| c |  |  |" in md and "![line](line.png)" in md
+    assert "| a&lt;b&gt; | 0.12 | [r1](http://x/1) |" in md and "| c |  |  |" in md and "![line](line.png)" in md
     html = to_html(doc)
     assert "<li><strong>bold</strong> and <code>code</code><br>more</li>" in html
     assert "<td>a&lt;b&gt;</td><td class=\"num\">0.12</td><td><a href=\"http://x/1\">r1</a></td>" in html

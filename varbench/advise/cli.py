@@ -27,6 +27,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the real target's task (default: inferred)")
     p.add_argument("--overwrite", action="store_true",
                    help="allow replacing a report already in a results/ directory")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out folder that holds files varbench did not write (same names replaced)")
     p.add_argument("--tracking-uri", default=None, help="MLflow store (default: the config's, sqlite:///mlflow.db)")
     p.add_argument("--cache-dir", default=None, help="trained-model cache (default: the config's, .varbench/models)")
     return p
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = advise(args.data, args.target, out=out, budget=args.budget, model=args.model, snr=args.snr,
                         tracking_uri=args.tracking_uri, drop=args.drop, impute=args.impute, task=args.task,
-                        cache_dir=args.cache_dir, command=command)
+                        cache_dir=args.cache_dir, command=command, force=args.force or args.overwrite)
     except (ValueError, ConfigError) as exc:
         print(f"varbench advise: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 import varbench.advise.plan as plan
+from varbench.outdir import OutDir
 from varbench.advise.rank import CellInfo, partner_credit, quality, rank_methods, reachable, real_importance
 from varbench.advise.run import compose, run_all, validate
 
@@ -114,14 +115,15 @@ def _with_model(net: Any, path: str, target: str, methods: list[str], seeds: int
 def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None = None, budget: str = "default",
            model: str | None = None, snr: float = 4.0, tracking_uri: str | None = None,
            drop: list[str] | None = None, impute: str | None = None, task: str | None = None,
-           cache_dir: str | None = None, command: str = "") -> Path:
+           cache_dir: str | None = None, command: str = "", force: bool = False) -> Path:
     """Run the whole advice (module docstring) and return the path of report.md.
 
     data: a .csv/.parquet path or a DataFrame (written as Parquet into `out`); target: the column
     to predict; budget: a key of plan.BUDGETS; model: a saved Keras model taking the encoded table;
     snr: signal-to-noise variance ratio of the planted targets; tracking_uri, cache_dir: the MLflow
-    store and model cache (default: the config's). Raises ValueError (one line) for
-    bad input before anything is trained or logged."""
+    store and model cache (default: the config's); force: write into an `out` folder holding
+    files varbench did not write (varbench.outdir). Raises ValueError (one line) for bad input
+    or a refused `out` before anything is trained or logged."""
     from varbench.datasets.table import load_encoded
 
     start = time.perf_counter()
@@ -129,12 +131,11 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     if not (isinstance(snr, (int, float)) and snr > 0):
         raise ValueError(f"--snr={snr!r} is invalid: expected a number > 0")
     out = Path(out or DEFAULT_OUT)
+    od = OutDir(out, "advise", force)
     if isinstance(data, pd.DataFrame):
         frame = data
         enc = load_encoded(None, frame, target, drop=drop, impute=impute, task=task)
-        out.mkdir(parents=True, exist_ok=True)
-        path = str((out / "data.parquet").resolve())
-        frame.to_parquet(path)
+        path = str(od.write_bytes("data.parquet", frame.to_parquet()).resolve())
     else:
         path = str(Path(data).expanduser().resolve()) if Path(data).expanduser().exists() else str(data)
         enc = load_encoded(path, None, target, drop=drop, impute=impute, task=task)
@@ -207,19 +208,19 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
                "benchmark: methods": t_bench["methods"], "store queries and ranking": t_rank,
                "real target (train, methods)": t_real}
     timings["total before the report (incl. imports)"] = time.perf_counter() - start
-    report = render.write(out, facts, ranking, credit, real_importance(real_runs, variables), timings)
-    _log_report(uri, experiment, study, out)
+    report = render.write(od, facts, ranking, credit, real_importance(real_runs, variables), timings)
+    _log_report(uri, experiment, study, od.written)
     log.info("advise: report written to %s (%.0f s)", report, time.perf_counter() - start)
     return report
 
 
-def _log_report(uri: str, experiment: str, study: str, out: Path) -> None:
-    """The report's files as one MLflow run tagged kind=report."""
+def _log_report(uri: str, experiment: str, study: str, paths: list[Path]) -> None:
+    """The report's files (those this run wrote) as one MLflow run tagged kind=report."""
     from varbench.tracking import Tracker
 
     tracker = Tracker(uri, experiment)
     run = tracker.start_run("advise-report", {"kind": "report", "study": study})
-    for p in sorted(out.glob("*")):
+    for p in sorted(paths):
         if p.suffix in (".md", ".csv", ".png"):
             tracker.log_file(run, str(p))
     tracker.end_run(run, "FINISHED")

@@ -15,7 +15,8 @@ from varbench.report.metrics import METRICS
 from varbench.report.prepare import ReportData, numeric
 from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
 from varbench.report.recommend import coverage_note, recommendation
-from varbench.report.render import Document, Figure, Link, Section, Table, Text, markdown_table, to_html, to_markdown
+from varbench.report.render import (Document, Figure, Link, Section, Table, Text, markdown_table, md_document, md_text,
+                                    to_html, to_markdown)
 from varbench.report.stats import Comparison
 from varbench.report.tables import (ALPHA, ceiling_table, ci_table, comparison, cost_table, coverage, failed_table,
                                     leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
@@ -110,7 +111,7 @@ def _main_sections(data: ReportData, od: OutDir, cell: str | None, plots: bool, 
                               "note": comp.note}])
     od.write_csv("friedman.csv", friedman)
     rec = recommendation(data, comp)
-    od.write_text("recommendation.md", rec)
+    od.write_text("recommendation.md", md_text(rec))
     magnitude, discrim = magnitude_table(data), discrimination(data)
     od.write_csv("magnitude.csv", magnitude)
     od.write_csv("discriminability.csv", discrim)
@@ -204,7 +205,7 @@ def selection_report(runs: pd.DataFrame, od: OutDir) -> list[Path]:
           "power = relevant selected / relevant; mean with a 95% t interval over seeds.", "",
           markdown_table(with_ci(table, [m for m in SELECTION_METRICS + ("n_selected",) if m in table]))
           if not table.empty else "(no successful runs)", "", "## Failed selection runs", "", markdown_table(failed), ""]
-    return written + [od.write_text("selection.md", "\n".join(md))]
+    return written + [od.write_text("selection.md", md_document(md))]
 
 
 def _interaction_sections(data: ReportData, od: OutDir, plots: bool,
@@ -275,14 +276,12 @@ def write_report(data: ReportData | None, out: Path | OutDir, source: str, cell:
 
 def leaderboard_markdown(data: ReportData, source: str) -> str:
     """The leaderboard page (mean rank across cells, pooled CI, coverage)."""
-    from varbench.report.render import markdown_table
-
     board = leaderboard(data)
     m = data.metric
     shown = with_ci(board, [m]) if not board.empty else board
     shown = shown[[c for c in shown.columns if c != "seconds"] + (["seconds"] if "seconds" in shown else [])]
     comp = comparison(data)
-    return "\n".join([
+    return md_document([
         "# varbench leaderboard", "",
         f"Source: {source}. Methods ranked by mean rank of {m} ({data.spec.direction}) within cells (1 = best) over "
         f"{data.scored['cell'].nunique()} good cells; {m} is the mean with a 95% t-CI over all those cells "
