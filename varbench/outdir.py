@@ -28,6 +28,7 @@ from typing import Any
 MANIFEST = ".varbench_files.json"
 LEGACY = "report_files.txt"  # the unhashed manifest of older reports: never trusted
 FORMAT = "varbench-outputs/1"
+FORCE_HELP = "write into an --out folder that holds files varbench did not write (same names replaced)"
 
 
 class OutDirError(ValueError):

@@ -9,6 +9,7 @@ import sys
 
 def parser() -> argparse.ArgumentParser:
     from varbench.advise.plan import BUDGETS
+    from varbench.outdir import FORCE_HELP
 
     p = argparse.ArgumentParser(prog="varbench advise", description=(
         "Plant known targets on your table's covariates, rank the importance methods for data like "
@@ -27,8 +28,7 @@ def parser() -> argparse.ArgumentParser:
                    help="the real target's task (default: inferred)")
     p.add_argument("--overwrite", action="store_true",
                    help="allow replacing a report already in a results/ directory")
-    p.add_argument("--force", action="store_true",
-                   help="write into an --out folder that holds files varbench did not write (same names replaced)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--tracking-uri", default=None, help="MLflow store (default: the config's, sqlite:///mlflow.db)")
     p.add_argument("--cache-dir", default=None, help="trained-model cache (default: the config's, .varbench/models)")
     return p

@@ -41,7 +41,7 @@ from varbench.bench.roofline import bench_ig, bench_roofline  # noqa: E402
 from varbench.bench.study import bench_study  # noqa: E402
 from varbench.bench.threads import bench_threads  # noqa: E402
 from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
-from varbench.outdir import OutDir, OutDirError  # noqa: E402
+from varbench.outdir import FORCE_HELP, OutDir, OutDirError  # noqa: E402
 
 __all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT_MET", "NOT_RUN", "QUICK", "TINY", "Context", "Result", "Section",
            "Sizes", "SECTIONS", "fmt", "library_of", "main", "median", "peak_bytes", "render", "run",
@@ -107,8 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="varbench bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
     parser.add_argument("--out", default="outputs/bench", help="folder for performance.md and bench.json")
-    parser.add_argument("--force", action="store_true",
-                        help="write into an --out folder that holds files varbench did not write (same names replaced)")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.add_argument("--write-results", action="store_true",
                         help="also overwrite the committed results/performance.md and results/bench.json")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))

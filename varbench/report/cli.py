@@ -14,6 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from varbench.outdir import FORCE_HELP
 from varbench.report.metrics import METRICS
 
 # the standard leaderboard's metric: it separates methods where tie-saturated Spearman does not
@@ -81,8 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", help="only runs of this sweep (its output dir)")
     p.add_argument("--out", default="outputs/report",
                    help="output directory; the previous report's files there are replaced, nothing else is touched")
-    p.add_argument("--force", action="store_true",
-                   help="write into an --out folder that holds files varbench did not write (same names replaced)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--quality-threshold", type=float, default=None,
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
