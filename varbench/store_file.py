@@ -33,6 +33,11 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]).expanduser() if uri.startswith("sqlite:///") else None
 
 
+def writable(path: Path) -> bool:
+    """Whether this process may write `path` (a file, or a folder to create files in)."""
+    return os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0))
+
+
 def _existing_parent(path: Path) -> Path:
     p = path.resolve().parent
     while not p.exists() and p != p.parent:
@@ -64,7 +69,7 @@ def check_sqlite(uri: str, write: bool = True) -> None:
     shown = path.resolve()
     if not os.path.lexists(path):
         folder = _existing_parent(path)
-        if write and not os.access(folder, os.W_OK | os.X_OK):
+        if write and not writable(folder):
             raise StoreError(f"tracking store {shown} cannot be created: {folder} is read-only; make it "
                              f"writable {OTHER}")
         return
@@ -83,7 +88,7 @@ def check_sqlite(uri: str, write: bool = True) -> None:
         raise StoreError(_corrupt(shown))
     if write:
         for what, p in (("the file", path), ("its folder", path.resolve().parent)):
-            if not os.access(p, os.W_OK):
+            if not writable(p):
                 raise StoreError(_read_only(shown, what))
     _probe(path, write)
 

@@ -106,14 +106,17 @@ def _fail(exc: Exception) -> int:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry (`varbench report ...`): 0 on success, 1 if there is nothing to report or
     logging failed, 2 for invalid arguments, a refused --out or an unusable store (one line;
-    VARBENCH_DEBUG=1 or HYDRA_FULL_ERROR=1 shows the traceback instead)."""
+    --debug, or HYDRA_FULL_ERROR=1 set by the user, shows the traceback instead)."""
     from varbench.outdir import OutDirError
     from varbench.store_file import StoreError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or (os.environ.get("HYDRA_FULL_ERROR") == "1"
+                                  and os.environ.get("VARBENCH_FULL_ERROR") != "set")  # as varbench.cli
     try:
-        return _report(parser().parse_args(argv))
+        return _report(parser().parse_args([a for a in argv if a != "--debug"]))
     except (OutDirError, StoreError) as exc:
-        if "1" in (os.environ.get("VARBENCH_DEBUG"), os.environ.get("HYDRA_FULL_ERROR")):
+        if debug:
             raise
         return _fail(exc)
 
