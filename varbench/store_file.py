@@ -45,12 +45,13 @@ def _existing_parent(path: Path) -> Path:
     return p
 
 
-def check_sqlite(uri: str, write: bool = True) -> None:
+def check_sqlite(uri: str, write: bool = True, content: bool = True) -> None:
     """Raise StoreError unless the store of `uri` can be used: an existing file must be a
     non-empty, readable SQLite database, not locked by another process for longer than
     LOCK_WAIT seconds and, when `write`, writable along with its folder. A store that does not
     exist yet passes when its folder can be created and written (MLflow creates it). Other URIs
-    pass unchecked.
+    pass unchecked. `content=False` checks only the permissions (for a store another process
+    may be creating right now: check its content under `tracking.store_lock`).
 
     Examples
     --------
@@ -75,6 +76,12 @@ def check_sqlite(uri: str, write: bool = True) -> None:
         return
     if not path.is_file():
         raise StoreError(f"tracking store {shown} is not a file; {OTHER}")
+    if write:
+        for what, p in (("the file", path), ("its folder", path.resolve().parent)):
+            if not writable(p):
+                raise StoreError(_read_only(shown, what))
+    if not content:
+        return
     if path.stat().st_size == 0:
         raise StoreError(f"tracking store {shown} is empty (0 bytes), not an MLflow store; varbench will not "
                          f"replace it: move it aside (or delete it if it held nothing) {OTHER}")
@@ -86,10 +93,6 @@ def check_sqlite(uri: str, write: bool = True) -> None:
                          f"{OTHER}") from None
     if head != SQLITE_HEADER:
         raise StoreError(_corrupt(shown))
-    if write:
-        for what, p in (("the file", path), ("its folder", path.resolve().parent)):
-            if not writable(p):
-                raise StoreError(_read_only(shown, what))
     _probe(path, write)
 
 

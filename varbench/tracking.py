@@ -171,10 +171,11 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str) -> None:
         check_reachable(uri)
-        check_sqlite(uri)  # never let MLflow replace an empty file or meet a damaged one
+        check_sqlite(uri, content=False)  # a read-only store or folder, before the lock file is made there
         self.uri = uri
         self.open_runs: set[str] = set()
         with store_lock(uri):
+            check_sqlite(uri)  # under the lock (no store half-created): never replace an empty or damaged file
             self._open(uri, experiment)
 
     def _open(self, uri: str, experiment: str) -> None:
