@@ -190,3 +190,20 @@ def test_a_fault_met_later_is_one_line(tmp_path, good_store, monkeypatch):
     monkeypatch.setattr(MlflowClient, "create_run", lambda *a, **k: (_ for _ in ()).throw(RuntimeError(FULL)))
     with pytest.raises(store_file.StoreError, match=f"holding tracking store {db.resolve()} is full"):
         tracker.start_run("x", {"kind": "cell"})
+
+
+def test_report_on_a_full_disk_is_one_line(tmp_path, good_store, monkeypatch, capsys):
+    """`varbench report` whose files meet a full disk: one line, the store untouched, no file left."""
+    import errno
+
+    from varbench import outdir
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(good_store, db)
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tmp_path)
+    monkeypatch.setattr(outdir, "_fill", lambda fd, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    assert run_report(f"sqlite:///{db}", monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and [line for line in err.splitlines() if "the disk is full" in line]
+    assert snapshot(tmp_path) == before and not list((tmp_path / "rep").iterdir())

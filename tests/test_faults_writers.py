@@ -150,18 +150,22 @@ def test_planted_manifest_deletes_nothing(data, tmp_path):
     assert "../outside.txt" not in read_manifest(out) and "data.csv" not in read_manifest(out)
 
 
-def test_a_full_disk_keeps_the_previous_report(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("code", "said"), [(errno.ENOSPC, "the disk is full; free space"),
+                                           (errno.EROFS, "the file system is read-only; choose a writable")])
+def test_a_failed_write_keeps_the_previous_report(code, said, data, tmp_path, monkeypatch):
+    """A full disk or a read-only folder (simulated at the one place bytes reach the disk: root
+    ignores permissions, and a real full disk would need a mount)."""
     out = tmp_path / "out"
     write_report(data, out, "test", plots=False)
     before = snapshot(tmp_path)
 
-    def full(fd, payload):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def fail(fd, payload):
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(outdir, "_fill", full)
+    monkeypatch.setattr(outdir, "_fill", fail)
     with pytest.raises(OutDirError) as exc:
         write_report(data, out, "test", plots=False)
-    assert str(exc.value).count("\n") == 0 and "the disk is full" in str(exc.value) and "kept" in str(exc.value)
+    assert str(exc.value).count("\n") == 0 and said in str(exc.value) and "kept" in str(exc.value)
     assert snapshot(tmp_path) == before                           # no temporary file left, nothing replaced
 
 

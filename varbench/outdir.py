@@ -96,11 +96,12 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def _failed(path: Path, exc: OSError) -> str:
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
             errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
             errno.EPERM: "permission denied"}.get(exc.errno or 0, exc.strerror or str(exc))
-    return (f"could not write {path}: {what}; free space or choose another --out (the files already "
-            "there are kept)")
+    return (f"could not write {path}: {what}; {'free space or choose' if full else 'choose a writable folder as'}"
+            " another --out (the files already there are kept)")
 
 
 def _plain_name(name: str) -> bool:

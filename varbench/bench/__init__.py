@@ -115,10 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--write-results refreshes the committed results in full mode: drop --quick")
     try:
         out = OutDir(args.out, "bench", args.force)  # refused before the benchmarks run
-    except OutDirError as exc:
+        report = run(QUICK if args.quick else FULL, out, write_results=args.write_results)
+    except OutDirError as exc:  # a refused --out, or a write that failed (full disk, read-only folder)
         print(f"varbench bench: {exc}", file=sys.stderr)
         return 2
-    report = run(QUICK if args.quick else FULL, out, write_results=args.write_results)
     print(report.text.split("## Summary", 1)[1].split("## Misses", 1)[0].strip())
     print(f"\nwrote {Path(args.out) / 'performance.md'} and {Path(args.out) / 'bench.json'}"
           + (f" (and {RESULTS}/)" if args.write_results else ""))
