@@ -217,3 +217,36 @@ def test_advise_report_escapes_column_names_and_errors(tmp_path):
         assert {_pipes(line) for line in lines} == {_pipes(lines[0])}, lines
     assert set(read_manifest(tmp_path / "adv")) == {"ranking.csv", "partner_credit.csv", "real_importance.csv",
                                                     "ranking.png", "real_importance.png", "report.md"}
+
+
+def test_a_disk_filling_midway_leaves_no_file_unrecorded(data, tmp_path, monkeypatch):
+    """The disk fills at the k-th write (a csv, a figure, the manifest after the figures, the last
+    page): the folder never holds a file its manifest does not record, so the next report needs
+    no --force; nothing outside is touched."""
+    out = tmp_path / "out"
+    (tmp_path / "mine.txt").write_text("mine")
+    real, calls, names = outdir._fill, {"n": 0, "limit": 10 ** 9}, []
+
+    def filling(fd, payload):
+        calls["n"] += 1
+        names.append(os.readlink(f"/proc/self/fd/{fd}").split("/")[-1])  # .NAME.xxxxxxxx.tmp
+        if calls["n"] > calls["limit"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd, payload)
+
+    monkeypatch.setattr(outdir, "_fill", filling)
+    write_report(data, out, "test")
+    names.clear()
+    write_report(data, out, "test")
+    first_png = next(i for i, n in enumerate(names) if ".png." in n)
+    after_pngs = next(i for i in range(first_png, len(names)) if ".png." not in names[i])  # their manifest save
+    assert names[after_pngs].startswith(f".{MANIFEST}.")
+    for limit in (0, 3, first_png + 1, after_pngs, len(names) - 2):
+        calls.update(n=0, limit=limit)
+        with pytest.raises(OutDirError, match="the disk is full"):
+            write_report(data, out, "test")
+        OutDir(out, "report")                                      # no file there that varbench did not record
+        assert (tmp_path / "mine.txt").read_text() == "mine"
+    calls.update(n=0, limit=10 ** 9)
+    write_report(data, out, "test")
+    assert set(read_manifest(out)) | {MANIFEST} == set(os.listdir(out))

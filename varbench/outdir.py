@@ -23,7 +23,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 MANIFEST = ".varbench_files.json"
 LEGACY = "report_files.txt"  # the unhashed manifest of older reports: never trusted
@@ -49,9 +49,10 @@ def file_hash(path: Path) -> str | None:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, a device, a pipe
+        os.close(fd)
+        return None
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            return None
         h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
@@ -165,7 +166,10 @@ class OutDir:
 
     def _ours(self, name: str, recorded: dict[str, Any]) -> bool:
         entry = recorded.get(name)
-        return isinstance(entry, dict) and file_hash(self.path / name) == entry.get("sha256")
+        if not isinstance(entry, dict):
+            return False
+        digest = file_hash(self.path / name)
+        return digest is not None and digest in (entry.get("sha256"), entry.get("was"))
 
     # ------------------------------------------------------------------ writing
     def folder(self) -> Path:
@@ -183,10 +187,18 @@ class OutDir:
         return self.folder() / name
 
     def write_bytes(self, name: str, data: bytes) -> Path:
-        """Write one file (temporary file, then rename) and record it in the manifest."""
+        """Write one file (temporary file, then rename), recorded in the manifest first: if the
+        write fails, the file there (this writer's earlier one, kept as "was") is still its own."""
         path = self.target(name)
+        digest = hashlib.sha256(data).hexdigest()
+        old = self.manifest.get(name)
+        self.manifest[name] = {"sha256": digest, "writer": self.writer, **({"was": old["sha256"]} if old else {})}
+        self._save()
         write_atomic(path, data)
-        return self._record(path, hashlib.sha256(data).hexdigest())
+        self.manifest[name] = {"sha256": digest, "writer": self.writer}  # saved with the next change
+        if path not in self.written:
+            self.written.append(path)
+        return path
 
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
@@ -202,21 +214,48 @@ class OutDir:
         return self.write_bytes(name, buf.getvalue())
 
     def record(self, path: Path) -> Path:
-        """Record a file another function wrote into this folder with `write_atomic`."""
-        path = Path(path)
-        if path.parent.resolve() != self.path.resolve() or not _plain_name(path.name):
-            raise OutDirError(f"{path} is not a file directly inside {self.path}")
-        digest = file_hash(path)
-        if digest is None:
-            raise OutDirError(f"{path} is not a regular file")
-        return self._record(path, digest)
+        """Record a file another function just wrote into this folder with `write_atomic`."""
+        return self._adopt([Path(path)])[0]
 
-    def _record(self, path: Path, digest: str) -> Path:
-        self.manifest[path.name] = {"sha256": digest, "writer": self.writer}
-        if path not in self.written:
-            self.written.append(path)
-        self._save()
-        return path
+    def _adopt(self, paths: list[Path]) -> list[Path]:
+        """Record files just written here, with one manifest save; if it cannot be saved (a full
+        disk), the files are removed again: never left unrecorded."""
+        digests, olds = {}, {}
+        for path in paths:
+            if path.parent.resolve() != self.path.resolve() or not _plain_name(path.name):
+                raise OutDirError(f"{path} is not a file directly inside {self.path}")
+            digests[path] = file_hash(path)
+            if digests[path] is None:
+                raise OutDirError(f"{path} is not a regular file")
+            olds[path.name] = self.manifest.get(path.name)
+            self.manifest[path.name] = {"sha256": digests[path], "writer": self.writer}
+        try:
+            self._save()
+        except OutDirError:
+            for path, digest in digests.items():
+                if file_hash(path) == digest:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+            for name, old in olds.items():
+                self.manifest.pop(name)
+                if old:
+                    self.manifest[name] = old
+            raise
+        self.written += [p for p in paths if p not in self.written]
+        return paths
+
+    @contextlib.contextmanager
+    def adopting(self) -> Iterator[Path]:
+        """A block that draws files into the folder with `write_atomic` (figures): every file that
+        appears or changes there meanwhile is recorded as this writer's, also when the block fails."""
+        folder = self.folder()
+        before = {n: file_hash(folder / n) for n in os.listdir(folder)}
+        try:
+            yield folder
+        finally:
+            self._adopt([folder / n for n in sorted(os.listdir(folder)) if _plain_name(n)
+                         and not (n.startswith(".") and n.endswith(".tmp"))
+                         and file_hash(folder / n) not in (None, before.get(n))])
 
     def _save(self) -> None:
         files = {k: v for k, v in sorted(self.manifest.items())}
@@ -228,12 +267,11 @@ class OutDir:
         now = {p.name for p in self.written}
         stale = [n for n, e in self.manifest.items() if e.get("writer") == self.writer and n not in now]
         for name in stale:
-            path = self.path / name
-            if file_hash(path) == self.manifest[name].get("sha256"):
+            if self._ours(name, self.manifest):
                 with contextlib.suppress(OSError):
-                    path.unlink()
+                    (self.path / name).unlink()
             del self.manifest[name]
-        if stale and self.path.is_dir():
+        if self.path.is_dir():
             self._save()
         return list(self.written)
 
@@ -253,4 +291,5 @@ def read_manifest(folder: Path) -> dict[str, dict[str, str]] | None:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("files"), dict):
         return None
     return {n: e for n, e in doc["files"].items()
-            if _plain_name(n) and isinstance(e, dict) and isinstance(e.get("sha256"), str)}
+            if _plain_name(n) and isinstance(e, dict) and isinstance(e.get("sha256"), str)
+            and isinstance(e.get("was", ""), str)}

@@ -33,6 +33,18 @@ MAX_TAG = 5000
 MAX_PARAM = 6000
 
 
+class _RaisedNotLogged(logging.Filter):
+    """MLflow logs every database error with its traceback before raising it (a full disk printed
+    two tracebacks); varbench reports the raised error itself: one line, or the traceback with
+    --debug (VARBENCH_DEBUG=1), when this log is let through too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR or os.environ.get("VARBENCH_DEBUG") == "1"
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_RaisedNotLogged())
+
+
 def _retry(fn: Callable[[], T], what: str, attempts: int = 8, uri: str = "") -> T:
     """Call fn, retrying with jittered exponential backoff on transient store errors
     (sqlite "database is locked" under concurrent writers, a restarting server). A store fault

@@ -139,11 +139,12 @@ def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, cred
     od = out if isinstance(out, OutDir) else OutDir(out, "advise", force)
     for name, df in (("ranking.csv", ranking), ("partner_credit.csv", credit), ("real_importance.csv", real)):
         od.write_csv(name, df)
-    plots = [ranking_plot(ranking, od.folder() / "ranking.png", f"Methods on targets planted on {facts['name']}",
-                          facts.get("reachable")),
-             importance_plot(real, od.folder() / "real_importance.png", f"Real target `{facts['target']}`: share of "
-                                                                        "importance (95% CI over trainings)")]
-    plots = [od.record(p) for p in plots if p is not None]
+    with od.adopting() as folder:
+        plots = [ranking_plot(ranking, folder / "ranking.png", f"Methods on targets planted on {facts['name']}",
+                              facts.get("reachable")),
+                 importance_plot(real, folder / "real_importance.png", f"Real target `{facts['target']}`: share "
+                                                                        "of importance (95% CI over trainings)")]
+    plots = [p for p in plots if p is not None]
     enc = facts["encoding"]
     lines = [f"# Which importance method to trust on `{facts['name']}`", "",
              f"Command: `{facts['command']}`", "", "## Recommendation", ""]

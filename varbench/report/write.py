@@ -120,9 +120,8 @@ def _main_sections(data: ReportData, od: OutDir, cell: str | None, plots: bool, 
         from varbench.report.plots import report_figures
 
         progress("figures")
-        figs, notes = report_figures(data, od.folder(), comp, scores, cell, ranks)
-        for p, _ in figs:
-            od.record(p)
+        with od.adopting() as folder:
+            figs, notes = report_figures(data, folder, comp, scores, cell, ranks)
     n_good = data.ranked["cell"].nunique()
     n_low = data.low["cell"].nunique()
     intro = Text(
@@ -218,9 +217,8 @@ def _interaction_sections(data: ReportData, od: OutDir, plots: bool,
     if plots:
         from varbench.report.plots import interaction_figures
 
-        figs, notes = interaction_figures(data, od.folder(), scores)
-        for p, _ in figs:
-            od.record(p)
+        with od.adopting() as folder:
+            figs, notes = interaction_figures(data, folder, scores)
     text = ("Pairwise interaction detection against the known interacting pairs: ROC AUC and average precision of "
             "true pairs vs the rest, R-precision (precision at the number of true pairs); mean with a 95% t interval "
             "over seeds, clipped to [0, 1]; same preparation as the main track (newest run per cell and method, "
