@@ -250,3 +250,15 @@ def test_a_disk_filling_midway_leaves_no_file_unrecorded(data, tmp_path, monkeyp
     calls.update(n=0, limit=10 ** 9)
     write_report(data, out, "test")
     assert set(read_manifest(out)) | {MANIFEST} == set(os.listdir(out))
+
+
+def test_a_killed_writers_temporary_file_blocks_nothing_and_stays(tmp_path):
+    od = OutDir(tmp_path / "out", "w")
+    od.write_text("a.md", "x")
+    od.finish()
+    left = tmp_path / "out" / ".a.md.k1ll3d_x.tmp"             # write_atomic's temporary file, writer killed
+    left.write_text("partial")
+    again = OutDir(tmp_path / "out", "w")                        # not refused ...
+    again.write_text("a.md", "y")
+    again.finish()
+    assert left.read_text() == "partial"                          # ... and not deleted (nothing records it)

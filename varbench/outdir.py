@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -28,6 +29,8 @@ from typing import Any, Iterator
 MANIFEST = ".varbench_files.json"
 LEGACY = "report_files.txt"  # the unhashed manifest of older reports: never trusted
 FORMAT = "varbench-outputs/1"
+_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # write_atomic's temporary files (left by a killed writer):
+# ignored, never trusted nor deleted
 FORCE_HELP = "write into an --out folder that holds files varbench did not write (same names replaced)"
 
 
@@ -153,7 +156,7 @@ class OutDir:
         self.path = real
         recorded = read_manifest(real)
         foreign = sorted(n for n in os.listdir(real) if not (n == MANIFEST and recorded is not None)
-                         and not self._ours(n, recorded or {}))
+                         and not _TEMP.match(n) and not self._ours(n, recorded or {}))
         if foreign and not self.force:
             legacy = (f" ({LEGACY} of an older varbench lists names without hashes: its files cannot be "
                       "told from yours)" if LEGACY in foreign else "")
@@ -253,8 +256,7 @@ class OutDir:
         try:
             yield folder
         finally:
-            self._adopt([folder / n for n in sorted(os.listdir(folder)) if _plain_name(n)
-                         and not (n.startswith(".") and n.endswith(".tmp"))
+            self._adopt([folder / n for n in sorted(os.listdir(folder)) if _plain_name(n) and not _TEMP.match(n)
                          and file_hash(folder / n) not in (None, before.get(n))])
 
     def _save(self) -> None:
