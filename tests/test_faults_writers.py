@@ -220,8 +220,9 @@ def test_advise_report_escapes_column_names_and_errors(tmp_path):
 
 
 def test_a_disk_filling_midway_leaves_no_file_unrecorded(data, tmp_path, monkeypatch):
-    """The disk fills at the k-th write (a csv, a figure, the manifest save after the figures): the folder never holds a file its manifest does not record, so the next report needs
-    no --force; nothing outside is touched."""
+    """The disk fills at the k-th write (a csv, a figure, the manifest save after the figures):
+    the folder never holds a file its manifest does not record, so the next report needs no
+    --force; nothing outside is touched."""
     out = tmp_path / "out"
     (tmp_path / "mine.txt").write_text("mine")
     real, calls, names = outdir._fill, {"n": 0, "limit": 10 ** 9}, []
