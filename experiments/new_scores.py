@@ -9,13 +9,14 @@ metric the discriminability over all cells (significant Wilcoxon-Holm pairs, CD-
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from varbench.discriminability import discriminability_table
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.report import markdown_table
+from varbench.report.render import md_document
 from varbench.report.stats import t_interval
 
 METRICS = ("spearman", "irrelevant_share", "importance_tv", "ndcg", "relevant_spearman", "decoy_share",
@@ -49,21 +50,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--exclude", nargs="*", default=["random", "oracle"], help="methods left out of the groups")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
+    od = OutDir(args.out, "new_scores.py", args.force)  # refused before any work
     runs = pd.read_csv(args.runs)
     runs = runs[(runs["status"] == "ok") & runs["importance"].notna()].copy()
     runs["cell"] = _cell(runs)
     metrics = [m for m in METRICS if m in runs]
-    out = Path(args.out)
     ranked = runs[~runs["method"].isin(args.exclude)]
     disc = discriminability_table(ranked, metrics)
-    disc.to_csv(out / "discriminability.csv", index=False)
+    od.write_csv("discriminability.csv", disc)
     text = ["# New scores vs Spearman", "",
             f"Source: {args.runs}. Mean [95% t interval] over cells; lower is better for irrelevant_share, "
             "importance_tv, decoy_share, estimand_tv.", "",
             f"## Discriminability over all cells (methods except {', '.join(args.exclude)})", "",
             markdown_table(disc), "", "## Per dataset", "", by_dataset(runs, metrics)]
-    (out / "new_scores.md").write_text("\n".join(text) + "\n")
+    od.write_text("new_scores.md", md_document(text) + "\n")
+    od.finish()
     print(disc.to_string(index=False))
     return 0
 

@@ -214,9 +214,13 @@ def test_main_parses_arguments_and_fails_on_disagreement(monkeypatch, tmp_path, 
         return bench.Report("# P\n\n## Summary\n\n| a |\n\n## Misses\n", {}, disagreements)
 
     monkeypatch.setattr(bench, "run", fake_run)
-    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
-    assert seen == {"sizes": bench.QUICK, "out": str(tmp_path), "write_results": False}
-    assert bench.main([]) == 0 and seen == {"sizes": bench.FULL, "out": "outputs/bench", "write_results": False}
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--quick", "--out", "q"]) == 0
+    assert (seen["sizes"], seen["out"].path, seen["write_results"]) == (bench.QUICK, Path("q"), False)
+    assert bench.main([]) == 0 and (seen["sizes"], seen["out"].path) == (bench.FULL, Path("outputs/bench"))
+    (tmp_path / "mine.txt").write_text("mine")                   # a folder with the user's files: refused, run not called
+    seen.clear()
+    assert bench.main(["--out", "."]) == 2 and not seen and "--force" in capsys.readouterr().err
     assert bench.main(["--write-results"]) == 0 and seen["write_results"] is True
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--write-results"])  # the committed results are full mode only

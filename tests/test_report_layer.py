@@ -2,6 +2,7 @@
 tests, metric directions and ranges, the interaction track through the shared preparation, and
 report files that replace the previous report's."""
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 from scipy import stats as sps
 
 from varbench import report
+from varbench.outdir import OutDirError, read_manifest
 from varbench.report.metrics import METRICS, metric
 from varbench.report.prepare import INTERACTION_HEADLINE, prepare
 from varbench.report.render import Document, Figure, Link, Section, Table, Text, to_html, to_markdown
@@ -145,13 +147,17 @@ def test_interaction_track_goes_through_the_same_preparation(tmp_path):
 
 def test_a_report_replaces_the_previous_one(tmp_path, partial):
     (tmp_path / "notes.txt").write_text("mine")
-    first = report.write_report(partial, tmp_path, "test", cell="linear/mlp/3")
+    with pytest.raises(OutDirError, match="holds 1 file.*notes.txt.*--force"):    # a folder with the user's files
+        report.write_report(partial, tmp_path, "test")
+    assert os.listdir(tmp_path) == ["notes.txt"]
+    first = report.write_report(partial, tmp_path, "test", cell="linear/mlp/3", force=True)
     assert (tmp_path / "importance_linear_mlp_seed3.png").exists()
-    second = report.write_report(partial, tmp_path, "test", cell="linear/mlp/1")
+    second = report.write_report(partial, tmp_path, "test", cell="linear/mlp/1", force=True)
     assert not (tmp_path / "importance_linear_mlp_seed3.png").exists()        # no stale plot
     assert (tmp_path / "importance_linear_mlp_seed1.png").exists() and (tmp_path / "notes.txt").read_text() == "mine"
-    listed = set((tmp_path / "report_files.txt").read_text().split())
-    assert listed == {p.name for p in second.paths} and "importance_linear_mlp_seed3.png" in {p.name for p in first.paths}
+    listed = read_manifest(tmp_path)
+    assert set(listed) == {p.name for p in second.paths} and "importance_linear_mlp_seed3.png" in {p.name for p in first.paths}
+    assert all(e["writer"] == "report" for e in listed.values())
 
 
 def test_markdown_and_html_render_the_same_document(tmp_path):
@@ -166,7 +172,7 @@ def test_markdown_and_html_render_the_same_document(tmp_path):
     df = pd.DataFrame({"method": ["a<b>", "c"], "value": [0.12345, np.nan], "run": [Link("r1", "http://x/1"), ""]})
     doc = Document("T", [Section("S", [Text("- **bold** and `code`\n  more"), Table(df, 2), Figure(tmp_path / "line.png")])])
     md = to_markdown(doc)
-    assert "| a<b> | 0.12 | [r1](http://x/1) |" in md and "| c |  |  |" in md and "![line](line.png)" in md
+    assert "| a&lt;b&gt; | 0.12 | [r1](http://x/1) |" in md and "| c |  |  |" in md and "![line](line.png)" in md
     html = to_html(doc)
     assert "<li><strong>bold</strong> and <code>code</code><br>more</li>" in html
     assert "<td>a&lt;b&gt;</td><td class=\"num\">0.12</td><td><a href=\"http://x/1\">r1</a></td>" in html

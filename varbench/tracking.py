@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 import pandas as pd
 
+from varbench.store_file import StoreError, check_sqlite, store_fault
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run at ..." line per run
@@ -31,9 +33,22 @@ MAX_TAG = 5000
 MAX_PARAM = 6000
 
 
-def _retry(fn: Callable[[], T], what: str, attempts: int = 8) -> T:
+class _RaisedNotLogged(logging.Filter):
+    """MLflow logs every database error with its traceback before raising it (a full disk printed
+    two tracebacks); varbench reports the raised error itself: one line, or the traceback with
+    --debug (VARBENCH_DEBUG=1), when this log is let through too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR or os.environ.get("VARBENCH_DEBUG") == "1"
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_RaisedNotLogged())
+
+
+def _retry(fn: Callable[[], T], what: str, attempts: int = 8, uri: str = "") -> T:
     """Call fn, retrying with jittered exponential backoff on transient store errors
-    (sqlite "database is locked" under concurrent writers, a restarting server)."""
+    (sqlite "database is locked" under concurrent writers, a restarting server). A store fault
+    of `uri`'s sqlite file that remains (locked, full, read-only, damaged) is one StoreError line."""
     delay = 0.1
     for i in range(attempts):
         try:
@@ -42,6 +57,9 @@ def _retry(fn: Callable[[], T], what: str, attempts: int = 8) -> T:
             msg = str(exc).lower()
             transient = any(s in msg for s in ("locked", "busy", "timed out", "connection", "temporarily"))
             if not transient or i == attempts - 1:
+                fault = store_fault(uri, exc)
+                if fault is not None:
+                    raise fault from None
                 raise
             log.warning("tracking: %s failed (%s); retry %d/%d", what, exc, i + 1, attempts)
             time.sleep(delay * (1 + random.random()))
@@ -81,10 +99,11 @@ class StoreNotFound(TrackingError, ValueError):
     """A read-only command was pointed at a store that does not exist (an argument error)."""
 
 
-def open_existing_store(uri: str) -> None:
+def open_existing_store(uri: str, write: bool = False) -> None:
     """Raise StoreNotFound unless `uri` names a store that already exists: a sqlite file that
     is there (a mistyped path would otherwise create an empty store), or a server that
-    answers. For commands that only read (`varbench report`)."""
+    answers; StoreError if the file is empty, damaged, locked or (when `write`) read-only. For
+    commands that read (`varbench report`)."""
     if uri.startswith("sqlite:///"):
         from pathlib import Path
 
@@ -92,6 +111,7 @@ def open_existing_store(uri: str) -> None:
         if not path.is_file():
             raise StoreNotFound(f"--uri={uri!r}: no tracking store at {path.resolve()} (a sweep creates it; "
                                 "check the path)")
+        check_sqlite(uri, write)
         return
     if uri.startswith(("http://", "https://")):
         try:
@@ -163,20 +183,24 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str) -> None:
         check_reachable(uri)
+        check_sqlite(uri, content=False)  # a read-only store or folder, before the lock file is made there
         self.uri = uri
         self.open_runs: set[str] = set()
         with store_lock(uri):
+            check_sqlite(uri)  # under the lock (no store half-created): never replace an empty or damaged file
             self._open(uri, experiment)
 
     def _open(self, uri: str, experiment: str) -> None:
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
-        exp = _retry(lambda: self.client.get_experiment_by_name(experiment), "get experiment")
+        exp = _retry(lambda: self.client.get_experiment_by_name(experiment), "get experiment", uri=self.uri)
         if exp is None:
             try:
                 self.experiment_id = _retry(lambda: self.client.create_experiment(
-                    experiment, artifact_location=artifact_location(uri)), "create experiment")
+                    experiment, artifact_location=artifact_location(uri)), "create experiment", uri=self.uri)
+            except StoreError:
+                raise
             except Exception:  # another process created it first
                 self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
         else:
@@ -186,7 +210,8 @@ class Tracker:
         tags = {k: str(v) for k, v in tags.items()}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
-        run = _retry(lambda: self.client.create_run(self.experiment_id, tags=tags, run_name=name), "create run")
+        run = _retry(lambda: self.client.create_run(self.experiment_id, tags=tags, run_name=name), "create run",
+                     uri=self.uri)
         self.open_runs.add(run.info.run_id)
         return run.info.run_id
 
@@ -200,16 +225,16 @@ class Tracker:
         t = [RunTag(k, str(v)[:MAX_TAG]) for k, v in (tags or {}).items()]
         for i in range(0, max(len(m), len(p), len(t)), 100):  # MLflow caps a batch at 100 params
             _retry(lambda: self.client.log_batch(run_id, metrics=m[i:i + 100], params=p[i:i + 100],
-                                                 tags=t[i:i + 100]), "log batch")
+                                                 tags=t[i:i + 100]), "log batch", uri=self.uri)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
-        _retry(lambda: self.client.log_text(run_id, text, name), "log artifact")
+        _retry(lambda: self.client.log_text(run_id, text, name), "log artifact", uri=self.uri)
 
     def log_file(self, run_id: str, path: str, folder: str | None = None) -> None:
-        _retry(lambda: self.client.log_artifact(run_id, path, folder), "log artifact")
+        _retry(lambda: self.client.log_artifact(run_id, path, folder), "log artifact", uri=self.uri)
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        _retry(lambda: self.client.set_terminated(run_id, status), "end run")
+        _retry(lambda: self.client.set_terminated(run_id, status), "end run", uri=self.uri)
         self.open_runs.discard(run_id)
 
     def kill_open_runs(self) -> None:
@@ -224,11 +249,11 @@ class Tracker:
 
     def reopen(self, run_id: str) -> None:
         """Mark an existing run as running again (a resumed cell)."""
-        _retry(lambda: self.client.update_run(run_id, status="RUNNING"), "reopen run")
+        _retry(lambda: self.client.update_run(run_id, status="RUNNING"), "reopen run", uri=self.uri)
         self.open_runs.add(run_id)
 
     def delete_run(self, run_id: str) -> None:
-        _retry(lambda: self.client.delete_run(run_id), "delete run")
+        _retry(lambda: self.client.delete_run(run_id), "delete run", uri=self.uri)
 
     def claim(self, cell_hash: str, **kwargs: Any) -> Claim:
         """A (not yet acquired) claim on one cell of this experiment (see `Claim`)."""
@@ -236,14 +261,15 @@ class Tracker:
 
     def set_parent(self, run_id: str, parent_id: str) -> None:
         """Move a child run under another parent run (healing duplicate cells)."""
-        _retry(lambda: self.client.set_tag(run_id, "mlflow.parentRunId", parent_id), "set parent")
+        _retry(lambda: self.client.set_tag(run_id, "mlflow.parentRunId", parent_id), "set parent", uri=self.uri)
 
     def search(self, filter_string: str) -> list[Any]:
         """Active runs of this experiment matching an MLflow filter string."""
         out, token = [], None
         while True:
             page = _retry(lambda: self.client.search_runs([self.experiment_id], filter_string=filter_string,
-                                                          max_results=5000, page_token=token), "search runs")
+                                                          max_results=5000, page_token=token), "search runs",
+                          uri=self.uri)
             out.extend(page)
             token = page.token
             if not token:
@@ -297,6 +323,7 @@ class Claim:
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
+        self.uri = uri
         self.name = f"varbench-claim.{experiment_id}.{cell_hash}"
         self.token = uuid.uuid4().hex
         self.tags = {"owner": self.token, "host": _host(), "pid": str(os.getpid())}
@@ -310,7 +337,7 @@ class Claim:
     def holder(self) -> dict[str, str] | None:
         """The current holder's tags, or None if the cell is not claimed."""
         try:
-            return dict(_retry(lambda: self.client.get_registered_model(self.name), "read claim").tags)
+            return dict(_retry(lambda: self.client.get_registered_model(self.name), "read claim", uri=self.uri).tags)
         except Exception as exc:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST: nobody holds it
             if self._code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -336,7 +363,7 @@ class Claim:
         first (after checking it is still the same stale holder)."""
         tags = {**self.tags, "heartbeat": f"{time.time():.3f}"}
         try:
-            _retry(lambda: self.client.create_registered_model(self.name, tags=tags), "claim cell")
+            _retry(lambda: self.client.create_registered_model(self.name, tags=tags), "claim cell", uri=self.uri)
         except Exception as exc:  # noqa: BLE001 - RESOURCE_ALREADY_EXISTS: someone holds it
             if self._code(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -384,7 +411,7 @@ class Claim:
 
     def _delete(self) -> None:
         try:
-            _retry(lambda: self.client.delete_registered_model(self.name), "release claim")
+            _retry(lambda: self.client.delete_registered_model(self.name), "release claim", uri=self.uri)
         except Exception as exc:  # noqa: BLE001 - already gone
             if self._code(exc) != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -409,6 +436,16 @@ CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sw
 
 
 def _search(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        return _search_runs(uri, experiment, flt, tag_keys)
+    except Exception as exc:  # noqa: BLE001 - a store fault is one line (StoreError); anything else as it is
+        fault = store_fault(uri, exc)
+        if fault is None:
+            raise
+        raise fault from None
+
+
+def _search_runs(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...]) -> pd.DataFrame:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
@@ -453,5 +490,6 @@ def experiment_id(uri: str, experiment: str) -> str | None:
     """The id of an experiment (None if it does not exist), e.g. for links to the MLflow UI."""
     from mlflow import MlflowClient
 
-    exp = MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment)
+    exp = _retry(lambda: MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment), "get experiment",
+                 uri=uri)
     return None if exp is None else str(exp.experiment_id)

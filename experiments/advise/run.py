@@ -64,6 +64,9 @@ def bench(budget: str, overwrite: bool) -> None:
     target = RESULTS / "bench_mixed_5000x20.md"
     if target.exists() and not overwrite:
         sys.exit(f"{target} exists: pass --overwrite to replace it")
+    from varbench.outdir import OutDir
+
+    od = OutDir(RESULTS, "advise/run.py", overwrite)  # refused before any work
     work = STORE / "bench"
     shutil.rmtree(work, ignore_errors=True)  # fresh store and cache: every model is trained
     work.mkdir(parents=True)
@@ -97,8 +100,8 @@ def bench(budget: str, overwrite: bool) -> None:
         f"({n_cells} cells scored):", "",
         "| method | seconds |", "|---|---|",
         *[f"| {m} | {v:.2f} |" for m, v in zip(per_method["method"], per_method["seconds"])], ""])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    od.write_text(target.name, text)
+    od.finish()
     print(text)
 
 

@@ -31,7 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.report import ci_table, ci_text, markdown_table, ordered, read_runs
+from varbench.report.plots import _save
+from varbench.report.render import md_document, md_text
 
 FAMILIES = ["xai_bench", "decoys", "decoys_noisy"]
 FAMILY_TITLE = {
@@ -152,7 +155,7 @@ def plot_family(s: pd.DataFrame, family: str, model: str, path: Path) -> Path:
     n = int(s["spearman_n"].max())
     fig.suptitle(textwrap.fill(f"{FAMILY_TITLE.get(family, family)}; model {model}. Mean over {n} seeds "
                                "with 95% t-CI bands", 150), fontsize=11)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -165,7 +168,7 @@ def rho_table(s: pd.DataFrame, metric: str) -> str:
         t = g.pivot(index="method", columns="rho", values="v").reindex(index=methods_in(g))
         t.columns = [f"rho={c:g}" for c in t.columns]
         parts += [f"### {fam} ({model})", "", markdown_table(t.rename_axis(None, axis=1).reset_index()), ""]
-    return "\n".join(parts)
+    return md_document(parts)
 
 
 def headline(df: pd.DataFrame, s: pd.DataFrame) -> str:
@@ -195,27 +198,29 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", default="results/correlation/runs.csv", type=Path)
     p.add_argument("--out", default="results/correlation", type=Path)
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
+    od = OutDir(args.out, "correlation/plot_vs_correlation.py", args.force)  # refused before any work
     df = load(args.runs)
     if df.empty:
         raise SystemExit(f"no ok runs in good cells in {args.runs}")
-    args.out.mkdir(parents=True, exist_ok=True)
     s = summarise(df)
     fam_order = {f: i for i, f in enumerate(FAMILIES)}
     s = s.sort_values(["family", "model", "rho"], key=lambda c: c.map(fam_order).fillna(99) if c.name == "family"
                       else c).reset_index(drop=True)
-    s.to_csv(args.out / "by_rho.csv", index=False)
+    od.write_csv("by_rho.csv", s)
     titles = {**METRICS, **EXTRA, "model_spearman": "Spearman vs the trained model's own truth (its total Sobol indices)"}
     for metric, name in (("spearman", "spearman_by_rho"), ("topk_recall", "topk_by_rho"),
                          ("irrelevant_share", "irrelevant_share_by_rho"), ("model_spearman", "model_truth_by_rho"),
                          *((m, f"{m}_by_rho") for m in EXTRA if m in s and s[m].notna().any())):
-        (args.out / f"{name}.md").write_text(f"# {titles[metric]} against correlation (mean [95% t-CI] over seeds)"
-                                             f"\n\n{rho_table(s, metric)}")
-    (args.out / "headline.md").write_text(headline(df, s))
+        od.write_text(f"{name}.md", f"# {titles[metric]} against correlation (mean [95% t-CI] over seeds)"
+                                    f"\n\n{rho_table(s, metric)}")
+    od.write_text("headline.md", md_text(headline(df, s)))
     many_models = s["model"].nunique() > 1
     for (fam, model), g in s.groupby(["family", "model"], sort=False):
         name = f"vs_correlation_{fam}" + (f"_{model}" if many_models else "") + ".png"
-        print(f"wrote {plot_family(g, fam, model, args.out / name)}")
+        print(f"wrote {od.record(plot_family(g, fam, model, od.folder() / name))}")
+    od.finish()
     print(f"wrote by_rho.csv, *_by_rho.md and headline.md to {args.out}/")
     return 0
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from varbench.outdir import FORCE_HELP, OutDir
 
 FUNCTIONS = [f"tsang_f{i}" for i in range(1, 11)]
 CONTROLS = ("inter_product", "inter_ishigami", "inter_additive")
@@ -136,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--experiment", default="varbench")
     p.add_argument("--out", required=True)
     p.add_argument("--runs", help="ignored (the study's rows are read from the store)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    od = OutDir(args.out, "interactions/tables.py", args.force)  # refused before any work
     runs = load_runs(args.uri, args.experiment)
     keep = ["dataset", "model", "seed", "method", "status", "r2", "output_sd", "seconds", "n_model_evals",
             *[m for m, _ in METRICS], *sorted(c for c in runs if str(c).startswith("extra_"))]
-    runs[[c for c in keep if c in runs]].sort_values(["model", "dataset", "seed", "method"]).to_csv(
-        out / "runs.csv", index=False)
+    od.write_csv("runs.csv", runs[[c for c in keep if c in runs]].sort_values(["model", "dataset", "seed", "method"]))
     text = tables(runs)
-    (out / "tables.md").write_text(text)
+    od.write_text("tables.md", text)
+    od.finish()
     print(text)
     return 0
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.paths import conf_dir
 from varbench.report import ci_long, read_runs, truth_of
 
@@ -164,11 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: next to runs.csv)")
     p.add_argument("--study", default="olden2004")
     p.add_argument("--no-ols", action="store_true", help="skip the OLS reference row")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="dataset parameter the runs used instead of the YAML's (e.g. n_samples=400), "
                         "for the OLS reference's training rows")
     args = p.parse_args(argv)
-    out = args.out or args.runs.parent
+    od = OutDir(args.out or args.runs.parent, "olden2004/similarity.py", args.force)  # refused before any work
     runs = read_runs(args.runs, study=args.study).ok   # good cells, ceilings apart
     runs = runs[runs["dataset"] == "olden2004"]
     if runs.empty:
@@ -181,11 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                           ignore_index=True)
     summary = summarize(table)
     spearman = runs.groupby("method")["spearman"].mean()
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "similarity.csv", index=False)
-    summary.to_csv(out / "similarity_summary.csv", index=False)
+    od.write_csv("similarity.csv", table)
+    od.write_csv("similarity_summary.csv", summary)
     text = markdown(summary, spearman)
-    (out / "similarity.md").write_text(text)
+    od.write_text("similarity.md", text)
+    od.finish()
     print(text)
     return 0
 

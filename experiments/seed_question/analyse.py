@@ -31,7 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.report import ci_long, ci_text, markdown_table, ordered, read_runs, truth_of
+from varbench.report.plots import _save
+from varbench.report.render import md_document, md_text
 from varbench.scoring import spearman
 
 CLASSIC = ["first_layer", "probing", "lime", "permutation"]
@@ -132,7 +135,7 @@ def plot_by_dataset(df: pd.DataFrame, path: Path) -> Path:
                                "architectures x seeds (shaded: the four classic answers; dashed: the best "
                                "score reachable without ties)",
                                int(fig.get_figwidth() * 11)), fontsize=11)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -172,7 +175,7 @@ def plot_grid(df: pd.DataFrame, path: Path, best_modern: str) -> Path:
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.7, label="mean Spearman vs truth over seeds")
     fig.suptitle("seed_question: mean Spearman per dataset (rows) and architecture (columns)", fontsize=11)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -204,7 +207,7 @@ def plot_irrelevant(df: pd.DataFrame, path: Path) -> Path:
     ax.legend(ncols=1, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("seed_question: share of |importance| each method puts on features the function never reads "
                  "(truth: 0)\nmean with 95% CI over cells (all architectures and seeds)", fontsize=10)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -284,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="results/seed_question", type=Path)
     p.add_argument("--cells", nargs="*", default=["redundant/mlp_deep/0", "interaction/mlp/0"],
                    help="DATASET/MODEL/SEED cells to draw importance bars for")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
+    od = OutDir(args.out, "seed_question/analyse.py", args.force)  # refused before any work
     cells = []
     for c in args.cells:
         parts = c.split("/")
@@ -294,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     df = load(args.runs)
     if df.empty:
         raise SystemExit(f"no ok runs in good cells in {args.runs}")
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = od.folder()
     methods = methods_of(df)
     datasets = order(list(df["dataset"]), DATASETS)
     models = order(list(df["model"]), MODELS)
@@ -303,23 +307,23 @@ def main(argv: list[str] | None = None) -> int:
     best_modern = str(overall.idxmax())
 
     long_d, text_d = wide(df, "method", "dataset", "spearman", methods, datasets)
-    long_d.to_csv(out / "by_dataset.csv", index=False)
-    (out / "by_dataset.md").write_text(markdown_table(text_d) + "\n")
+    od.write_csv("by_dataset.csv", long_d)
+    od.write_text("by_dataset.md", markdown_table(text_d) + "\n")
     long_m, text_m = wide(df, "method", "model", "spearman", methods, models)
-    long_m.to_csv(out / "by_model.csv", index=False)
-    (out / "by_model.md").write_text(markdown_table(text_m) + "\n")
+    od.write_csv("by_model.csv", long_m)
+    od.write_text("by_model.md", markdown_table(text_m) + "\n")
     long_i, text_i = wide(df, "method", "dataset", "irrelevant_share", methods, datasets)
-    long_i.to_csv(out / "irrelevant_share.csv", index=False)
-    (out / "irrelevant_share.md").write_text(markdown_table(text_i) + "\n")
+    od.write_csv("irrelevant_share.csv", long_i)
+    od.write_text("irrelevant_share.md", markdown_table(text_i) + "\n")
     long_t, text_t = wide(df, "method", "dataset", "model_spearman", methods, datasets)
-    long_t.to_csv(out / "model_truth.csv", index=False)
-    (out / "model_truth.md").write_text(
+    od.write_csv("model_truth.csv", long_t)
+    od.write_text("model_truth.md",
         "Spearman vs the trained model's own truth (its total Sobol indices), mean [95% t-CI] over cells\n\n"
         + markdown_table(text_t) + "\n")
     grid = pd.concat([ci_frame(df, ["method", "dataset", "model"], m).assign(metric=m)
                       for m in ("spearman", "topk_recall", "irrelevant_share", "model_spearman")],
                      ignore_index=True)
-    grid.to_csv(out / "grid.csv", index=False)
+    od.write_csv("grid.csv", grid)
     g = grid[grid["metric"] == "spearman"]
     g = g.assign(v=[fmt(m, a, b) for m, a, b in zip(g["mean"], g["lo"], g["hi"])])
     gt = g.pivot_table(index=["dataset", "model"], columns="method", values="v", aggfunc="first")
@@ -330,21 +334,22 @@ def main(argv: list[str] | None = None) -> int:
         gm = g[g["method"] == m].pivot(index="dataset", columns="model", values="v").reindex(index=datasets,
                                                                                           columns=models)
         parts += [f"### {m}", "", markdown_table(gm.rename_axis(None, axis=1).reset_index()), ""]
-    (out / "classic_by_arch.md").write_text("\n".join(parts))
-    (out / "grid_spearman.md").write_text(
+    od.write_text("classic_by_arch.md", md_document(parts))
+    od.write_text("grid_spearman.md",
         "Mean Spearman [95% t-CI] over seeds per dataset and architecture\n\n"
         + markdown_table(gt.rename_axis(["dataset", "model"]).rename_axis(None, axis=1).reset_index()) + "\n")
     cells_q = df.drop_duplicates("cell")
     qt = cells_q.groupby(["dataset", "model"])["quality"].agg(["mean", "min"]).unstack()
     qt = pd.DataFrame({mo: [f"{qt[('mean', mo)][d]:.3f} (min {qt[('min', mo)][d]:.3f})" for d in datasets]
                        for mo in models}, index=datasets)
-    (out / "quality.md").write_text("Model test R², mean (min) over seeds, per dataset and architecture\n\n"
-                                    + markdown_table(qt.rename_axis("dataset").reset_index()) + "\n")
-    (out / "headline.md").write_text(headline(df, best_modern, grid))
+    od.write_text("quality.md", "Model test R², mean (min) over seeds, per dataset and architecture\n\n"
+                  + markdown_table(qt.rename_axis("dataset").reset_index()) + "\n")
+    od.write_text("headline.md", md_text(headline(df, best_modern, grid)))
     for f in (plot_by_dataset(df, out / "spearman_by_dataset.png"),
               plot_grid(df, out / "classic_grid.png", best_modern),
               plot_irrelevant(df, out / "irrelevant_share.png"), *plot_cells(df, out, cells)):
-        print(f"wrote {f}")
+        print(f"wrote {od.record(f)}")
+    od.finish()
     print(f"wrote tables and headline.md to {out}/ (best modern method: {best_modern})")
     return 0
 

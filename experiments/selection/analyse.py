@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.selection import Q, selection_table
 
 DESIGNS = {"sel_independent": "independent", "sel_correlated": "correlated (Toeplitz 0.8)",
@@ -37,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", required=True, help="runs.csv of the report (the selection runs are in selection.csv beside it)")
     p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
+    od = OutDir(args.out, "selection/analyse.py", args.force)  # refused before any work
     src = Path(args.runs).with_name("selection.csv")
     runs = pd.read_csv(src)
-    out = Path(args.out)
     text = table_md(runs)
-    (out / "fdr_power.md").write_text(text)
-    selection_table(runs).to_csv(out / "fdr_power.csv", index=False)
+    od.write_text("fdr_power.md", text)
+    od.write_csv("fdr_power.csv", selection_table(runs))
+    od.finish()
     print(text)
     return 0
 

@@ -9,6 +9,7 @@ import sys
 
 def parser() -> argparse.ArgumentParser:
     from varbench.advise.plan import BUDGETS
+    from varbench.outdir import FORCE_HELP
 
     p = argparse.ArgumentParser(prog="varbench advise", description=(
         "Plant known targets on your table's covariates, rank the importance methods for data like "
@@ -33,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
                    help="the real target's task (default: inferred)")
     p.add_argument("--overwrite", action="store_true",
                    help="allow replacing a report already in a results/ directory")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--tracking-uri", default=None, help="MLflow store (default: the config's, sqlite:///mlflow.db)")
     p.add_argument("--cache-dir", default=None, help="trained-model cache (default: the config's, .varbench/models)")
     return p
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         report = advise(args.data, args.target, out=out, budget=args.budget, model=args.model, snr=args.snr,
                         tracking_uri=args.tracking_uri, drop=args.drop, impute=args.impute, task=args.task,
                         cache_dir=args.cache_dir, command=command, encoding=args.encoding,
-                        max_levels=args.max_levels)
+                        max_levels=args.max_levels, force=args.force or args.overwrite)
     except (ValueError, ConfigError) as exc:
         print(f"varbench advise: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

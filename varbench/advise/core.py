@@ -26,6 +26,7 @@ from varbench.advise.rank import (CellInfo, broken_model, partner_credit, qualit
                                   real_importance)
 from varbench.advise.run import run_all, validate
 from varbench.datasets.table import Encoded
+from varbench.outdir import OutDir
 
 log = logging.getLogger("varbench.advise")
 DEFAULT_OUT = "outputs/advise"
@@ -80,7 +81,8 @@ class Prepared:
     """What advise checked and composed before anything trains or is logged: the budget, the
     table (its path, varbench encoding `enc`, covariates' families), the methods planned and those
     left out (with the reason), the benchmark cells and their validated specs, and the user's own
-    network with the table encoded as it expects (`own`), when `--model` was given."""
+    network with the table encoded as it expects (`own`), when `--model` was given; the output
+    folder `od`."""
 
     b: plan.Budget
     path: str
@@ -97,15 +99,18 @@ class Prepared:
     model: str | None = None
     net: Any = None
     own: Encoded | None = None
+    od: OutDir | None = None  # the output folder, opened (checked) before anything runs
 
 
 def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None = None, budget: str = "default",
             model: str | None = None, encoding: str | None = None, snr: float = 4.0,
             tracking_uri: str | None = None, drop: list[str] | None = None, impute: str | None = None,
-            task: str | None = None, max_levels: int | None = None, cache_dir: str | None = None) -> Prepared:
+            task: str | None = None, max_levels: int | None = None, cache_dir: str | None = None,
+            force: bool = False) -> Prepared:
     """Check everything advise needs and compose its cells (`advise`'s arguments); a one-line
-    ValueError (or ConfigError) naming advise's own flags for bad input. Nothing is trained or
-    logged; a DataFrame is written as Parquet into `out` (the cells read it from there).
+    ValueError (or ConfigError) naming advise's own flags for bad input, or a refused `out`
+    (varbench.outdir; `force` writes into a folder holding files varbench did not write). Nothing
+    is trained or logged; a DataFrame is written as Parquet into `out` (the cells read it from there).
 
     Examples
     --------
@@ -120,12 +125,12 @@ def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None
         raise ValueError(f"--snr={snr!r} is invalid: expected a number > 0")
     if encoding is not None and model is None:
         raise ValueError(f"--encoding {encoding} goes with --model: it says what your model was trained on")
-    out = Path(out or DEFAULT_OUT)
+    od = OutDir(Path(out or DEFAULT_OUT), "advise", force)  # a refused folder stops before anything runs
     opts = {"impute": impute, "max_levels": max_levels, "keys": ADVISE_KEYS}
     if isinstance(data, pd.DataFrame):
         frame, source = data, "DataFrame"
         enc = encode_table(frame, target, drop=drop, task=task, source=source, **opts)
-        path = str((out / "data.parquet").resolve())
+        path = str(od.target("data.parquet").resolve())
     else:
         path = str(Path(data).expanduser().resolve()) if Path(data).expanduser().exists() else str(data)
         frame = read_table(path)
@@ -145,8 +150,7 @@ def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None
     # the input contract of --model, before any cell is composed or any model is loaded
     own = encoded_for_model(model, encoding, frame, target, source) if model else None
     if isinstance(data, pd.DataFrame):  # written once every check on it has passed; the cells read it
-        out.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path)
+        od.write_bytes("data.parquet", frame.to_parquet())
     study = f"advise-{enc.fingerprint[:8]}-{budget}"
     shared = ((f"dataset.impute={impute}",) if impute else ()) + (
         (f"dataset.drop=[{','.join(plan.quote(c) for c in drop)}]",) if drop else ()) + (
@@ -157,7 +161,7 @@ def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None
     specs = validate(bench, plan.common(b, study, tracking_uri, methods, cache_dir))
     net = load_model(model, own, encoding) if model else None
     return Prepared(b, path, Path(path).name if not isinstance(data, pd.DataFrame) else "your DataFrame", enc,
-                    families, skipped, methods, left, study, shared, bench, specs, model, net, own)
+                    families, skipped, methods, left, study, shared, bench, specs, model, net, own, od)
 
 
 def plan_notes(p: Prepared) -> list[str]:
@@ -170,7 +174,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
            model: str | None = None, snr: float = 4.0, tracking_uri: str | None = None,
            drop: list[str] | None = None, impute: str | None = None, task: str | None = None,
            cache_dir: str | None = None, command: str = "", encoding: str | None = None,
-           max_levels: int | None = None) -> Path:
+           max_levels: int | None = None, force: bool = False) -> Path:
     """Run the whole advice (module docstring) and return the path of report.md.
 
     data: a .csv/.parquet path or a DataFrame (written as Parquet into `out`); target: the column
@@ -178,7 +182,9 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     encoding.json of the table it was trained on (`Encoded.save`; varbench.advise.own_model);
     snr: signal-to-noise variance ratio of the planted targets; max_levels: one-hot levels per
     categorical; tracking_uri, cache_dir: the MLflow store and model cache (default: the
-    config's). Raises ValueError (one line) for bad input before anything is trained or logged.
+    config's); force: write into an `out` folder holding files varbench did not write
+    (varbench.outdir). Raises ValueError (one line) for bad input or a refused `out` before
+    anything is trained or logged.
 
     Examples
     --------
@@ -187,7 +193,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     """
     start = time.perf_counter()
     p = prepare(data, target, out, budget, model, encoding, snr, tracking_uri, drop, impute, task, max_levels,
-                cache_dir)
+                cache_dir, force)
     b, enc, methods, specs, study = p.b, p.enc, p.methods, p.specs, p.study
     out = Path(out or DEFAULT_OUT)
     t_validate = time.perf_counter() - start
@@ -243,19 +249,19 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
                "benchmark: methods": t_bench["methods"], "store queries and ranking": t_rank,
                "real target (train, methods)": t_real}
     timings["total before the report (incl. imports)"] = time.perf_counter() - start
-    report = render.write(out, facts, ranking, credit, real_importance(real_runs, variables), timings)
-    _log_report(uri, experiment, study, out)
+    report = render.write(p.od, facts, ranking, credit, real_importance(real_runs, variables), timings)
+    _log_report(uri, experiment, study, p.od.written)
     log.info("advise: report written to %s (%.0f s)", report, time.perf_counter() - start)
     return report
 
 
-def _log_report(uri: str, experiment: str, study: str, out: Path) -> None:
-    """The report's files as one MLflow run tagged kind=report."""
+def _log_report(uri: str, experiment: str, study: str, paths: list[Path]) -> None:
+    """The report's files (those this run wrote) as one MLflow run tagged kind=report."""
     from varbench.tracking import Tracker
 
     tracker = Tracker(uri, experiment)
     run = tracker.start_run("advise-report", {"kind": "report", "study": study})
-    for p in sorted(out.glob("*")):
+    for p in sorted(paths):
         if p.suffix in (".md", ".csv", ".png"):
             tracker.log_file(run, str(p))
     tracker.end_run(run, "FINISHED")

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from varbench.outdir import OutDir
+
 GOOD = 0.5  # below this mean Spearman a method is called unreliable on these covariates
 
 
@@ -166,19 +168,21 @@ def ranking_plot(ranking: pd.DataFrame, path: Path, title: str, reachable: float
     return _save(fig, path)
 
 
-def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.DataFrame, real: pd.DataFrame,
-          timings: dict[str, float]) -> Path:
-    """report.md (+ ranking.csv, partner_credit.csv, real_importance.csv, PNGs) in `out`."""
-    from varbench.report import markdown_table
+def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.DataFrame,
+          real: pd.DataFrame, timings: dict[str, float], force: bool = False) -> Path:
+    """report.md (+ ranking.csv, partner_credit.csv, real_importance.csv, PNGs) in `out` (a folder,
+    opened as `OutDir(out, "advise", force)`, or an open OutDir); every name escaped for Markdown."""
+    from varbench.report.render import Markdown, markdown_table, md_document
 
-    out.mkdir(parents=True, exist_ok=True)
-    ranking.to_csv(out / "ranking.csv", index=False)
-    credit.to_csv(out / "partner_credit.csv", index=False)
-    real.to_csv(out / "real_importance.csv", index=False)
-    plots = [ranking_plot(ranking, out / "ranking.png", f"Methods on targets planted on {facts['name']}",
-                          facts.get("reachable")),
-             importance_plot(real, out / "real_importance.png", f"Real target `{facts['target']}`: share of "
-                                                                   "importance (95% CI where the runs differed)")]
+    od = out if isinstance(out, OutDir) else OutDir(out, "advise", force)
+    for name, df in (("ranking.csv", ranking), ("partner_credit.csv", credit), ("real_importance.csv", real)):
+        od.write_csv(name, df)
+    with od.adopting() as folder:
+        plots = [ranking_plot(ranking, folder / "ranking.png", f"Methods on targets planted on {facts['name']}",
+                              facts.get("reachable")),
+                 importance_plot(real, folder / "real_importance.png", f"Real target `{facts['target']}`: share "
+                                                                        "of importance (95% CI where the runs differed)")]
+    plots = [p for p in plots if p is not None]
     enc = facts["encoding"]
     lines = [f"# Which importance method to trust on `{facts['name']}`", "",
              f"Command: `{facts['command']}`", "", "## Recommendation", ""]
@@ -234,11 +238,11 @@ def write(out: Path, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.Da
                   + "; ".join(f"`{m}` {v['model_spearman']:.2f} vs its total Sobol indices, "
                               f"{v['model_spearman_shapley']:.2f} vs its Shapley values"
                               for m, v in agree.items()) + "."]
-    lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots if p is not None]
+    lines += ["", "## Plots", ""] + [Markdown(f"![{p.stem}]({p.name})") for p in plots]
     lines += ["", "## Time", "", markdown_table(pd.DataFrame(
         [{"phase": k, "seconds": v} for k, v in timings.items()]), digits=1), "",
         f"Runs are in the MLflow store `{facts['tracking_uri']}` (study `{facts['study']}`); rerunning the "
         "command resumes (nothing already logged is recomputed; trained models are cached).", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
+    path = od.write_text("report.md", md_document(lines))
+    od.finish()
     return path

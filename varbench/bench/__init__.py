@@ -44,6 +44,7 @@ from varbench.bench.shap_peers import bench_shap_explainers  # noqa: E402
 from varbench.bench.study import bench_study  # noqa: E402
 from varbench.bench.threads import bench_threads  # noqa: E402
 from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
+from varbench.outdir import FORCE_HELP, OutDir, OutDirError  # noqa: E402
 
 __all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT_MET", "NOT_RUN", "QUICK", "TINY", "Context", "Result", "Section",
            "Sizes", "SECTIONS", "fmt", "library_of", "main", "median", "peak_bytes", "render", "run",
@@ -67,11 +68,14 @@ class Report:
     disagreements: list[str]
 
 
-def run(sizes: Sizes, out: str | Path | None = None,
+def run(sizes: Sizes, out: str | Path | OutDir | None = None,
         sections: Sequence[Callable[[Context], Section]] = SECTIONS, write_results: bool = False) -> Report:
     """Run every benchmark section at `sizes`; write `performance.md` and `bench.json` into the
-    folder `out` (if given) and, with `write_results`, into `results/` too. The training section
-    runs first: it provides the model and the measured peak the others use."""
+    folder `out` (if given; through varbench.outdir, so a folder holding files varbench did not
+    write is refused before anything runs) and, with `write_results`, into `results/` too. The
+    training section runs first: it provides the model and the measured peak the others use."""
+    folders = ([out if isinstance(out, OutDir) else OutDir(out, "bench")] if out is not None else []) + (
+        [OutDir(RESULTS, "bench", force=True)] if write_results else [])  # --write-results: the explicit flag
     import logging
 
     logger = logging.getLogger("varbench")
@@ -93,10 +97,10 @@ def run(sizes: Sizes, out: str | Path | None = None,
         logger.setLevel(level)
     text = render(done, sizes, time.perf_counter() - start, load_start, _load())
     figures_text = figures_json(done)
-    for folder in [Path(out)] * (out is not None) + [RESULTS] * write_results:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "performance.md").write_text(text)
-        (folder / "bench.json").write_text(figures_text + "\n")
+    for od in folders:
+        od.write_text("performance.md", text)
+        od.write_text("bench.json", figures_text + "\n")
+        od.finish()
     disagreements = [f"{r.name}: {r.agreement}" for sec in done for r in sec.results if r.status == DISAGREE]
     return Report(text, json.loads(figures_text), disagreements)
 
@@ -107,12 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="varbench bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
     parser.add_argument("--out", default="outputs/bench", help="folder for performance.md and bench.json")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.add_argument("--write-results", action="store_true",
                         help="also overwrite the committed results/performance.md and results/bench.json")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.write_results and args.quick:
         parser.error("--write-results refreshes the committed results in full mode: drop --quick")
-    report = run(QUICK if args.quick else FULL, args.out, write_results=args.write_results)
+    try:
+        out = OutDir(args.out, "bench", args.force)  # refused before the benchmarks run
+        report = run(QUICK if args.quick else FULL, out, write_results=args.write_results)
+    except OutDirError as exc:  # a refused --out, or a write that failed (full disk, read-only folder)
+        print(f"varbench bench: {exc}", file=sys.stderr)
+        return 2
     print(report.text.split("## Summary", 1)[1].split("## Misses", 1)[0].strip())
     print(f"\nwrote {Path(args.out) / 'performance.md'} and {Path(args.out) / 'bench.json'}"
           + (f" (and {RESULTS}/)" if args.write_results else ""))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from varbench.outdir import FORCE_HELP
 from varbench.report.metrics import METRICS
 from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_label, prepare
 from varbench.report.protocol import DEFAULT_PROTOCOL, load_protocol, protocol_leaderboard, protocol_markdown
@@ -76,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--sweep", help="only runs of this sweep (its output dir)")
     p.add_argument("--out", default="outputs/report",
-                   help="output directory; the previous report's files there are replaced")
+                   help="output directory; the previous report's files there are replaced, nothing else is touched")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--quality-threshold", type=float, default=None,
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
@@ -103,10 +106,26 @@ def _fail(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry (`varbench report ...`): 0 on success, 1 if there is nothing to report or
-    logging failed, 2 for invalid arguments."""
-    args = parser().parse_args(argv)
+    logging failed, 2 for invalid arguments, a refused --out or an unusable store (one line;
+    --debug, or HYDRA_FULL_ERROR=1 set by the user, shows the traceback instead)."""
+    from varbench.outdir import OutDirError
+    from varbench.store_file import StoreError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or (os.environ.get("HYDRA_FULL_ERROR") == "1"
+                                  and os.environ.get("VARBENCH_FULL_ERROR") != "set")  # as varbench.cli
+    try:
+        return _report(parser().parse_args([a for a in argv if a != "--debug"]))
+    except (OutDirError, StoreError) as exc:
+        if debug:
+            raise
+        return _fail(exc)
+
+
+def _report(args: argparse.Namespace) -> int:
     progress = Progress(args.quiet)
     from varbench.report.plots import importance_cells, parse_cell
+    from varbench.outdir import OutDir
     from varbench.tracking import experiment_id, fetch_cells, fetch_table, open_existing_store
 
     protocol = None
@@ -120,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     study = protocol.parts["in-sample"].study if protocol is not None else args.study
     args.metric = args.metric or (protocol.metric if protocol is not None else "spearman")
     try:
-        open_existing_store(args.uri)  # a mistyped --uri is an error, not a new empty store
+        od = OutDir(args.out, "report-leaderboard" if args.leaderboard else "report", args.force)
+        open_existing_store(args.uri, write=not args.no_mlflow_log)  # a mistyped --uri: an error, not a new store
         flt = build_filter(args.dataset, args.model, args.sweep, study)
         if args.cell:
             parse_cell(args.cell)
@@ -164,20 +184,18 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"varbench report --leaderboard: {exc}")
             return 1
-        out.mkdir(parents=True, exist_ok=True)
         text = protocol_markdown(board, source)
-        written = [out / "leaderboard.md", out / "leaderboard.csv", out / "rank_stability.csv"]
-        written[0].write_text(text)
-        board.board.to_csv(written[1], index=False)
-        board.stability.to_csv(written[2], index=False)
+        od.write_text("leaderboard.md", text)
+        od.write_csv("leaderboard.csv", board.board)
+        od.write_csv("rank_stability.csv", board.stability)
         print(text)
     elif data is None and idata is None:  # only the selection track was run
-        written = selection_report(sel, out)
+        selection_report(sel, od)
         print((out / "selection.md").read_text())
     else:
         link, note = run_url(args.uri, experiment_id(args.uri, args.experiment))
-        res = write_report(data, out, source, args.cell, not args.no_plots, idata, link, note, progress)
-        written = res.paths + selection_report(sel, out)
+        res = write_report(data, od, source, args.cell, not args.no_plots, idata, link, note, progress)
+        selection_report(sel, od)
         if len(sel):
             print(f"selection track: {len(sel)} runs, see {out / 'selection.md'}")
         if idata is not None:
@@ -204,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                       + ", ".join(f"{m} ({n} cells)" for m, n in comp.left_out.items()))
         for n in res.notes:
             print(f"plot skipped: {n}")
+    written = od.finish()
     print(f"\nwrote {len(written)} files to {out}/ ({files(written)})")
     if not args.no_mlflow_log:
         kind = "leaderboard" if args.leaderboard else "full"

@@ -7,12 +7,15 @@ sized from the number of methods / datasets / features so labels do not collide.
 """
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from varbench.outdir import write_atomic
 
 MARKERS = "osD^vP*Xh<>p"
 DPI = 120
@@ -27,9 +30,13 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: str | Path) -> Path:
+    """The figure as PNG at `path`, rendered in memory and written with `write_atomic` (a link at
+    `path` is replaced, never followed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    write_atomic(path, buf.getvalue())
     return path
 
 

@@ -4,6 +4,11 @@ A `Document` is a list of `Section`s; a section holds blocks: `Text` (a little m
 **bold**, `code`), `Table` (a DataFrame; cells may be `Link`s) and `Figure` (a PNG file).
 `to_markdown` writes report.md with relative image links; `to_html` writes one self-contained
 report.html (the PNGs embedded as base64, no external resources) from a jinja2 template.
+
+Names and error texts come from users' tables, configs and exceptions: in Markdown, `md_escape`
+makes a table value inert (HTML, links, images, table pipes, code spans) and `md_text` makes
+prose inert (HTML, links, images); both escape only to what renders as the same character.
+HTML output is escaped by `html.escape`.
 """
 from __future__ import annotations
 
@@ -73,27 +78,76 @@ def _plain(v: Any, digits: int) -> str:
     return str(v)
 
 
+class Markdown(str):
+    """Markdown that is already escaped (a rendered table): `md_text` leaves it as it is."""
+
+
+_PROSE = {"<": "&lt;"}
+_VALUE = {"\\": "\\\\", "`": "\\`", "|": "\\|", "\n": " ", "\r": " ", "&": "&amp;", ">": "&gt;", **_PROSE}
+
+
+def _escape(text: str, table: dict[str, str]) -> str:
+    out = "".join(table.get(ch, ch) for ch in text)
+    return out.replace("](", "]\\(").replace("![", "!\\[")  # no link, no image
+
+
+def md_escape(value: Any) -> str:
+    """A value (name, error text) as inert Markdown: no HTML, link, image, code span or table pipe
+    survives, and it reads the same once rendered (underscores and stars are left: at worst
+    emphasis).
+
+    Examples
+    --------
+    >>> print(md_escape("<img src=x onerror=alert(1)> | [a](b)"))
+    &lt;img src=x onerror=alert(1)&gt; \\| [a]\\(b)
+    """
+    return _escape(str(value), _VALUE)
+
+
+def md_text(markdown: str) -> str:
+    """Prose with this module's little markdown (**bold**, `code`, bullets, headings) made inert:
+    every `<` (HTML, autolinks) and link opener escaped, inside code spans too (where a name can
+    end a span early, so no span is trusted; there a hostile name shows its `&lt;`). Idempotent;
+    `Markdown` (already escaped) is returned as it is.
+
+    Examples
+    --------
+    >>> md_text("**Use `a`** on <script> if p < 0.05")
+    '**Use `a`** on &lt;script> if p &lt; 0.05'
+    """
+    if isinstance(markdown, Markdown):
+        return markdown
+    return _escape(markdown, _PROSE)
+
+
 def _cell_md(v: Any, digits: int, max_chars: int) -> str:
     if isinstance(v, Link):
-        return f"[{v.text}]({v.url})"
+        return f"[{md_escape(v.text)}]({v.url.replace(' ', '%20').replace('(', '%28').replace(')', '%29')})"
     if isinstance(v, (list, tuple)) and v and all(isinstance(x, Link) for x in v):
         return ", ".join(_cell_md(x, digits, max_chars) for x in v)
-    text = _plain(v, digits).replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= max_chars else text[:max_chars - 3] + "..."
+    text = _plain(v, digits)
+    return md_escape(text if len(text) <= max_chars else text[:max_chars - 3] + "...")
 
 
-def markdown_table(df: pd.DataFrame, digits: int = 3, max_chars: int = 200) -> str:
-    """A GitHub markdown table (floats rounded, pipes escaped, long text cut, links as [text](url))."""
+def markdown_table(df: pd.DataFrame, digits: int = 3, max_chars: int = 200) -> Markdown:
+    """A GitHub markdown table (floats rounded, values escaped by `md_escape`, long text cut,
+    links as [text](url))."""
     if df.empty:
-        return "_(none)_"
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+        return Markdown("_(none)_")
+    head = "| " + " | ".join(md_escape(c) for c in df.columns) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"
     body = ["| " + " | ".join(_cell_md(v, digits, max_chars) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *body])
+    return Markdown("\n".join([head, sep, *body]))
+
+
+def md_document(parts: Sequence[str]) -> str:
+    """Lines of a Markdown file joined, each made inert by `md_text` (tables are kept as rendered)."""
+    return "\n".join(md_text(p) for p in parts)
 
 
 def to_markdown(doc: Document) -> str:
-    """The document as markdown (figures as relative links to their PNG files)."""
+    """The document as markdown (figures as relative links to their PNG files); every text made
+    inert by `md_text`, every table cell by `md_escape`."""
     out = [f"# {doc.title}", ""]
 
     def blocks(bs: Sequence[Block]) -> None:
@@ -103,14 +157,14 @@ def to_markdown(doc: Document) -> str:
             elif isinstance(b, Table):
                 out.extend(([b.caption, ""] if b.caption else []) + [markdown_table(b.df, b.digits), ""])
             else:
-                out.append(f"![{b.path.stem}]({b.path.name})")
+                out.append(Markdown(f"![{md_escape(b.path.stem)}]({b.path.name})"))
     blocks(doc.intro)
     for s in doc.sections:
         out.extend(["#" * s.level + " " + s.title, ""])
         blocks(s.blocks)
         if s.blocks and isinstance(s.blocks[-1], Figure):
             out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return md_document(out).rstrip("\n") + "\n"
 
 
 # ------------------------------------------------------------------------------------ html

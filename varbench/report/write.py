@@ -1,6 +1,7 @@
 """The report's files: CSV tables, PNG figures, recommendation.md, and one document rendered as
-report.md and report.html. A report written into a folder replaces the files of the previous
-report there (listed in its manifest, report_files.txt) and touches nothing else."""
+report.md and report.html, written through `varbench.outdir.OutDir`: a report replaces the files
+of the previous report in its folder (those the folder's hashed manifest records, with their
+recorded content) and touches nothing else."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,18 +10,19 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from varbench.outdir import OutDir
 from varbench.report.metrics import METRICS
 from varbench.report.prepare import ReportData, numeric
 from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
 from varbench.report.recommend import coverage_note, recommendation
-from varbench.report.render import Document, Figure, Link, Section, Table, Text, markdown_table, to_html, to_markdown
+from varbench.report.render import (Document, Figure, Link, Section, Table, Text, markdown_table, md_document, md_text,
+                                    to_html, to_markdown)
 from varbench.report.stats import Comparison
 from varbench.report.tiers import DatasetComparison, dataset_level
 from varbench.report.tables import (ALPHA, ceiling_table, ci_table, comparison, cost_table, coverage, failed_table,
                                     leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
                                     wide_comparison, with_ci)
 
-MANIFEST = "report_files.txt"
 Progress = Callable[[str], None]
 
 
@@ -36,26 +38,6 @@ class Written:
     comparison: Comparison | None = None
     tiers: DatasetComparison | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def clear_previous(out: Path) -> int:
-    """Delete the files the previous report listed in out/report_files.txt; returns how many."""
-    manifest = out / MANIFEST
-    if not manifest.is_file():
-        return 0
-    n = 0
-    for name in manifest.read_text().split():
-        p = out / name
-        if p.parent == out and p.is_file():      # only plain file names inside out
-            p.unlink()
-            n += 1
-    manifest.unlink()
-    return n
-
-
-def _csv(df: pd.DataFrame, path: Path, written: list[Path]) -> None:
-    df.to_csv(path, index=False)
-    written.append(path)
 
 
 def _shown_p(w: pd.DataFrame) -> pd.DataFrame:
@@ -129,8 +111,8 @@ def run_links(r: pd.DataFrame, link: Callable[[str], str] | None) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, written: list[Path],
-                   progress: Progress) -> tuple[list[Section], Comparison, DatasetComparison, list[str], list]:
+def _main_sections(data: ReportData, od: OutDir, cell: str | None, plots: bool, progress: Progress
+                   ) -> tuple[list[Section], Comparison, DatasetComparison, list[str], list]:
     m = data.metric
     progress("tables and statistics")
     scores, ranks, cost = score_table(data), rank_table(data), cost_table(data)
@@ -144,23 +126,23 @@ def _main_sections(data: ReportData, out: Path, cell: str | None, plots: bool, w
                      ("low_quality", low), ("oracle", ceil), ("failed", failed), ("leaderboard", board),
                      ("coverage", cov), ("nemenyi", comp.nemenyi), ("wilcoxon", comp.wilcoxon),
                      ("tiers", dl.tiers), ("dataset_pairs", dl.pairs)):
-        _csv(df, out / f"{name}.csv", written)
+        od.write_csv(f"{name}.csv", df)
     friedman = pd.DataFrame([{"n_blocks": comp.n_blocks, "n_dropped": comp.n_dropped, "k": len(comp.methods),
                               "statistic": comp.statistic, "p": comp.pvalue, "cd": comp.cd, "alpha": comp.alpha,
                               "note": comp.note}])
-    _csv(friedman, out / "friedman.csv", written)
+    od.write_csv("friedman.csv", friedman)
     rec = recommendation(data, comp, dl)
-    (out / "recommendation.md").write_text(rec)
-    written.append(out / "recommendation.md")
+    od.write_text("recommendation.md", md_text(rec))
     magnitude, discrim = magnitude_table(data), discrimination(data)
-    _csv(magnitude, out / "magnitude.csv", written)
-    _csv(discrim, out / "discriminability.csv", written)
+    od.write_csv("magnitude.csv", magnitude)
+    od.write_csv("discriminability.csv", discrim)
     figs, notes = [], []
     if plots:
         from varbench.report.plots import report_figures
 
         progress("figures")
-        figs, notes = report_figures(data, out, comp, scores, cell, ranks)
+        with od.adopting() as folder:
+            figs, notes = report_figures(data, folder, comp, scores, cell, ranks)
     n_good = data.ranked["cell"].nunique()
     n_low = data.low["cell"].nunique()
     intro = Text(
@@ -230,18 +212,15 @@ def discrimination(data: ReportData) -> pd.DataFrame:
     return discriminability_table(r, [m for m in METRICS if m in r], ALPHA)
 
 
-def selection_report(runs: pd.DataFrame, out: Path) -> list[Path]:
+def selection_report(runs: pd.DataFrame, od: OutDir) -> list[Path]:
     """The selection track's files: per dataset x method FDR and power (mean with a 95% t interval
     over seeds) in selection_fdr_power.csv / selection.md, and the runs (selection.csv); [] if none."""
     from varbench.selection import Q, SELECTION_METRICS, selection_table
 
     if runs.empty:
         return []
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    _csv(runs, out / "selection.csv", written)
     table = selection_table(runs)
-    _csv(table, out / "selection_fdr_power.csv", written)
+    written = [od.write_csv("selection.csv", runs), od.write_csv("selection_fdr_power.csv", table)]
     failed = runs[runs["status"] != "ok"][["dataset", "seed", "method", "error"]] if "error" in runs else runs.iloc[:0]
     md = ["# Selection track", "",
           f"Per-variable tests selecting at nominal FDR q = {Q} (Benjamini-Hochberg on p-values, or the "
@@ -249,30 +228,29 @@ def selection_report(runs: pd.DataFrame, out: Path) -> list[Path]:
           "power = relevant selected / relevant; mean with a 95% t interval over seeds.", "",
           markdown_table(with_ci(table, [m for m in SELECTION_METRICS + ("n_selected",) if m in table]))
           if not table.empty else "(no successful runs)", "", "## Failed selection runs", "", markdown_table(failed), ""]
-    (out / "selection.md").write_text("\n".join(md))
-    written.append(out / "selection.md")
-    return written
+    return written + [od.write_text("selection.md", md_document(md))]
 
 
-def _interaction_sections(data: ReportData, out: Path, plots: bool, written: list[Path],
+def _interaction_sections(data: ReportData, od: OutDir, plots: bool,
                           progress: Progress) -> tuple[list[Section], list[str], str]:
     progress("interaction track")
     scores = score_table(data)
-    _csv(scores, out / "interactions.csv", written)
+    od.write_csv("interactions.csv", scores)
     failed = failed_table(data)
     figs, notes = [], []
     if plots:
         from varbench.report.plots import interaction_figures
 
-        figs, notes = interaction_figures(data, out, scores)
+        with od.adopting() as folder:
+            figs, notes = interaction_figures(data, folder, scores)
     text = ("Pairwise interaction detection against the known interacting pairs: ROC AUC and average precision of "
             "true pairs vs the rest, R-precision (precision at the number of true pairs); mean with a 95% t interval "
             "over seeds, clipped to [0, 1]; same preparation as the main track (newest run per cell and method, "
             "low-quality cells apart, one model per setting).")
     ranks = rank_table(data)
-    _csv(ranks, out / "interaction_ranks.csv", written)
+    od.write_csv("interaction_ranks.csv", ranks)
     dl = dataset_level(data)
-    _csv(dl.tiers, out / "interaction_tiers.csv", written)
+    od.write_csv("interaction_tiers.csv", dl.tiers)
     body = [Section("Interaction track", [Text(text), Table(with_ci(tidy_labels(scores), data.metric_columns()))],
                     nav="Interactions"),
             Section(f"Mean rank within cells by {data.metric} (interaction track)", [Table(ranks, 2)], level=3),
@@ -287,40 +265,37 @@ def _interaction_sections(data: ReportData, out: Path, plots: bool, written: lis
     return body, notes, md
 
 
-def write_report(data: ReportData | None, out: Path, source: str, cell: str | None = None, plots: bool = True,
-                 interactions: ReportData | None = None, link: Callable[[str], str] | None = None,
-                 link_note: str = "", progress: Progress = _quiet) -> Written:
+def write_report(data: ReportData | None, out: Path | OutDir, source: str, cell: str | None = None,
+                 plots: bool = True, interactions: ReportData | None = None, link: Callable[[str], str] | None = None,
+                 link_note: str = "", progress: Progress = _quiet, force: bool = False) -> Written:
     """Write every table (CSV), figure (PNG), recommendation.md, report.md and report.html into
-    `out`, replacing the previous report's files there."""
+    `out` (a folder, opened as `OutDir(out, "report", force)`, or an open OutDir whose caller
+    calls `finish`), replacing the previous report's files there and touching nothing else."""
     if data is None and interactions is None:
         raise ValueError("no method or interaction runs to report")
-    out.mkdir(parents=True, exist_ok=True)
-    n_old = clear_previous(out)
-    if n_old:
-        progress(f"removed {n_old} file(s) of the previous report in {out}")
+    od = out if isinstance(out, OutDir) else OutDir(out, "report", force)
     res = Written()
     sections: list[Section] = []
     intro: list = [Text(f"Source: {source}.")]
     if data is not None:
-        main, res.comparison, res.tiers, res.notes, more = _main_sections(data, out, cell, plots, res.paths, progress)
+        main, res.comparison, res.tiers, res.notes, more = _main_sections(data, od, cell, plots, progress)
         sections += main
         intro += more
     if interactions is not None:
-        inter, notes, md = _interaction_sections(interactions, out, plots, res.paths, progress)
+        inter, notes, md = _interaction_sections(interactions, od, plots, progress)
         sections += inter
         res.notes += notes
-        (out / "interactions.md").write_text(md)
-        res.paths.append(out / "interactions.md")
+        od.write_text("interactions.md", md)
     links = run_links(pd.concat([d.runs for d in (data, interactions) if d is not None]), link)
     if not links.empty:
         sections.append(Section("MLflow runs", ([Text(link_note)] if link_note else []) + [Table(links)], nav="Runs"))
     progress("rendering report.md and report.html")
     doc = Document("varbench report", sections, intro)
-    (out / "report.md").write_text(to_markdown(doc))
-    (out / "report.html").write_text(to_html(doc))
-    res.paths += [out / "report.md", out / "report.html"]
-    res.paths += sorted({b.path for s in sections for b in s.blocks if isinstance(b, Figure)})
-    (out / MANIFEST).write_text("\n".join(sorted({p.name for p in res.paths})) + "\n")
+    od.write_text("report.md", to_markdown(doc))
+    od.write_text("report.html", to_html(doc))
+    res.paths = list(od.written)
+    if not isinstance(out, OutDir):
+        od.finish()
     return res
 
 
