@@ -1,28 +1,24 @@
-"""varbench: which variable-importance method tells the truth about your neural network?"""
+"""varbench: which variable-importance method tells the truth about your neural network?
+
+`importance`, `describe_methods` and `plot_importance` are `varbench.api`'s functions themselves
+(their real signatures and docstrings), imported on first use so that `import varbench` stays light.
+"""
+from typing import Any
+
 from varbench.datasets.base import Dataset, GroundTruth
 
 __version__ = "0.1.0"
 
-
-def importance(*args, **kwargs):
-    """Run a registered method on your own Keras model; see `varbench.api.importance`."""
-    from varbench.api import importance as _importance
-
-    return _importance(*args, **kwargs)
+_API = ("describe_methods", "importance", "plot_importance")
 
 
-def describe_methods():
-    """Which methods explain what, need what and honour groups how; see `varbench.api.describe_methods`."""
-    from varbench.api import describe_methods as _describe
+def __getattr__(name: str) -> Any:
+    """The API functions, imported from `varbench.api` when first asked for (PEP 562)."""
+    if name in _API:
+        from varbench import api
 
-    return _describe()
-
-
-def plot_importance(*args, **kwargs):
-    """Bars with 95 % error bars of an `importance` result; see `varbench.api.plot_importance`."""
-    from varbench.api import plot_importance as _plot
-
-    return _plot(*args, **kwargs)
+        return getattr(api, name)
+    raise AttributeError(f"module 'varbench' has no attribute {name!r}")
 
 
 __all__ = ["Dataset", "GroundTruth", "describe_methods", "importance", "plot_importance", "__version__"]
