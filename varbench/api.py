@@ -337,10 +337,26 @@ def _user_data(X: np.ndarray, y: np.ndarray, X_train: np.ndarray, y_train: np.nd
                    feature_names=names, name="user", groups=groups, categorical=tuple(categorical))
 
 
-def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = True, title: str | None = None):
+def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = True, title: str | None = None,
+                    path: str | None = None):
     """Bars of `importance` with 95 % error bars (where `ci_low`/`ci_high` are finite), sorted, and,
     when the result has `importance[<output>]` columns and per_output, grouped per-output bars.
-    Returns the matplotlib Axes."""
+
+    Returns the matplotlib Axes. In a notebook the figure shows by itself; in a script, pass
+    `path="importance.png"` (the figure is saved there, its format read from the suffix) or call
+    `matplotlib.pyplot.show()` after it.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd, varbench
+    >>> r = pd.DataFrame({"importance": [0.5, 0.1], "ci_low": [0.4, 0.0], "ci_high": [0.6, 0.2]},
+    ...                  index=["x0", "x1"])
+    >>> ax = varbench.plot_importance(r)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['x1', 'x0']
+    """
     import matplotlib.pyplot as plt
 
     missing = [c for c in ("importance", "ci_low", "ci_high") if c not in result.columns]
@@ -366,4 +382,6 @@ def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = Tru
     ax.set_xlabel("importance" + (" (95 % CI)" if np.isfinite(df["ci_low"]).any() else ""))
     ax.set_title(title or df.attrs.get("method", ""))
     ax.axvline(0, color="grey", lw=0.5)
+    if path is not None:
+        ax.figure.savefig(path, bbox_inches="tight")
     return ax

@@ -266,7 +266,7 @@ def _codes(values: np.ndarray, slot: Slot, name: str) -> np.ndarray:
     if slot.vocabulary is not None:
         strings = values.astype(str)
         index = {v: i for i, v in enumerate(slot.vocabulary)}
-        unknown = sorted({v for v in strings.ravel() if v not in index})
+        unknown = sorted({str(v) for v in strings.ravel() if v not in index})
         if unknown:
             raise ValueError(f"{name}[{slot.name!r}] holds values {unknown[:5]} not seen when the variables were "
                              "built: pass them in X or X_train")

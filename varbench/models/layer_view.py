@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from varbench.datasets.base import Dataset, GroundTruth, variables
-from varbench.models.inputs import Slot, Variables
+from varbench.models.inputs import Slot, Variables, from_model
 
 
 def _consumers(net: Any, tensor: Any) -> list[tuple[Any, list[Any]]]:
@@ -54,16 +54,16 @@ def embedding_view(model: Any, data: Dataset, method: str) -> tuple[Any, Dataset
     The grouped data's variables are those of `data`, in the same order."""
     import keras
 
-    v: Variables = model.inputs
+    v: Variables = model.inputs if model.inputs is not None else from_model(model.keras, data.X_test[:1])
     net = model.keras
-    struct = net.input
-    tensors = list(struct.values()) if isinstance(struct, dict) else list(net.inputs)
-    numeric_categorical = [v.names[c] for s in v.slots if s.kind == "numeric" for c in s.columns
-                           if c in v.categorical]
+    numeric_categorical = [data.feature_names[c] for c in data.categorical
+                           if any(s.kind == "numeric" and c in s.columns for s in v.slots)]
     if numeric_categorical:
         raise ValueError(f"method {method!r} differentiates its inputs, and the categorical variables "
                          f"{numeric_categorical} enter the model as numbers (no embedding or lookup layer): use "
                          "a method that resamples them (e.g. permutation, kernel_shap)")
+    struct = getattr(net, "input", None)
+    tensors = list(struct.values()) if isinstance(struct, dict) else list(net.inputs)
     cut_inputs, slots, embed_of, start = [], [], {}, 0
     for s, t in zip(v.slots, tensors):
         if s.kind == "numeric":

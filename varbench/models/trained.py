@@ -20,6 +20,7 @@ cross-entropy.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -177,7 +178,11 @@ class TrainedModel:
     def _net(self, x, net: Any = None):
         """The network (or a part of it taking the same inputs) on a block x of the matrix."""
         net = self.keras if net is None else net
-        return net(x if self.inputs is None else self.inputs.decode(x), training=False)
+        if self.inputs is None:
+            return net(x, training=False)
+        with warnings.catch_warnings():  # a dict of the inputs Keras asked for, whatever its mapping type
+            warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+            return net(self.inputs.decode(x), training=False)
 
     @property
     def n_outputs(self) -> int:
