@@ -305,3 +305,18 @@ def test_help_shows_the_real_signature_and_plot_saves_in_a_script(linear_embeddi
     assert (r["se"] == r["std"]).all() and list(r.columns[:4]) == ["importance", "se", "ci_low", "ci_high"]
     ax = varbench.plot_importance(r, path=tmp_path / "importance.png")
     assert (tmp_path / "importance.png").stat().st_size > 1000 and len(ax.patches) == len(r)
+
+
+def test_gradients_refuse_a_categorical_input_that_enters_a_nested_model():
+    import keras
+
+    a, c = keras.Input((1,)), keras.Input((1,), dtype="int32")
+    inner = keras.Model([a, c], keras.layers.Dense(1)(keras.layers.Concatenate()(
+        [a, keras.layers.Flatten()(keras.layers.Embedding(3, 2)(c))])))
+    a2, c2 = keras.Input((1,), name="a"), keras.Input((1,), dtype="int32", name="c")
+    outer = keras.Model([a2, c2], inner([a2, c2]))
+    rng = np.random.default_rng(4)
+    X, y = [rng.normal(size=(40, 1)), rng.integers(0, 3, (40, 1))], rng.normal(size=40)
+    assert list(varbench.importance(outer, X, y, progress=False).index) == ["a", "c"]
+    with pytest.raises(ValueError, match="the categorical input 'c' does not feed one chain of single-input layers"):
+        varbench.importance(outer, X, y, method="integrated_gradients")

@@ -23,25 +23,29 @@ from varbench.datasets.base import Dataset, GroundTruth, variables
 from varbench.models.inputs import Slot, Variables, from_model
 
 
-def _consumers(net: Any, tensor: Any) -> list[tuple[Any, list[Any]]]:
-    """(layer, output tensors) of every call in `net` that takes `tensor` as an input."""
+def _consumers(net: Any, tensor: Any) -> list[tuple[Any, list[Any], int]]:
+    """(layer, output tensors, number of input tensors) of every call in `net` taking `tensor`."""
     out = []
     for layer in net.layers:
         for node in getattr(layer, "_inbound_nodes", []):
             if any(t is tensor for t in node.input_tensors):
-                out.append((layer, list(node.outputs)))
+                out.append((layer, list(node.outputs), len(node.input_tensors)))
     return out
 
 
 def first_float_output(net: Any, tensor: Any, name: str) -> Any:
     """The first float tensor reached from an integer/string input through a chain of single
-    layers (lookups, then an Embedding or a one-hot encoding); one-line error otherwise."""
+    layers of one input each (lookups, then an Embedding or a one-hot encoding; never a nested
+    model, whose output is not the input's own layer output); one-line error otherwise."""
+    import keras
+
     t = tensor
     for _ in range(8):
         calls = _consumers(net, t)
-        if len(calls) != 1 or len(calls[0][1]) != 1:
-            raise ValueError(f"gradient methods: the categorical input {name!r} feeds {len(calls)} layer calls, not "
-                             "one chain ending in an Embedding or a one-hot lookup; use permutation or kernel_shap")
+        if len(calls) != 1 or len(calls[0][1]) != 1 or calls[0][2] != 1 or isinstance(calls[0][0], keras.Model):
+            raise ValueError(f"gradient methods: the categorical input {name!r} does not feed one chain of "
+                             "single-input layers ending in an Embedding or a one-hot lookup; use permutation "
+                             "or kernel_shap")
         t = calls[0][1][0]
         if str(t.dtype).startswith("float"):
             return t
