@@ -201,6 +201,8 @@ def test_dataframe_columns_are_converted_one_by_one():
     v = from_model(net, df)
     np.testing.assert_array_equal(v.encode(df), np.array([[0.5, 1, 1], [1, 0, 2], [2, 1, 3]], "float32"))
     assert v.names == ("f", "b", "i") and v.categorical == ()
+    nullable = df.assign(f=pd.array([0.5, 1.0, 2.0], dtype="Float64"), b=pd.array([True, False, True], dtype="boolean"))
+    np.testing.assert_array_equal(v.encode(nullable), v.encode(df))
     bad = df.assign(i=pd.array([1, None, 3], dtype="Int64"))
     with pytest.raises(ValueError, match=r"X column 'i' has 1 missing value\(s\) \(dtype Int64\)"):
         from_model(net, bad)

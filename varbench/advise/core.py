@@ -105,7 +105,8 @@ def _with_model(net: Any, path: str, target: str, methods: list[str], seeds: int
     for m in methods:
         fn, meta = method_callable(m), method_info(m).meta
         for s in range(seeds):  # per variable, as the method honours groups (varbench.methods.variables)
-            att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains, meta.groups)
+            att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains, meta.groups,
+                                     meta.categorical)
             rows.append({"method": m, "seed": s, "status": "ok", "cell_status": "ok",
                          "importance": json.dumps(att.importance.tolist())})
     return pd.DataFrame(rows), pd.DataFrame([{k: v for k, v in q.items() if k in ("r2", "accuracy", "auc")}])

@@ -9,8 +9,10 @@ and of its numeric inputs as they are. `embedding_view` returns that cut network
 `TrainedModel` and the data in its *embedded matrix* (numeric columns, then for each categorical
 variable the flattened layer output, in the variable matrix's column order), with each variable's
 columns as a group: an additive attribution (IG, gradient x input) summed over a variable's columns
-is that variable's, exactly as Captum sums over the embedding dimension. Baselines ("zero",
-"mean") are then points of the embedding space (e.g. the mean embedding), which is continuous.
+is that variable's, exactly as Captum sums over the embedding dimension. One difference: the
+method's baseline rule ("zero", "mean") applies in the layer's own space (e.g. IG from the mean
+embedding), which is continuous, whereas Captum maps a baseline *input* through the layer (its
+default: input 0). Saliency and SmoothGrad report |gradient| summed over the layer's units.
 """
 from __future__ import annotations
 
