@@ -78,7 +78,8 @@ def _mixed_frame(rng):
     y = (2.0 * df.a + 1.5 * df.b + df.d.map({"lo": -1.5, "mid": 0.0, "hi": 1.5}).astype(float)).to_numpy("float32")
     ins = {k: keras.Input((1,), name=k) for k in "abc"}
     ins["d"] = keras.Input((1,), dtype="string", name="d")
-    emb = keras.layers.Flatten()(keras.layers.Embedding(4, 2)(keras.layers.StringLookup(vocabulary=["lo", "mid", "hi"])(ins["d"])))
+    codes = keras.layers.StringLookup(vocabulary=["lo", "mid", "hi"])(ins["d"])
+    emb = keras.layers.Flatten()(keras.layers.Embedding(4, 2)(codes))
     h = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()([ins["a"], ins["b"], ins["c"], emb]))
     net = keras.Model(ins, keras.layers.Dense(1)(h))
     fit_X = {"a": df.a.to_numpy("float32")[:, None], "b": df.b.to_numpy("float32")[:, None],
@@ -208,7 +209,7 @@ def test_dataframe_columns_are_converted_one_by_one():
         from_model(net, bad)
     with pytest.raises(ValueError, match=r"X has repeated column names \['f'\]"):
         from_model(net, pd.DataFrame([[1.0, 2.0, 3.0]], columns=["f", "f", "g"]))
-    with pytest.raises(ValueError, match="holds non-numeric values"):
+    with pytest.raises(ValueError, match=r"X columns \['b'\] hold non-numeric values: the model's one input"):
         from_model(net, df.assign(b=["x", "y", "z"]))
 
 

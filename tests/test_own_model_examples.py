@@ -34,15 +34,17 @@ fs = F(features={"u": F.float_normalized(), "s": F.string_categorical()}, output
 fs.adapt(tf.data.Dataset.from_tensor_slices(dict(df)).batch(64))
 body = keras.Sequential([keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
 body.compile("adam", "mse")
-body.fit(tf.data.Dataset.from_tensor_slices((dict(df), y)).batch(32).map(lambda x, t: (fs(x), t)), epochs=20, verbose=0)
+train = tf.data.Dataset.from_tensor_slices((dict(df), y)).batch(32).map(lambda x, t: (fs(x), t))
+body.fit(train, epochs=20, verbose=0)
 net = keras.Model(fs.get_inputs(), body(fs.get_encoded_features()))
 r_fs = varbench.importance(net, df, y, method="kernel_shap")
 print(r_fs["importance"])  # per original feature: u, s
 
 X = rng.normal(size=(400, 4)).astype("float32")
 labels = np.where(X[:, 1] > 0, "yes", "no")
-build = lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
-clf = KerasClassifier(model=build, loss="binary_crossentropy", epochs=20, verbose=0).fit(X, labels)
+layers = [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+clf = KerasClassifier(model=keras.Sequential(layers), loss="binary_crossentropy", epochs=20, verbose=0)
+clf.fit(X, labels)
 r_clf = varbench.importance(clf, X, labels)  # permutation, labels "yes"/"no" through clf's encoder
 print(r_clf["importance"])
 ''',

@@ -27,6 +27,7 @@ def expected_evals(method: str, params: Mapping[str, Any], n_test: int, n_train:
 
     Examples
     --------
+    >>> from varbench.progress import expected_evals
     >>> expected_evals("permutation", {"n_rows": None, "n_repeats": 5}, n_test=100, n_train=400, n_variables=3)
     1600
     """

@@ -202,6 +202,7 @@ def kernel_shap_budget(d: int, n_coalitions: int | None = None) -> int:
 
     Examples
     --------
+    >>> from varbench.methods.shapley import kernel_shap_budget
     >>> kernel_shap_budget(20), kernel_shap_budget(20, 500)
     (2088, 500)
     """

@@ -195,6 +195,10 @@ def _blocks(structure: str, specs: list[tuple[str, tuple[int, ...], str]], X: An
         shape = specs[0][1]
         if isinstance(X, pd.DataFrame):
             cols = _frame_columns(X, name)
+            text = [c for c, v, _ in cols if not _is_numbers(_numeric_if_possible(v))]
+            if text and _kind(specs[0][2]) == "numeric":
+                raise ValueError(f"{name} columns {text} hold non-numeric values: the model's one input takes "
+                                 f"{specs[0][2]}; encode them as the model was trained")
             values = _numeric_if_possible(np.column_stack([v for _, v, _ in cols]) if cols
                                           else np.zeros((len(X), 0)))
             block = _single_2d(values, keys[0], shape, name)
@@ -296,6 +300,7 @@ def from_model(net: Any, X: Any, X_train: Any = None, feature_names: Sequence[st
     Examples
     --------
     >>> import keras, numpy as np
+    >>> from varbench.models.inputs import from_model
     >>> num, cat = keras.Input((2,), name="num"), keras.Input((1,), dtype="int32", name="cat")
     >>> emb = keras.layers.Flatten()(keras.layers.Embedding(4, 2)(cat))
     >>> net = keras.Model([num, cat], keras.layers.Dense(1)(keras.layers.Concatenate()([num, emb])))

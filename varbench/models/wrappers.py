@@ -41,6 +41,7 @@ def unwrap(model: Any, y: Any, y_train: Any = None) -> tuple[Any, Any, Any, list
 
     Examples
     --------
+    >>> from varbench.models.wrappers import unwrap
     >>> unwrap("not a wrapper", [1, 2])
     ('not a wrapper', [1, 2], None, None)
     """
