@@ -180,6 +180,17 @@ def test_methods_that_would_do_arithmetic_on_codes_refuse_in_one_line(linear_emb
     assert "..." not in text and "no (retrains: needs the shared trainer)" in text and "categorical" in text
 
 
+def test_weight_methods_refuse_a_model_of_several_inputs():
+    import keras
+
+    a, b = keras.Input((2,), name="a"), keras.Input((1,), name="b")
+    net = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([b, a])))  # rows not in input order
+    X = [np.zeros((5, 2)), np.ones((5, 1))]
+    for method in ("first_layer", "garson", "olden", "deeplift"):
+        with pytest.raises(ValueError, match=r"reads the first Dense layer's rows .* list inputs \['a', 'b'\]"):
+            varbench.importance(net, X, np.arange(5.0), method=method)
+
+
 def test_a_category_column_that_enters_as_a_number_is_not_differentiated():
     import keras
 

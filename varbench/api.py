@@ -203,12 +203,24 @@ def importance(
         Regression values (n,) or (n, k), 0/1 labels, or class labels 0..k-1 / one-hot (n, k).
     method : str
         A registered method (`available_methods()`, `describe_methods()`).
+    task : {"regression", "classification", "multiclass"}, optional
+        Needed only where the head cannot say: a linear output (values or logits).
+    feature_names : list of str, optional
+        One name per column of the variable matrix (default: DataFrame columns, input names).
     groups : {variable name: [column names or indices]}, optional
         Columns judged as one variable (e.g. a one-hot categorical; see `describe_methods()`
         for how each method honours groups).
     X_train, y_train : optional
         The model's training data, used for reference samples (baselines, SHAP backgrounds,
         LIME's scaling); default (X, y).
+    seed : int
+        The method's random stream (same seed, same numbers).
+    output : {"auto", "prob", "logit"}
+        For a classifier: explain probabilities (auto, prob) or logits.
+    output_names : list of str, optional
+        Names of the per-output columns (default: a scikeras classifier's classes, else 0..k-1).
+    n_bootstrap : int
+        Bootstrap resamples for the uncertainty of methods with local attributions.
     progress : bool
         Show one progress bar (tqdm, on stderr) stating the expected number of model
         evaluations, when the call runs longer than a couple of seconds (`varbench.progress`).
@@ -267,6 +279,10 @@ def importance(
     fn = method_callable(method, **params)
     check_groups(method, meta.groups, data)
     check_categorical(method, meta.categorical, data)
+    if "dense_weights" in meta.needs and wrapped.inputs is not None:
+        raise ValueError(f"method {method!r} reads the first Dense layer's rows as the input columns, which holds "
+                         "only for a model taking one (n, d) float table; this one takes "
+                         f"{inputs.structure} inputs {[s.name for s in inputs.slots]}: use e.g. permutation")
     run_model, run_data = wrapped, data
     if meta.categorical == "embedding" and data.categorical:  # gradients at the embedding outputs
         from varbench.models.layer_view import embedding_view
