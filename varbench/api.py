@@ -1,9 +1,11 @@
 """Use varbench's methods on your own trained Keras model, outside the harness.
 
-`importance(model, X, y, method=..., groups=...)` reads the model's head from the network
-(regression with k outputs, sigmoid or logit binary classifier, softmax or logits k-class
-classifier), checks the labels against it, runs a registered method per variable (a group of
-columns is one variable) and returns a DataFrame with the importance and its uncertainty.
+`importance(model, X, y, method=..., groups=...)` reads the model's inputs (one tensor, a list or
+a dict of named inputs: `varbench.models.inputs`) and head from the network (regression with k
+outputs, sigmoid or logit binary classifier, softmax or logits k-class classifier), checks the
+labels against it, runs a registered method per variable (a column of a float input, a whole
+categorical input, or a group of columns) and returns a DataFrame with the importance and its
+standard error and interval.
 """
 from __future__ import annotations
 
