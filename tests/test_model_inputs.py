@@ -334,3 +334,36 @@ def test_gradients_refuse_a_categorical_input_that_enters_a_nested_model():
     assert list(varbench.importance(outer, X, y, progress=False).index) == ["a", "c"]
     with pytest.raises(ValueError, match="the categorical input 'c' does not feed one chain of single-input layers"):
         varbench.importance(outer, X, y, method="integrated_gradients")
+
+
+def test_an_integer_input_of_several_columns_is_one_variable_per_column_at_its_embedding():
+    import keras
+
+    rng = np.random.default_rng(5)
+    tok = keras.Input((2,), dtype="int32", name="tok")
+    emb = keras.layers.Embedding(5, 2)
+    net = keras.Model(tok, keras.layers.Dense(1)(keras.layers.Flatten()(emb(tok))))
+    E, u = rng.normal(size=(5, 2)).astype("float32"), rng.normal(size=4).astype("float32")
+    emb.set_weights([E])
+    net.layers[-1].set_weights([u[:, None], np.zeros(1, "float32")])
+    codes = rng.integers(0, 5, (40, 2))
+    r = varbench.importance(net, codes, E[codes].reshape(40, 4) @ u, method="grad_input", n_rows=None,
+                            progress=False)
+    assert list(r.index) == ["x0", "x1"]
+    for j in range(2):  # position j: its embedding E[c_j] times its own weights u[2j:2j+2]
+        np.testing.assert_allclose(r["importance"].iloc[j], np.mean(np.abs(E[codes[:, j]] @ u[2 * j:2 * j + 2])),
+                                   rtol=1e-5)
+
+
+def test_a_softmax_model_with_an_embedding_is_explained_per_class_at_its_embedding():
+    import keras
+
+    rng = np.random.default_rng(6)
+    num, cat = keras.Input((2,), name="num"), keras.Input((1,), dtype="int32", name="cat")
+    h = keras.layers.Concatenate()([num, keras.layers.Flatten()(keras.layers.Embedding(3, 2)(cat))])
+    net = keras.Model([num, cat], keras.layers.Dense(3, activation="softmax")(h))
+    X, y = [rng.normal(size=(30, 2)), rng.integers(0, 3, (30, 1))], rng.integers(0, 3, 30)
+    r = varbench.importance(net, X, y, method="integrated_gradients", n_rows=None, steps=8, progress=False)
+    per_class = r[[f"importance[{k}]" for k in range(3)]]
+    np.testing.assert_allclose(r["importance"], per_class.mean(axis=1), rtol=1e-12)
+    assert list(r.index) == ["num[0]", "num[1]", "cat"] and (per_class.to_numpy() > 0).all()
