@@ -100,8 +100,8 @@ def test_the_planted_variables_come_out_on_top(kinds, kind, method):
     r = _run(kinds, kind, method)
     top = set(r["importance"].nlargest(len(relevant)).index)
     assert top == relevant, r
-    assert list(r.columns[:4]) == ["importance", "std", "ci_low", "ci_high"]
-    assert np.all(np.isfinite(r[["std", "ci_low", "ci_high"]].to_numpy()))
+    assert list(r.columns[:5]) == ["importance", "se", "ci_low", "ci_high", "std"]
+    assert np.all(np.isfinite(r[["se", "ci_low", "ci_high"]].to_numpy()))
     assert np.all(r["ci_low"] <= r["importance"] + 1e-12) and np.all(r["importance"] <= r["ci_high"] + 1e-12)
     assert r.attrs["method"] == method and r.attrs["n_model_evals"] > 0
     per_output = [c for c in r.columns if c.startswith("importance[")]
@@ -177,7 +177,7 @@ def _multi_input():
     ("sigmoid, 3 labels", "must be 0/1 labels"),
     ("linear, 0/1 labels", "pass task='classification' if the output is a logit"),
     ("2-output, 1-column y", r"expected \(n, 2\)"),
-    ("multi-input", "varbench explains single-input models"),
+    ("multi-input", r"the model has 2 inputs .*pass a list or dict of arrays"),
     ("retraining method", "needs: trainer"),
     ("groups, method without groups", "cannot honour variable groups"),
     ("unknown group column", "not a feature name"),

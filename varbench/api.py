@@ -1,12 +1,15 @@
 """Use varbench's methods on your own trained Keras model, outside the harness.
 
-`importance(model, X, y, method=..., groups=...)` reads the model's head from the network
-(regression with k outputs, sigmoid or logit binary classifier, softmax or logits k-class
-classifier), checks the labels against it, runs a registered method per variable (a group of
-columns is one variable) and returns a DataFrame with the importance and its uncertainty.
+`importance(model, X, y, method=..., groups=...)` reads the model's inputs (one tensor, a list or
+a dict of named inputs: `varbench.models.inputs`) and head from the network (regression with k
+outputs, sigmoid or logit binary classifier, softmax or logits k-class classifier), checks the
+labels against it, runs a registered method per variable (a column of a float input, a whole
+categorical input, or a group of columns) and returns a DataFrame with the importance and its
+standard error and interval.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -15,10 +18,17 @@ import pandas as pd
 from varbench.api_checks import check_call
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.methods.uncertainty import LEVEL, with_uncertainty
-from varbench.methods.outputs import explain_outputs
+from varbench.methods.outputs import combine, explain_outputs
+from varbench.methods.variables import check_categorical, check_groups, to_variables
+from varbench.models.inputs import Variables, from_model
 from varbench.models.trained import TrainedModel
+from varbench.models.wrappers import unwrap
+from varbench.progress import expected_evals, progress_bar
 
-RESULT_COLUMNS = ("importance", "std", "ci_low", "ci_high")
+# `se` is the standard error of `importance` (not a standard deviation across rows or repeats, which
+# is what scikit-learn's permutation_importance calls importances_std); `std` is the same column
+# under its former name, kept as an alias.
+RESULT_COLUMNS = ("importance", "se", "ci_low", "ci_high", "std")
 
 
 def available_methods() -> list[str]:
@@ -38,13 +48,16 @@ def available_methods() -> list[str]:
 
 def describe_methods() -> pd.DataFrame:
     """One row per importance method: what it explains (an output or the loss), what it needs,
-    how it honours variable groups, and whether it runs on a user's own Keras model.
+    how it honours variable groups and categorical variables (resample, mask, embedding, ignores
+    or refuse: `varbench.methods.variables`), and whether it runs on a user's own Keras model.
+    Printed, the table shows every column whole.
 
     Examples
     --------
     >>> import varbench
-    >>> varbench.describe_methods().loc["permutation", ["explains", "groups", "own_model"]].tolist()
-    ['loss', 'joint', 'yes']
+    >>> table = varbench.describe_methods()
+    >>> table.loc["permutation", "categorical"]
+    'resample'
     """
     from varbench.registry import registry
 
@@ -52,9 +65,20 @@ def describe_methods() -> pd.DataFrame:
     for name in available_methods():
         m = registry()[name].meta
         rows.append({"method": name, "estimand": m.estimand, "scope": m.scope, "explains": m.explains,
-                     "groups": m.groups, "needs": ",".join(m.needs) or "-",
+                     "groups": m.groups, "categorical": m.categorical, "needs": ",".join(m.needs) or "-",
                      "own_model": "no (retrains: needs the shared trainer)" if "trainer" in m.needs else "yes"})
-    return pd.DataFrame(rows).set_index("method")
+    return MethodTable(rows).set_index("method")
+
+
+class MethodTable(pd.DataFrame):
+    """`describe_methods()`'s table: a DataFrame that prints whole (every column, no truncation)."""
+
+    @property
+    def _constructor(self):
+        return MethodTable
+
+    def __repr__(self) -> str:
+        return self.to_string()
 
 
 def method_callable(name: str, **params: Any):
@@ -77,24 +101,6 @@ def method_callable(name: str, **params: Any):
 
 
 # ----------------------------------------------------------------------------- inputs
-
-def _table(X: Any, name: str, names: list[str] | None) -> tuple[np.ndarray, list[str]]:
-    """(float32 matrix, column names) from a numpy array or a pandas DataFrame."""
-    if isinstance(X, pd.DataFrame):
-        bad = [str(c) for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
-        if bad:
-            raise ValueError(f"{name} has non-numeric columns {bad}: encode them (e.g. one-hot) and pass "
-                             "groups={'name': [their columns]}")
-        cols = [str(c) for c in X.columns]
-        X = X.to_numpy()
-        names = names or cols
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D table (n, d), got shape {X.shape}")
-    if not (np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)):
-        raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
-    return X.astype(np.float32), names or [f"x{j}" for j in range(X.shape[1])]
-
 
 def _labels(y: Any, model: TrainedModel, name: str) -> np.ndarray:
     """y checked against the model's head: regression values (n,) or (n, k); 0/1 labels for a
@@ -142,17 +148,27 @@ def _check_label_task(model: Any, task: str | None, y: Any) -> None:
                          "task='classification' if the output is a logit, or task='regression'")
 
 
-def _wrap(model: Any, task: str | None, output: str) -> TrainedModel:
-    """The user's network as a TrainedModel, its task read from the head where it can be."""
-    import keras
-
+def _wrap(model: Any, task: str | None, output: str, inputs: Variables) -> TrainedModel:
+    """The user's network as a TrainedModel, its task read from the head where it can be, taking
+    the variable matrix through `inputs` unless that is the network's own (n, d) float table."""
     from varbench.models.trained import detect_head
 
+    decode = None if inputs.is_plain else inputs
     if isinstance(model, TrainedModel):
-        return model
+        return model if decode is None else dataclasses.replace(model, inputs=decode, _fns={})
+    return TrainedModel(keras=model, task=task or detect_head(model, None).task, output=output, inputs=decode)
+
+
+def _network(model: Any) -> Any:
+    """The keras.Model of `model` (a keras.Model or a TrainedModel); one-line error otherwise."""
+    import keras
+
+    if isinstance(model, TrainedModel):
+        return model.keras
     if not isinstance(model, keras.Model):
-        raise ValueError(f"model is a {type(model).__name__}: expected a keras.Model (or a varbench TrainedModel)")
-    return TrainedModel(keras=model, task=task or detect_head(model, None).task, output=output)
+        raise ValueError(f"model is a {type(model).__name__}: expected a keras.Model, a fitted scikeras "
+                         "KerasRegressor/KerasClassifier, or a varbench TrainedModel")
+    return model
 
 
 def _groups(groups: Mapping[str, Sequence[Any]] | None, names: list[str]) -> dict[str, list[Any]] | None:
@@ -179,39 +195,77 @@ def importance(
     output: str = "auto",
     output_names: Sequence[str] | None = None,
     n_bootstrap: int = 200,
+    progress: bool = True,
     **params: Any,
 ) -> pd.DataFrame:
     """Importance of each variable of a trained Keras `model` on data (X, y) by a registered method.
 
-    model: a single-input keras.Model; its head is read from the network: a sigmoid unit (binary,
-        P(class 1) explained as is), a softmax over k units (k classes, per-class probabilities),
-        or linear units (regression with 1 or k outputs; logits when task="classification" or
-        "multiclass" says so). output="logit" explains logits instead of probabilities.
-    X: numpy array or DataFrame (its column names become the variable names); y: regression
-        values (n,) or (n, k), 0/1 labels, or class labels 0..k-1 / one-hot (n, k).
-    groups: {variable name: [column names or indices]}, e.g. a one-hot categorical; each group is
-        judged as one variable (see `describe_methods()` for how each method honours groups).
-    X_train, y_train: the model's training data, used for reference samples (baselines, SHAP
-        backgrounds, LIME's scaling); default (X, y).
-    Extra keyword arguments override the method's parameters (e.g. n_repeats=10).
+    Parameters
+    ----------
+    model : keras.Model, scikeras KerasRegressor/KerasClassifier (fitted) or TrainedModel
+        Any Keras 3 model whose inputs are one tensor, a list, or a dict of named inputs of shape
+        (n,) or (n, k). A variable is a column of a numeric (float) input, or a whole categorical
+        input column (integer-coded or string input feeding a lookup or Embedding layer; see
+        `varbench.models.inputs`). Its head is read from the network: a sigmoid unit (binary,
+        P(class 1) explained as is), a softmax over k units (k classes), or linear units
+        (regression with 1 or k outputs; logits when task="classification" or "multiclass" says
+        so). A scikeras estimator is unwrapped (`model_`) and y goes through its fitted target
+        encoder (`varbench.models.wrappers`).
+    X : numpy array, DataFrame, list or dict of arrays
+        As `model.predict` takes it. A DataFrame's columns become the variable names (for a
+        dict model they are matched to the input names); columns are converted one by one: bool
+        to 0/1, nullable Int64/Float64 exactly (a column with missing values is refused, named),
+        `category` dtype as a categorical variable; repeated names are refused.
+    y : array-like
+        Regression values (n,) or (n, k), 0/1 labels, or class labels 0..k-1 / one-hot (n, k).
+    method : str
+        A registered method (`available_methods()`, `describe_methods()`).
+    task : {"regression", "classification", "multiclass"}, optional
+        Needed only where the head cannot say: a linear output (values or logits).
+    feature_names : list of str, optional
+        One name per column of the variable matrix (default: DataFrame columns, input names).
+    groups : {variable name: [column names or indices]}, optional
+        Columns judged as one variable (e.g. a one-hot categorical; see `describe_methods()`
+        for how each method honours groups).
+    X_train, y_train : optional
+        The model's training data, used for reference samples (baselines, SHAP backgrounds,
+        LIME's scaling); default (X, y).
+    seed : int
+        The method's random stream (same seed, same numbers).
+    output : {"auto", "prob", "logit"}
+        For a classifier: explain probabilities (auto, prob) or logits.
+    output_names : list of str, optional
+        Names of the per-output columns (default: a scikeras classifier's classes, else 0..k-1).
+    n_bootstrap : int
+        Bootstrap resamples for the uncertainty of methods with local attributions.
+    progress : bool
+        Show one progress bar (tqdm, on stderr) stating the expected number of model
+        evaluations, when the call runs longer than a couple of seconds (`varbench.progress`).
+    **params
+        Override the method's parameters (e.g. n_repeats=10).
 
-    Returns a DataFrame indexed by variable, columns `importance`, `std` (standard error),
-    `ci_low`, `ci_high` (95 % interval; NaN where the method gives no uncertainty; see
-    `varbench.methods.uncertainty`). For a model with several outputs that a method explains one
-    at a time (k classes' probabilities, k regression outputs), one `importance[<output>]` column
-    per output is added, and `importance` is their mean (the overall value; a loss-based method
-    on a k-class model explains the cross-entropy once, with no per-class columns). `.attrs`:
-    method, params, head, explains, n_model_evals, ci_level.
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by variable: `importance`; `se`, its standard error (the uncertainty of the
+        estimate, not scikit-learn's `importances_std`, which is the standard deviation over
+        repeats: se = that std / sqrt(n_repeats) for permutation); `ci_low`, `ci_high`, a 95 %
+        interval (NaN where the method gives no uncertainty; `varbench.methods.uncertainty`);
+        `std`, the same values as `se` under their former name (an alias). For a model with
+        several outputs that a method explains one at a time, one `importance[<output>]` column
+        per output is added, and `importance` is their mean. `.attrs`: method, params, head,
+        explains, n_model_evals, ci_level.
 
     Examples
     --------
     >>> import keras, numpy as np, varbench
-    >>> X = np.random.default_rng(0).normal(size=(200, 3)).astype("float32")
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)).astype("float32")
     >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> net.set_weights([np.array([[2.0], [0.0], [-1.0]]), np.zeros(1)])  # f(x) = 2 x0 - x2
-    >>> r = varbench.importance(net, X, X @ np.array([2.0, 0.0, -1.0]), method="permutation")
-    >>> r.index.tolist(), r["importance"].idxmax(), r.attrs["explains"]
-    (['x0', 'x1', 'x2'], 'x0', "the model's squared error")
+    >>> net.set_weights([np.array([[2.0], [0.0], [0.5]], "float32"), np.zeros(1, "float32")])
+    >>> r = varbench.importance(net, X, X @ np.array([2.0, 0.0, 0.5]), method="permutation")
+    >>> r["importance"].idxmax()
+    'x0'
     """
     from varbench.registry import method_info
 
@@ -226,41 +280,65 @@ def importance(
     if (X_train is None) != (y_train is None):
         raise ValueError("X_train and y_train go together: give both or neither")
     check_call(params, X, y, X_train, y_train)  # rows, NaN, constant y, parameters as values and their sizes
-    Xa, names = _table(X, "X", list(feature_names) if feature_names is not None else None)
+    model, y, y_train, class_names = unwrap(model, y, y_train)
+    net = _network(model)
+    inputs = from_model(net, X, X_train, list(feature_names) if feature_names is not None else None)
+    Xa, names = inputs.encode(X), list(inputs.names)
     _check_label_task(model, task, y)
-    wrapped = _wrap(model, task, output)
-    if Xa.shape[1] != wrapped.n_features:
-        raise ValueError(f"X has {Xa.shape[1]} columns: the model takes {wrapped.n_features} inputs")
+    wrapped = _wrap(model, task, output, inputs)
     ya = _labels(y, wrapped, "y")
     if X_train is not None:
-        Xt, _ = _table(X_train, "X_train", names)
-        yt = _labels(y_train, wrapped, "y_train")
+        Xt, yt = inputs.encode(X_train, "X_train"), _labels(y_train, wrapped, "y_train")
     else:
         Xt, yt = Xa, ya
-    data = _user_data(Xa, ya, Xt, yt, wrapped.task, names, _groups(groups, names))
+    data = _user_data(Xa, ya, Xt, yt, wrapped.task, names, _groups(groups, names), inputs.categorical)
     if method == "loco" and "alpha" not in params:
         params["alpha"] = 1 - LEVEL
     fn = method_callable(method, **params)
+    check_groups(method, meta.groups, data)
+    check_categorical(method, meta.categorical, data)
+    if "dense_weights" in meta.needs and wrapped.inputs is not None:
+        raise ValueError(f"method {method!r} reads the first Dense layer's rows as the input columns, which holds "
+                         "only for a model taking one (n, d) float table; this one takes "
+                         f"{inputs.structure} inputs {[s.name for s in inputs.slots]}: use e.g. permutation")
+    run_model, run_data = wrapped, data
+    if meta.categorical == "embedding" and data.categorical:  # gradients at the embedding outputs
+        from varbench.models.layer_view import embedding_view
 
-    wrapped.n_evals = 0
-    overall, atts = explain_outputs(method, fn, wrapped, data, lambda: np.random.default_rng(seed),
-                                    meta.explains, meta.groups)
+        run_model, run_data, grouped = embedding_view(wrapped, data, method)
+
+    all_params = {k_: v for k_, v in info.config.items() if k_ != "_target_"} | params
+    n_views = wrapped.n_outputs if wrapped.n_outputs > 1 and (
+        meta.explains == "output" or (meta.explains == "loss" and wrapped.task == "regression")) else 1
+    total = expected_evals(method, all_params, Xa.shape[0], Xt.shape[0], data.n_variables, n_views)
+    run_model.n_evals = 0
+    with progress_bar(method, total, progress) as update:
+        run_model.progress = update
+        try:
+            overall, atts = explain_outputs(method, fn, run_model, run_data, lambda: np.random.default_rng(seed),
+                                            meta.explains, meta.groups, meta.categorical)
+        finally:
+            run_model.progress = None
+    if run_data is not data:  # each variable: the sum over its embedding columns (as Captum's layer attribution)
+        per = [to_variables(a, grouped, "sum") for a in (atts or [overall])]
+        overall, atts = combine(per), (per if atts else [])
     overall = with_uncertainty(overall, np.random.default_rng([int(seed), 1]), n_bootstrap)
     per_output = bool(atts)
     index = [v for v, _ in data.variables]
-    df = pd.DataFrame({"importance": overall.importance, "std": overall.std, "ci_low": overall.ci_low,
-                       "ci_high": overall.ci_high}, index=pd.Index(index, name="variable"))
+    df = pd.DataFrame({"importance": overall.importance, "se": overall.std, "ci_low": overall.ci_low,
+                       "ci_high": overall.ci_high, "std": overall.std}, index=pd.Index(index, name="variable"))
     if per_output:
         k = len(atts)
-        labels = list(output_names) if output_names is not None else [str(j) for j in range(k)]
+        given = output_names if output_names is not None else class_names
+        labels = list(given) if given is not None else [str(j) for j in range(k)]
         if len(labels) != k:
             raise ValueError(f"output_names has {len(labels)} names for {k} outputs")
         for label, att in zip(labels, atts):
             df[f"importance[{label}]"] = att.importance
-    df.attrs.update(method=method, params={k_: v for k_, v in info.config.items() if k_ != "_target_"} | params,
+    df.attrs.update(method=method, params=all_params,
                     head=wrapped.head.describe(), explains=_explains(meta.explains, wrapped, per_output),
                     groups=meta.groups if data.groups else "none", ci_level=overall.ci_level,
-                    n_model_evals=int(wrapped.n_evals),
+                    n_model_evals=int(run_model.n_evals),
                     extras={k_: float(v) for k_, v in (atts[0] if atts else overall).extras.items()})
     return df
 
@@ -283,28 +361,35 @@ def _explains(kind: str, model: TrainedModel, per_output: bool) -> str:
 
 
 def _user_data(X: np.ndarray, y: np.ndarray, X_train: np.ndarray, y_train: np.ndarray, task: str,
-               names: list[str], groups: dict[str, list[Any]] | None) -> Dataset:
+               names: list[str], groups: dict[str, list[Any]] | None, categorical: Sequence[int] = ()) -> Dataset:
     """The user's data as a Dataset with an unknown truth (one entry per variable)."""
     from varbench.datasets.base import _check_groups, variables
 
     n_var = len(variables(names, _check_groups(groups, names)))
     unknown = GroundTruth(importance=np.ones(n_var), relevant=np.ones(n_var, bool), definition="unknown (user data)")
     return Dataset(X_train=X_train, y_train=y_train, X_test=X, y_test=y, task=task, truth=unknown,
-                   feature_names=names, name="user", groups=groups)
+                   feature_names=names, name="user", groups=groups, categorical=tuple(categorical))
 
 
-def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = True, title: str | None = None):
+def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = True, title: str | None = None,
+                    path: str | None = None):
     """Bars of `importance` with 95 % error bars (where `ci_low`/`ci_high` are finite), sorted, and,
     when the result has `importance[<output>]` columns and per_output, grouped per-output bars.
-    Returns the matplotlib Axes.
+
+    Returns the matplotlib Axes. In a notebook the figure shows by itself; in a script, pass
+    `path="importance.png"` (the figure is saved there, its format read from the suffix) or call
+    `matplotlib.pyplot.show()` after it.
 
     Examples
     --------
-    >>> import matplotlib, pandas as pd, varbench
+    >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> r = pd.DataFrame({"importance": [0.5, 0.2], "ci_low": [0.4, 0.1], "ci_high": [0.6, 0.3]}, index=["a", "b"])
-    >>> varbench.plot_importance(r, title="by hand").get_title()
-    'by hand'
+    >>> import pandas as pd, varbench
+    >>> r = pd.DataFrame({"importance": [0.5, 0.1], "ci_low": [0.4, 0.0], "ci_high": [0.6, 0.2]},
+    ...                  index=["x0", "x1"])
+    >>> ax = varbench.plot_importance(r)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['x1', 'x0']
     """
     import matplotlib.pyplot as plt
 
@@ -331,4 +416,6 @@ def plot_importance(result: pd.DataFrame, ax: Any = None, per_output: bool = Tru
     ax.set_xlabel("importance" + (" (95 % CI)" if np.isfinite(df["ci_low"]).any() else ""))
     ax.set_title(title or df.attrs.get("method", ""))
     ax.axvline(0, color="grey", lw=0.5)
+    if path is not None:
+        ax.figure.savefig(path, bbox_inches="tight")
     return ax

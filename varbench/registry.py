@@ -15,6 +15,8 @@ A `_meta_` block (all keys optional; a user's own method may have none):
       suites: [shapley]        # named suites that list it (derived suites: see `suites()`)
       explains: output         # output (an output column: value, probability) | loss (the head's loss) | none
       groups: joint            # how variable groups are honoured: joint | sum | none (varbench.methods.variables)
+      categorical: resample    # what it does with a categorical variable (category codes): resample |
+                               # mask | embedding | ignores | refuse (varbench.methods.variables)
 
 The loader strips `_meta_` before Hydra instantiates a method: it is never passed to the code.
 `conf/methods/*.yaml` (a two-line wrapper per method, so `methods=[a,b]` composes, and one file
@@ -46,6 +48,7 @@ SCOPES = ("global", "local")
 ROLES = ("method", "floor", "ceiling")
 EXPLAINS = ("output", "loss", "none")
 GROUPS = ("joint", "sum", "none")  # = varbench.methods.variables.GROUP_RULES
+CATEGORICAL = ("resample", "mask", "embedding", "ignores", "refuse")  # = varbench.methods.variables.CATEGORICAL_RULES
 # suites derived from the metadata rather than listed in it
 DERIVED_SUITES = {
     "all": "every importance method except ceilings",
@@ -70,6 +73,7 @@ class MethodMeta:
     suites: tuple[str, ...] = ()
     explains: str = "output"
     groups: str = "none"
+    categorical: str = "refuse"
 
     @classmethod
     def from_node(cls, node: Any, key: str) -> "MethodMeta":
@@ -84,7 +88,7 @@ class MethodMeta:
                               f"{sorted(cls.__dataclass_fields__)}")
         out: dict[str, Any] = {}
         for name, allowed in (("returns", RETURNS), ("estimand", ESTIMANDS), ("scope", SCOPES), ("role", ROLES),
-                              ("explains", EXPLAINS), ("groups", GROUPS)):
+                              ("explains", EXPLAINS), ("groups", GROUPS), ("categorical", CATEGORICAL)):
             if name in node:
                 if node[name] not in allowed:
                     raise ConfigError(f"{key}.{META_KEY}.{name}={node[name]!r} is invalid: expected one of {allowed}")

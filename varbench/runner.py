@@ -19,7 +19,7 @@ from varbench.interactions import Interactions
 from varbench.methods.base import Attribution
 from varbench.methods.outputs import explain_outputs
 from varbench.methods.uncertainty import with_uncertainty
-from varbench.methods.variables import check_groups, to_variables
+from varbench.methods.variables import check_categorical, check_groups, to_variables
 from varbench.scoring import score_against, score_local, spearman
 from varbench.scoring import abs_sum_per_variable
 
@@ -70,11 +70,12 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     start = time.perf_counter()
     try:
         check_groups(name, meta.groups, data)  # before any model evaluation
+        check_categorical(name, meta.categorical, data)
         att = None
         if track == "main" and getattr(model, "n_outputs", 1) > 1:
             # one run per explained output (class), the same stream each (varbench.methods.outputs)
             att, _ = explain_outputs(name, fn, model, data, lambda: method_rng(seed, name), meta.explains,
-                                     meta.groups)
+                                     meta.groups, meta.categorical)
             raw = att
         else:
             raw = fn(model, data, method_rng(seed, name))

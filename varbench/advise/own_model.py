@@ -87,7 +87,7 @@ def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[
         for s in range(seeds):  # per variable, as the method honours groups (varbench.methods.variables)
             try:
                 att, _ = explain_outputs(m, fn, model, data, lambda s=s: method_rng(s, m), meta.explains,
-                                         meta.groups)
+                                         meta.groups, meta.categorical)
             except Exception as exc:  # noqa: BLE001 - e.g. a method that needs a dense first layer
                 log.warning("advise: %s failed on your model: %s: %s", m, type(exc).__name__, exc)
                 rows.append({"method": m, "seed": s, "status": "failed", "cell_status": "ok", "importance": None})

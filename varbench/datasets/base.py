@@ -67,7 +67,9 @@ class Dataset:
     The truth is then per variable (`variables`), and so is scoring.
     fingerprint: optional hash of the data's content (a user's table), part of the model cache key.
     encoding: optional JSON-able record of how a user's table was encoded (scaling, one-hot levels,
-    dropped and imputed columns), logged with the cell."""
+    dropped and imputed columns), logged with the cell.
+    categorical: the columns holding category codes (`varbench.models.inputs`): whole categorical
+    variables that methods resample or mask as values, never average or differentiate."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -80,6 +82,7 @@ class Dataset:
     groups: dict[str, list[int]] | None = None
     fingerprint: str | None = None
     encoding: dict | None = None
+    categorical: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         validate_dataset(self)  # also names the features x0, x1, ... when no names are given
@@ -216,6 +219,9 @@ def validate_dataset(ds: Dataset) -> None:
         raise ValueError(f"dataset feature_names repeats {dup}: names must be unique")
     ds.feature_names = names
     ds.groups = _check_groups(ds.groups, names)
+    ds.categorical = tuple(int(c) for c in ds.categorical)
+    if any(not 0 <= c < d for c in ds.categorical):
+        raise ValueError(f"dataset categorical={list(ds.categorical)} is invalid: expected column indices in [0, {d})")
     n_var = len(variables(names, ds.groups))
     t = ds.truth
     if not isinstance(t, GroundTruth):

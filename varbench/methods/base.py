@@ -7,7 +7,7 @@ either an array of length d (global importance) or an `Attribution`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union, get_args
+from typing import Literal, Sequence, Union, get_args
 
 import numpy as np
 
@@ -100,8 +100,17 @@ Baseline = Union[BaselineName, float]  # a method parameter's type hint: checked
 BASELINES = get_args(BaselineName)
 
 
-def baseline_vector(X: np.ndarray, baseline: Baseline) -> np.ndarray:
-    """A reference point: "zero", "mean" or "median" of X, or a constant."""
+def baseline_vector(X: np.ndarray, baseline: Baseline, categorical: Sequence[int] = ()) -> np.ndarray:
+    """A reference point: "zero", "mean" or "median" of X, or a constant; in the `categorical`
+    columns (category codes), whatever the baseline, the training mode (most frequent code)."""
+    ref = _baseline(X, baseline)
+    for c in categorical:
+        codes, counts = np.unique(X[:, c], return_counts=True)
+        ref[c] = codes[np.argmax(counts)]
+    return ref
+
+
+def _baseline(X: np.ndarray, baseline: Baseline) -> np.ndarray:
     if baseline == "zero":
         return np.zeros(X.shape[1], dtype=np.float32)
     if baseline == "mean":

@@ -44,7 +44,7 @@ def combine(atts: list[Attribution]) -> Attribution:
 
 def explain_outputs(name: str, fn: Callable[..., Any], model: Any, data: Dataset,
                     make_rng: Callable[[], np.random.Generator], explains: str = "output",
-                    groups: str = "none") -> tuple[Attribution, list[Attribution]]:
+                    groups: str = "none", categorical: str = "refuse") -> tuple[Attribution, list[Attribution]]:
     """(overall result per variable, per-output results) of method `fn` on every view of `model`
     (see the module note). Each view gets a fresh `make_rng()`; model.n_evals grows by all views'."""
     views = output_views(model, explains)
@@ -52,7 +52,7 @@ def explain_outputs(name: str, fn: Callable[..., Any], model: Any, data: Dataset
     for view in views:
         if view is not model:
             view.n_evals = 0
-        atts.append(explain(name, fn, view, data, make_rng(), groups))
+        atts.append(explain(name, fn, view, data, make_rng(), groups, categorical))
         if view is not model:
             model.n_evals += view.n_evals
     return combine(atts), (atts if len(views) > 1 else [])

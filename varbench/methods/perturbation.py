@@ -104,14 +104,15 @@ def occlusion(model: TrainedModel, data: Dataset, rng: np.random.Generator,
               baseline: Baseline = "mean", n_rows: int | None = 1000) -> Attribution:
     """Occlusion / ablation: local attribution f(x) - f(x with x_j := b_j) for each explained
     test row x and variable j, where b = `baseline_vector(X_train, baseline)` ("zero", "mean",
-    "median" or a constant); a group of columns is occluded as one block. Global importance =
+    "median" or a constant; a categorical variable's is its training mode); a group of columns is
+    occluded as one block. Global importance =
     mean |local| over rows. All rows x variables (plus the unperturbed rows) go through the
     model in one batch of n (V + 1) rows.
 
     The local values are in output units; for a linear model with the "mean" baseline they
     equal the exact interventional Shapley values w_j (x_j - E x_j), otherwise they are the
     single-feature ablation effects (they need not sum to f(x) - E f)."""
-    b = baseline_vector(data.X_train, baseline)
+    b = baseline_vector(data.X_train, baseline, data.categorical)  # a categorical variable: its mode
     X = data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)]
     n, d = X.shape
     sets = column_sets(data)

@@ -195,14 +195,29 @@ def _sampled_coalitions(n: int, d: int, n_coalitions: int, rng: np.random.Genera
     return np.concatenate([masks, ~masks], axis=1)
 
 
+def kernel_shap_budget(d: int, n_coalitions: int | None = None) -> int:
+    """KernelSHAP's sampled coalitions per row for d players: `n_coalitions` when given, else the
+    rule of the shap package's KernelExplainer (nsamples="auto": 2 d + 2048; even, as the
+    complementary pairs need).
+
+    Examples
+    --------
+    >>> from varbench.methods.shapley import kernel_shap_budget
+    >>> kernel_shap_budget(20), kernel_shap_budget(20, 500)
+    (2088, 500)
+    """
+    return 2 * d + 2048 if n_coalitions is None else int(n_coalitions)
+
+
 def kernel_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = 50,
                 background_size: int | None = 50, max_exact_features: int = 12,
-                n_coalitions: int = 2048) -> Attribution:
+                n_coalitions: int | None = None) -> Attribution:
     """KernelSHAP (Lundberg & Lee 2017) with the interventional value function.
 
     d <= max_exact_features: all 2^d - 2 proper coalitions with Shapley kernel weights,
     efficiency imposed as an exact constraint: the result is the exact Shapley value for this
-    background. Otherwise, per row, n_coalitions paired coalitions sampled (with replacement)
+    background. Otherwise, per row, n_coalitions paired coalitions (default None: 2 d + 2048, the
+    shap package's "auto" rule, `kernel_shap_budget`) sampled (with replacement)
     from the kernel and the same constrained least squares, with no regularisation (when
     n_coalitions >= 2^d - 2, raising max_exact_features is cheaper and exact). Local
     attributions (rows, d); global = mean |phi|. Extras: efficiency error (max over rows of
@@ -211,11 +226,13 @@ def kernel_shap(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_
     if max_exact_features > MAX_EXACT:
         raise ValueError(f"max_exact_features={max_exact_features!r} is invalid: expected an integer "
                          f"in [0, {MAX_EXACT}] (exact mode builds 2^d coalitions per row)")
-    check_int("n_coalitions", n_coalitions, 2)
-    if n_coalitions % 2:
+    if n_coalitions is not None:
+        check_int("n_coalitions", n_coalitions, 2)
+    if n_coalitions is not None and n_coalitions % 2:
         raise ValueError(f"n_coalitions={n_coalitions!r} is invalid: expected an even integer "
                          "(coalitions are sampled in complementary pairs)")
     X, bg, col_var, d = _rows_background_players(data, n_rows, background_size, rng)
+    n_coalitions = kernel_shap_budget(d, n_coalitions)
     n = X.shape[0]
     fx = model.predict(X).astype(np.float64)
     f0 = float(np.mean(model.predict(bg)))

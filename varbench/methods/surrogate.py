@@ -43,7 +43,8 @@ def lime(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: i
     A group of columns (`data.groups`, e.g. a one-hot categorical) is treated as the lime package
     treats a categorical feature: each sample takes the whole block from a random training row,
     and the interpretable feature is 1 when the block equals the instance's block, else 0; its
-    coefficient is the effect of the instance's value against the others."""
+    coefficient is the effect of the instance's value against the others. A categorical variable
+    (`data.categorical`: one column of category codes) is sampled the same way."""
     if not isinstance(n_samples, int) or n_samples < 2:
         raise ValueError(f"n_samples={n_samples!r} is invalid: expected an integer >= 2")
     X = data.X_test[sample_rows(data.X_test.shape[0], n_rows, rng)].astype(np.float64)
@@ -58,11 +59,11 @@ def lime(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: i
     Zs = xs[:, None, :] + noise if sample_around_instance else noise
     Zs[:, 0, :] = xs  # the instance itself is the first sample, as in lime
     inputs, design, instance = Zs * sd + mu, Zs, xs
-    if data.groups:
+    if data.groups or data.categorical:
         design = np.empty((m, n_samples, len(sets)))
         instance = np.ones((m, len(sets)))
         for v, cols in enumerate(sets):
-            if len(cols) == 1:
+            if len(cols) == 1 and cols[0] not in data.categorical:
                 design[..., v], instance[:, v] = Zs[..., cols[0]], xs[:, cols[0]]
                 continue
             block = data.X_train[rng.integers(data.X_train.shape[0], size=(m, n_samples))][..., cols]

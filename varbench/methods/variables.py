@@ -11,6 +11,18 @@ How a method honours groups is one fact of its `_meta_` (`groups:`):
 - "none": the method cannot honour groups; asking for them is an error (one line), never
   silently per-column values.
 `explain` is the one place that applies the rule (the runner and the API both call it).
+
+What a method does with a categorical variable (`Dataset.categorical`: category codes, see
+`varbench.models.inputs`) is another fact of its `_meta_` (`categorical:`):
+- "resample": it replaces a variable's value by other rows' values (permutation, background
+  rows, sampled marginals, LIME's categorical sampling): exact for codes;
+- "mask": it replaces it by a reference value; for a categorical variable that is the training
+  mode (the most frequent category), never a mean of codes;
+- "embedding": a gradient method, taken with respect to the categorical input's embedding (or
+  lookup) output and summed over its units (`varbench.models.layer_view`);
+- "ignores": it never reads the inputs (a reference method);
+- "refuse": it would do arithmetic on codes (average, add noise, differentiate, read first-layer
+  weights): asking for it on categorical variables is an error (one line).
 """
 from __future__ import annotations
 
@@ -22,6 +34,7 @@ from varbench.datasets.base import Dataset
 from varbench.methods.base import Attribution, as_attribution
 
 GROUP_RULES = ("joint", "sum", "none")
+CATEGORICAL_RULES = ("resample", "mask", "embedding", "ignores", "refuse")
 
 
 def column_sets(data: Dataset) -> list[list[int]]:
@@ -44,6 +57,16 @@ def check_groups(name: str, rule: str, data: Dataset) -> None:
     if data.groups and rule == "none":
         raise ValueError(f"method {name!r} cannot honour variable groups (groups={sorted(data.groups)}): "
                          "use a method whose groups rule is joint or sum (see varbench.describe_methods())")
+
+
+def check_categorical(name: str, rule: str, data: Dataset) -> None:
+    """One-line ValueError when the data has categorical variables the method cannot honour."""
+    if rule not in CATEGORICAL_RULES:
+        raise ValueError(f"method {name!r}: categorical rule {rule!r} is not one of {CATEGORICAL_RULES}")
+    if data.categorical and rule == "refuse":
+        cats = [data.feature_names[c] for c in data.categorical]
+        raise ValueError(f"method {name!r} would do arithmetic on the category codes of {cats}: use a method whose "
+                         "categorical rule is resample, mask or embedding (see varbench.describe_methods())")
 
 
 def sum_over_groups(values: np.ndarray, data: Dataset) -> np.ndarray:
@@ -69,8 +92,9 @@ def to_variables(raw: object, data: Dataset, rule: str) -> Attribution:
 
 
 def explain(name: str, fn: Callable[..., Any], model: Any, data: Dataset, rng: np.random.Generator,
-            rule: str = "none") -> Attribution:
-    """Run method `fn` (registered as `name`, groups rule `rule`) and return its result per variable.
-    The groups check comes first, before any model evaluation."""
+            rule: str = "none", categorical: str = "refuse") -> Attribution:
+    """Run method `fn` (registered as `name`, groups rule `rule`, categorical rule `categorical`)
+    and return its result per variable. The checks come first, before any model evaluation."""
     check_groups(name, rule, data)
+    check_categorical(name, categorical, data)
     return to_variables(fn(model, data, rng), data, rule)

@@ -20,6 +20,7 @@ cross-entropy.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -82,14 +83,11 @@ def final_activation(net: Any) -> str:
 
 
 def detect_head(net: Any, task: str | None = None) -> Head:
-    """The head of a single-input, single-output Keras network. `task` (regression |
+    """The head of a single-output Keras network. `task` (regression |
     classification | multiclass) is needed only where the network cannot say: a linear output
     (value or logits). One-line ValueError for what is not supported."""
     if task is not None and task not in TASKS:
         raise ValueError(f"task={task!r} is invalid: expected one of {TASKS} or None")
-    if len(getattr(net, "inputs", None) or [None]) != 1:
-        raise ValueError(f"the model has {len(net.inputs)} inputs: varbench explains single-input models "
-                         "taking one (n, d) table (concatenate your inputs into one layer)")
     outputs = getattr(net, "outputs", None) or [None]
     if len(outputs) != 1:
         raise ValueError(f"the model has {len(outputs)} output tensors: varbench explains one output "
@@ -138,7 +136,11 @@ class TrainedModel:
     """keras: the network; task: "regression" | "classification" | "multiclass" (checked against
     the network's head); output: what is explained for a classifier ("prob"/"auto" = the class
     probability, "logit" = its logit, derived from the network's pre-activation when the head
-    ends in a sigmoid/softmax); target: the output column explained (None = the only one)."""
+    ends in a sigmoid/softmax); target: the output column explained (None = the only one);
+    inputs: a `varbench.models.inputs.Variables` map when the network takes anything but one
+    float (n, d) table (several inputs, a dict, integer or string inputs): the methods' matrices
+    are then its variable matrix, decoded into the network's inputs inside the compiled call;
+    progress: an optional callback given the rows of each evaluated block (a progress bar)."""
 
     keras: Any
     task: str
@@ -149,6 +151,8 @@ class TrainedModel:
     refit: Callable[[np.ndarray, np.ndarray], "TrainedModel"] | None = None
     n_evals: int = 0
     target: int | None = None
+    inputs: Any = None
+    progress: Callable[[int], Any] | None = field(default=None, repr=False)
     _fns: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -156,6 +160,9 @@ class TrainedModel:
             raise ValueError(f"output={self.output!r} is not one of {OUTPUTS}")
         self.head = detect_head(self.keras, self.task)
         self.task = self.head.task
+        if self.inputs is None and len(getattr(self.keras, "inputs", None) or [None]) != 1:
+            raise ValueError(f"the model has {len(self.keras.inputs)} inputs: pass it to varbench.importance, "
+                             "which maps several, named or categorical inputs (varbench.models.inputs)")
         if self.target is not None and not (0 <= int(self.target) < self.head.n_outputs):
             raise ValueError(f"target={self.target!r} is invalid: expected an output index in "
                              f"[0, {self.head.n_outputs})")
@@ -163,7 +170,19 @@ class TrainedModel:
     # ------------------------------------------------------------------ what is explained
     @property
     def n_features(self) -> int:
+        """Columns of the matrices methods pass (the variable matrix when `inputs` is set)."""
+        if self.inputs is not None:
+            return self.inputs.n_columns
         return int(self.keras.inputs[0].shape[-1])
+
+    def _net(self, x, net: Any = None):
+        """The network (or a part of it taking the same inputs) on a block x of the matrix."""
+        net = self.keras if net is None else net
+        if self.inputs is None:
+            return net(x, training=False)
+        with warnings.catch_warnings():  # a dict of the inputs Keras asked for, whatever its mapping type
+            warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+            return net(self.inputs.decode(x), training=False)
 
     @property
     def n_outputs(self) -> int:
@@ -196,34 +215,34 @@ class TrainedModel:
         if last.__class__.__name__ != "Dense":
             return None
         try:
-            body = keras.Model(self.keras.inputs, last.input)
+            body = keras.Model(self.keras.input, last.input)
         except Exception:  # noqa: BLE001 - not a functional graph we can cut
             return None
         kernel, bias = last.kernel, last.bias
 
         def logits(x):
-            z = keras.ops.matmul(body(x, training=False), kernel)
+            z = keras.ops.matmul(self._net(x, body), kernel)
             return z + bias if bias is not None else z
 
         return logits
 
     def probabilities_tensor(self, x):
         """(n, k) class probabilities (binary: P(class 1) as one column); regression: outputs."""
-        return head_probabilities(self.head, self.keras(x, training=False))
+        return head_probabilities(self.head, self._net(x))
 
     def explained_tensor(self, x):
         """(n, k): what `predict` explains for every output column (value, probability or logit)."""
         import tensorflow as tf
 
         if self.task == "regression" or (not self.explains_prob and self.head.activation == "linear"):
-            return self.keras(x, training=False)
+            return self._net(x)
         if self.explains_prob:
             return self.probabilities_tensor(x)
         if "pre" not in self._fns:
             self._fns["pre"] = self._pre_activation()
         if self._fns["pre"] is not None:
             return self._fns["pre"](x)
-        p = tf.clip_by_value(self.keras(x, training=False), CLIP, 1 - CLIP)  # fallback: from probabilities
+        p = tf.clip_by_value(self._net(x), CLIP, 1 - CLIP)  # fallback: from probabilities
         return tf.math.log(p) - tf.math.log1p(-p) if self.task == "classification" else tf.math.log(p)
 
     def _graph(self, kind: str, col: int | None, x):
@@ -248,7 +267,7 @@ class TrainedModel:
 
             col = self._column() if kind in ("predict", "gradient") else None
             spec = tf.TensorSpec([None, self.n_features], tf.float32)  # a free batch dimension: one trace
-            shared = shared_function(self, kind, col)
+            shared = shared_function(self, kind, col) if self.inputs is None else None
             if shared is not None:  # one trace for every network of this architecture
                 weights = [v.value for v in self.keras.weights]  # the variables: read at each call
                 fn = shared.get_concrete_function(weights, spec)
@@ -265,13 +284,19 @@ class TrainedModel:
         if kind in ("predict", "gradient"):
             self._column()  # a clear error before tracing
         fn = self._compiled(kind)
-        parts = map_blocks(self.blocks(X.shape[0], 1), lambda b: X[b[0]:b[1]], lambda x: fn(x).numpy())
+        parts = map_blocks(self.blocks(X.shape[0], 1), lambda b: X[b[0]:b[1]], lambda x: self._counted(fn(x).numpy()))
         with COUNT_LOCK:
             self.n_evals += X.shape[0]
         if not parts:
             shape = {"predict": (0,), "gradient": (0, self.n_features)}.get(kind, (0, self.n_outputs))
             return np.zeros(shape, np.float32)
         return np.concatenate(parts, axis=0)
+
+    def _counted(self, out: np.ndarray) -> np.ndarray:
+        """A block's result, reported to the progress callback (`varbench.progress`) if any."""
+        if self.progress is not None:
+            self.progress(out.shape[0])
+        return out
 
     # ------------------------------------------------------------------ the engine
     def blocks(self, n_items: int, rows_per_item: int) -> list[tuple[int, int]]:
