@@ -52,6 +52,7 @@ class CellSpec:
     resume: bool = True
     method_meta: dict[str, Any] = field(default_factory=dict)  # name -> varbench.registry.MethodMeta
     output: str = "auto"  # what a classifier's methods explain: probability (auto/prob) or logit
+    evaluation: dict[str, Any] | None = None  # truth-free metrics (varbench.schema.EvaluationConfig); None = none
 
 
 def stable_hash(obj: Any) -> str:
@@ -263,4 +264,5 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
         resume=top.resume,
         model_truth=asdict(top.model_truth) if top.model_truth is not None else {"enabled": False},
         method_meta=meta,
+        evaluation=asdict(top.evaluation) if top.evaluation is not None else None,
     )
