@@ -8,7 +8,7 @@ from scipy import stats
 from varbench.methods.base import Attribution
 from varbench.methods.gradients import grad_input
 from varbench.scoring import METRIC_INFO, metrics_of_kind
-from varbench.truth_free import FAMILIES, truth_free_k, truth_free_scores
+from varbench.truth_free.evaluate import FAMILIES, truth_free_k, truth_free_scores
 from varbench.truth_free.curves import auc, curve_scores, step_masks, variable_order
 from varbench.truth_free.local import faithfulness_infidelity, max_sensitivity
 from varbench.truth_free.roar import roar_scores

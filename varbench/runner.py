@@ -92,7 +92,7 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
             att = att if att is not None else to_variables(raw, data, meta.groups)
             metrics, tags, payload = _score_attribution(att, data, k, model_truths, meta.estimand, seed)
             if evaluation is not None:
-                from varbench.truth_free import truth_free_scores
+                from varbench.truth_free.evaluate import truth_free_scores
 
                 free, free_tags = truth_free_scores(model, data, att, seed, k, evaluation, rerun=lambda m, d: to_variables(
                     fn(m, d, method_rng(seed, name)), d, meta.groups))

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from varbench.report.metrics import METRICS
+from varbench.report.metrics import METRICS, logged_metrics, ranking_metric
 
 # the standard leaderboard's metric: it separates methods where tie-saturated Spearman does not
 # (experiments/standard/README.md: 8 vs 3 Nemenyi groups)
@@ -84,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
     p.add_argument("--metric", default=None, choices=list(METRICS),
-                   help=f"metric for ranks and statistics (default spearman; {LEADERBOARD_METRIC} with --leaderboard)")
+                   help=f"metric for ranks and statistics (default: spearman, else the first logged of the validated "
+                        f"truth-free metrics and model_spearman; {LEADERBOARD_METRIC} with --leaderboard)")
     p.add_argument("--leaderboard", action="store_true",
                    help="only the leaderboard of the standard study (mean rank across cells)")
     p.add_argument("--cell", help="draw importance bars for this cell only (DATASET/MODEL/SEED)")
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     from varbench.tracking import experiment_id, fetch_cells, fetch_table, open_existing_store
 
     study = args.study or ("standard" if args.leaderboard else None)
-    args.metric = args.metric or (LEADERBOARD_METRIC if args.leaderboard else "spearman")
+    if args.leaderboard:
+        args.metric = args.metric or LEADERBOARD_METRIC
     try:
         open_existing_store(args.uri)  # a mistyped --uri is an error, not a new empty store
         flt = build_filter(args.dataset, args.model, args.sweep, study)
@@ -129,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
     cells = fetch_cells(args.uri, args.experiment, flt)
+    if args.metric is None and len(runs):  # the first logged of spearman, the validated truth-free metrics,
+        args.metric = ranking_metric(runs)  # model_spearman; else any logged metric, said so
+        if args.metric is None and logged_metrics(runs):
+            args.metric = logged_metrics(runs)[0]
+            print(f"note: ranking by {args.metric}, the first metric the runs logged (no data truth, no validated "
+                  "truth-free metric, no model truth was logged)")
+    args.metric = args.metric or "spearman"
     progress(f"preparing {len(runs)} method run(s), {len(inter)} interaction run(s), {len(cells)} cell(s)")
     try:
         data = prepare(runs, cells, args.metric, args.quality_threshold, args.include_oracle) if len(runs) else None
@@ -169,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         if data is not None:
             table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"))
             print(format_summary(table, f"{len(data.runs)} method runs in {data.runs['cell'].nunique()} cells "
-                                        f"({source}); good cells only, ranked by mean spearman"))
+                                        f"({source}); good cells only, ranked by {table.attrs.get('ranked_by')}"))
             n_low = len(low_quality_table(data))
             if n_low:
                 print(f"{n_low} low-quality cell(s) reported separately (low_quality.csv), not averaged in")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from varbench.scoring import METRIC_INFO
 
@@ -49,6 +50,37 @@ def metric(name: str, key: str = "--metric") -> Metric:
         return METRICS[name]
     except KeyError:
         raise ValueError(f"{key}={name!r} is invalid: expected one of {', '.join(METRICS)}") from None
+
+
+def ranking_candidates() -> tuple[str, ...]:
+    """The metrics a run summary and `varbench report` rank by when none is asked for, in order of
+    preference: the data truth's Spearman, the truth-free metrics the validity study validated
+    (`varbench.truth_free.validated`, best first), the model's own truth."""
+    from varbench.truth_free.validated import VALIDATED
+
+    return ("spearman", *VALIDATED, "model_spearman")
+
+
+def ranking_metric(runs: pd.DataFrame) -> str | None:
+    """The first of `ranking_candidates` that some ok run logged (never an all-NaN metric); None
+    when no run logged any of them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ranking_metric(pd.DataFrame({"status": ["ok"], "spearman": [float("nan")], "model_spearman": [0.5]}))
+    'model_spearman'
+    """
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    for name in ranking_candidates():
+        if name in ok and pd.to_numeric(ok[name], errors="coerce").notna().any():
+            return name
+    return None
+
+
+def logged_metrics(runs: pd.DataFrame) -> list[str]:
+    """The declared score metrics some run logged (a finite value)."""
+    return [m for m in METRICS if m in runs and pd.to_numeric(runs[m], errors="coerce").notna().any()]
 
 
 def spec(name: str) -> Metric | None:
