@@ -1,5 +1,7 @@
 """Oracle tests of the truth-free metrics (varbench.truth_free): each against a value computed in
 closed form, by hand, for a linear network f(x) = w.x whose value function is known exactly."""
+import re
+
 import numpy as np
 import pytest
 from exact import dataset, linear_net
@@ -188,3 +190,43 @@ def test_scores_are_reproducible_and_leave_the_method_cost_alone():
     assert {"deletion_auc", "insertion_auc", "pgi", "pgu", "deletion_auc_conditional", "faithfulness_corr",
             "infidelity"} <= set(a)
     assert a["cost_curves_evals"] == 100 * 2 * 5 * 16  # rows x 2(V + 1) x background
+
+
+@pytest.mark.parametrize("override, message", [
+    ("evaluation.rows=0", "evaluation.rows=0 is invalid: expected an integer >= 1"),
+    ("evaluation.conditional=knn", "evaluation.conditional='knn' is invalid: expected one of ('gaussian', 'none')"),
+    ("+evaluation.rocket=1", "evaluation"),
+])
+def test_a_bad_evaluation_value_is_one_line(compose_cfg, override, message):
+    from varbench.config import ConfigError, resolve_cell
+
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        resolve_cell(compose_cfg([override]), check_model=False)
+    assert "\n" not in str(err.value)
+
+
+def test_evaluation_groups_compose(compose_cfg):
+    from varbench.config import resolve_cell
+
+    assert resolve_cell(compose_cfg([]), check_model=False).evaluation["local"] is False
+    full = resolve_cell(compose_cfg(["evaluation=full"]), check_model=False).evaluation
+    assert full["local"] and full["max_sensitivity"] and full["randomization"] and not full["roar"]
+
+
+def test_the_runner_logs_the_metrics_and_keeps_the_method_cost_its_own():
+    from varbench.methods.perturbation import occlusion
+    from varbench.registry import MethodMeta
+    from varbench.runner import run_method
+
+    X, _ = _rows(n=120)
+    base = np.random.default_rng(9).normal(size=(40, 4)).astype(np.float32)  # all 40 are the background:
+    data = dataset(base, base.astype(np.float64) @ W, X, X.astype(np.float64) @ W, importance=[3.0, 1.0, 0.5, 0.0])
+    plain, _, _ = run_method("occlusion", occlusion, linear_net(W), data, 0, meta=MethodMeta())
+    scored, tags, _ = run_method("occlusion", occlusion, linear_net(W), data, 0, meta=MethodMeta(),
+                                 evaluation={"local": True, "max_sensitivity": True, "background_size": 64})
+    assert scored["n_model_evals"] == plain["n_model_evals"] == 120 * 5  # rows x (V + 1): occlusion's own
+    assert {"deletion_auc", "pgu", "faithfulness_corr", "max_sensitivity", "cost_curves_evals"} <= set(scored)
+    # occlusion's mean baseline is the background's mean: its values are the exact Shapley values of
+    # a linear f for this background
+    assert scored["faithfulness_corr"] == pytest.approx(1.0, abs=1e-5) and scored["infidelity"] < 1e-9
+    assert "deletion_auc" not in plain and tags["truth_free_status"] == "ok"

@@ -9,6 +9,7 @@ import pytest
 
 from varbench.report.metrics import ranking_metric
 from varbench.report.tables import summarize
+from varbench.scoring import METRIC_INFO
 from varbench.truth_free.validated import VALIDATED
 
 
@@ -64,6 +65,11 @@ def test_a_wide_table_run_prints_importances_ranks_by_a_logged_metric_and_report
     assert report_main([]) == 0  # no options: the default store, a metric that was logged
     out = capsys.readouterr().out
     assert "wrote" in out and (tmp_path / "outputs" / "report" / "report.md").exists()
+    text = (tmp_path / "outputs" / "report" / "report.md").read_text()
+    if key is not None:
+        assert f"Metric for ranks and statistics: **{key}**" in text
+    if key is not None and not np.isfinite(METRIC_INFO[key].high):  # e.g. pgu, in output units
+        assert f"no 'fail' threshold ({key} is unbounded)" in text and "Fail (mean" not in text
 
 
 @pytest.mark.parametrize("logged, expect", [({"spearman": [0.5]}, "spearman"),

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if idata is not None:
             print(f"interaction track: {len(idata.runs)} runs, see {out / 'interactions.md'}")
         if data is not None:
-            table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"))
+            table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"), args.metric)
             print(format_summary(table, f"{len(data.runs)} method runs in {data.runs['cell'].nunique()} cells "
                                         f"({source}); good cells only, ranked by {table.attrs.get('ranked_by')}"))
             n_low = len(low_quality_table(data))

@@ -1,9 +1,10 @@
 """What the report knows about each metric of the run table: its direction (higher or lower is
 better) and its range (intervals are clipped to it, plots use it for axes and colours).
 
-The score metrics the runner logs are declared once, in `varbench.scoring.METRIC_INFO`; this
-module adds the metrics the report derives itself from the truth each run carries (DERIVED) and
-the costs. A metric in the run table is shown and ranked by the report once it is declared.
+Every score metric is declared once, in `varbench.scoring.METRIC_INFO` (those the report derives
+itself where runs did not log them, e.g. irrelevant_share in `prepare.add_truth_metrics`, too);
+this module reads it and adds the costs. A metric in the run table is shown and ranked by the
+report once it is declared there.
 """
 from __future__ import annotations
 
@@ -34,10 +35,7 @@ class Metric:
         return "higher is better" if self.higher_is_better else "lower is better"
 
 
-# derived by varbench.report.prepare.add_truth_metrics where the runs did not log them
-DERIVED: dict[str, tuple[bool, float, float]] = {"irrelevant_share": (False, 0.0, 1.0)}
 METRICS: dict[str, Metric] = {n: Metric(n, i.higher_is_better, i.low, i.high) for n, i in METRIC_INFO.items()}
-METRICS.update({n: Metric(n, hib, lo, hi) for n, (hib, lo, hi) in DERIVED.items() if n not in METRICS})
 COSTS: dict[str, Metric] = {
     "seconds": Metric("seconds", False, 0.0, np.inf),
     "n_model_evals": Metric("n_model_evals", False, 0.0, np.inf),

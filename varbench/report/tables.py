@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from varbench.report.metrics import METRICS, logged_metrics, ranking_metric, spec
+from varbench.report.metrics import METRICS, logged_metrics, ranking_candidates, ranking_metric, spec
 from varbench.report.prepare import CELL_KEY, ReportData, numeric, role_of
 from varbench.report.stats import Comparison, block_ranks, compare, t_interval
 
@@ -265,13 +265,13 @@ def leaderboard(data: ReportData) -> pd.DataFrame:
     return out
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
+def summarize(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """Per method: mean Spearman, mean top-k recall, mean seconds, runs and failures, ranked by
     the first metric some run logged among `ranking_candidates` (Spearman vs the data truth; where
     no run has a data truth, e.g. `dataset=table`, a validated truth-free metric, else
     `model_spearman`), never by an all-NaN metric: with none logged the table is not ranked and
-    `table.attrs["ranked_by"]` says what was logged. Ceilings such as the oracle are listed last,
-    outside the ranking."""
+    `table.attrs["ranked_by"]` says what was logged; `metric` (one logged, e.g. the report's
+    --metric) overrides the choice. Ceilings such as the oracle are listed last, outside the ranking."""
     if df.empty:
         return pd.DataFrame(columns=["method", "spearman", "topk_recall", "seconds", "runs", "failed"])
     for col in ("spearman", "topk_recall", "seconds"):
@@ -287,10 +287,12 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         "runs": g.size(),
         "failed": g["status"].apply(lambda s: int((s != "ok").sum())),
     }).reset_index()
-    key = ranking_metric(df)
-    if key != "spearman":  # no data truth (a real target): drop its empty columns
+    key = metric if metric in logged_metrics(df) else ranking_metric(df)
+    no_truth = out["spearman"].isna().all()
+    if no_truth:  # a real target: drop the data truth's empty columns, show the model's truth if logged
         out = out.drop(columns=["spearman", "topk_recall"])
-        for col in dict.fromkeys([c for c in (key, "model_spearman") if c and c in df]):
+    for col in dict.fromkeys(c for c in (key, "model_spearman" if no_truth else None) if c and c in df):
+        if col not in out:
             out.insert(1, col, pd.to_numeric(df[col], errors="coerce").groupby(df["method"], sort=False).mean()
                        .reindex(out["method"]).to_numpy())
     ceiling = out["method"].isin(ceilings)
@@ -308,9 +310,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         table.attrs["ranked_by"] = "mean Spearman vs truth"
     elif key == "model_spearman":
         table.attrs["ranked_by"] = "mean Spearman vs the model's own Sobol truth (data truth unknown)"
-    else:
+    elif key in ranking_candidates():
         table.attrs["ranked_by"] = (f"mean {key} ({METRICS[key].direction}; a truth-free metric validated by "
                                     "the metric validity study; data truth unknown)")
+    else:
+        table.attrs["ranked_by"] = f"mean {key} ({METRICS[key].direction})"
     return table
 
 
