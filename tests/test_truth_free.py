@@ -205,12 +205,16 @@ def test_a_bad_evaluation_value_is_one_line(compose_cfg, override, message):
     assert "\n" not in str(err.value)
 
 
-def test_evaluation_groups_compose(compose_cfg):
-    from varbench.config import resolve_cell
+def test_evaluation_groups_compose_and_key_resume(compose_cfg):
+    from varbench.config import DEFAULT_EVALUATION, resolve_cell
 
-    assert resolve_cell(compose_cfg([]), check_model=False).evaluation["local"] is False
-    full = resolve_cell(compose_cfg(["evaluation=full"]), check_model=False).evaluation
-    assert full["local"] and full["max_sensitivity"] and full["randomization"] and not full["roar"]
+    default = resolve_cell(compose_cfg([]), check_model=False)
+    assert default.evaluation == DEFAULT_EVALUATION  # conf/evaluation/default.yaml = the schema's defaults
+    full = resolve_cell(compose_cfg(["evaluation=full"]), check_model=False)
+    assert full.evaluation["local"] and full.evaluation["max_sensitivity"] and full.evaluation["randomization"]
+    assert not full.evaluation["roar"]
+    # other metrics are another run of the method (resume does not skip it); the defaults keep old hashes
+    assert full.method_hashes != default.method_hashes and full.cell_hash == default.cell_hash
 
 
 def test_the_runner_logs_the_metrics_and_keeps_the_method_cost_its_own():
