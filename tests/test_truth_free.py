@@ -234,3 +234,23 @@ def test_the_runner_logs_the_metrics_and_keeps_the_method_cost_its_own():
     # a linear f for this background
     assert scored["faithfulness_corr"] == pytest.approx(1.0, abs=1e-5) and scored["infidelity"] < 1e-9
     assert "deletion_auc" not in plain and tags["truth_free_status"] == "ok"
+
+
+def test_curves_of_a_binary_classifier_use_the_log_loss_of_averaged_probabilities():
+    X, bg = _rows()
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    y = (np.random.default_rng(4).random(X.shape[0]) < sig(X.astype(np.float64) @ W)).astype(float)
+    model = linear_net(W, task="classification", output="logit")  # explains the logit; losses use P(class 1)
+    order = np.array([1, 0, 3, 2])
+    got = curve_scores(model, X, y, bg, order, np.arange(4), k=1)
+
+    def loss(hidden):
+        Xb = np.repeat(X[:, None, :].astype(np.float64), len(bg), axis=1)
+        Xb[:, :, hidden] = bg.astype(np.float64)[None][:, :, hidden]
+        p = np.clip(sig(Xb @ W).mean(axis=1), 1e-7, 1 - 1e-7)
+        return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    L = np.array([loss(list(order[:t])) for t in range(5)])
+    assert got.deletion_auc == pytest.approx(auc((L - L[0]) / (L[4] - L[0])), rel=1e-4)
+    logit_gap = np.abs((X[:, None, 1] - bg[None, :, 1]).astype(np.float64) * W[1])
+    assert got.pgi == pytest.approx(logit_gap.mean(), rel=1e-5)  # PGI in the explained units (logit)

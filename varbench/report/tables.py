@@ -312,7 +312,7 @@ def summarize(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         table.attrs["ranked_by"] = "mean Spearman vs the model's own Sobol truth (data truth unknown)"
     elif key in ranking_candidates():
         table.attrs["ranked_by"] = (f"mean {key} ({METRICS[key].direction}; a truth-free metric validated by "
-                                    "the metric validity study; data truth unknown)")
+                                    "the metric validity study" + ("; data truth unknown)" if no_truth else ")"))
     else:
         table.attrs["ranked_by"] = f"mean {key} ({METRICS[key].direction})"
     return table
