@@ -94,8 +94,10 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
             if evaluation is not None:
                 from varbench.truth_free.evaluate import truth_free_scores
 
-                free, free_tags = truth_free_scores(model, data, att, seed, k, evaluation, rerun=lambda m, d: to_variables(
-                    fn(m, d, method_rng(seed, name)), d, meta.groups))
+                def rerun(m: Any, d: Any) -> Any:  # the method again, same stream (another model or rows)
+                    return to_variables(fn(m, d, method_rng(seed, name)), d, meta.groups)
+
+                free, free_tags = truth_free_scores(model, data, att, seed, k, evaluation, rerun)
                 metrics.update(free)
                 tags.update(free_tags)
     except Exception as exc:  # noqa: BLE001 - isolate any fault of a method

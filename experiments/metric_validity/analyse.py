@@ -9,10 +9,12 @@ Reads the runs of `varbench report` (runs.csv) and writes to --out:
 - validated.csv: per metric, tau vs the data truth over all datasets, its interval, the smallest
   family mean (NaN when a family has no tau), and `validated` = every family has a tau, and both the
   smallest family mean and the lower end of the all-dataset interval are >= THRESHOLD (0.5);
-- decoys.csv: on the decoy family, Kendall tau between each metric and -decoy_share (negative:
-  the metric rewards methods that credit decoys, i.e. correlated inputs fool it);
-- cost.csv (and cost_by_method.csv, per judged method): per metric family, the median of its seconds and model evaluations, and of their
-  ratio to the judged method's own (measured on a loaded, shared machine: relative figures).
+- decoys.csv: on the datasets with decoy pairs (decoy and correlation families), Kendall tau
+  between each metric and -decoy_share (negative: the metric rewards methods that credit decoys,
+  i.e. correlated inputs fool it);
+- cost.csv (and cost_by_method.csv, per judged method): per metric family, the median of its
+  seconds and model evaluations, and of their ratio to the judged method's own (measured on a
+  loaded, shared machine: relative figures).
 
 `--constant FILE` also writes varbench/truth_free/validated.py from validated.csv (the one place
 the validated metric names live; tests check it matches the committed results).
