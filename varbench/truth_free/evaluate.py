@@ -138,7 +138,8 @@ def truth_free_scores(model: TrainedModel, data: Any, att: Attribution, seed: in
 
             run("local", local)
         else:
-            notes.append("faithfulness_corr, infidelity not computed: no additive local attributions")
+            notes.append("faithfulness_corr, infidelity not computed: the method gives no additive local "
+                         "attributions with their rows (Attribution.rows; not set on grouped variables)")
     if opts.max_sensitivity:
         if att.local is not None and rerun is not None:
             def sens() -> dict[str, float]:
