@@ -254,3 +254,14 @@ def test_curves_of_a_binary_classifier_use_the_log_loss_of_averaged_probabilitie
     assert got.deletion_auc == pytest.approx(auc((L - L[0]) / (L[4] - L[0])), rel=1e-4)
     logit_gap = np.abs((X[:, None, 1] - bg[None, :, 1]).astype(np.float64) * W[1])
     assert got.pgi == pytest.approx(logit_gap.mean(), rel=1e-5)  # PGI in the explained units (logit)
+
+
+@pytest.mark.parametrize("module", ["varbench.truth_free.curves", "varbench.truth_free.local",
+                                    "varbench.truth_free.evaluate", "varbench.report.metrics",
+                                    "varbench.report.importances"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

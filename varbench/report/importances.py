@@ -58,7 +58,14 @@ def importance_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 def variable_names(cells: pd.DataFrame) -> list[str] | None:
     """The variables of the cells' runs (their `variables`, else `feature_names` tag); None when
-    the cells disagree (different tables) or give none."""
+    the cells disagree (different tables) or give none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> variable_names(pd.DataFrame({"feature_names": ["a,b_x,b_y"], "variables": ["a,b"]}))
+    ['a', 'b']
+    """
     names = set()
     for _, c in cells.iterrows():
         value = c.get("variables") if isinstance(c.get("variables"), str) and c.get("variables") else c.get(

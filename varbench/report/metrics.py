@@ -77,7 +77,14 @@ def ranking_metric(runs: pd.DataFrame) -> str | None:
 
 
 def logged_metrics(runs: pd.DataFrame) -> list[str]:
-    """The declared score metrics some run logged (a finite value)."""
+    """The declared score metrics some run logged (a finite value), in table order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> logged_metrics(pd.DataFrame({"pgu": [0.2], "spearman": [float("nan")], "other": [1.0]}))
+    ['pgu']
+    """
     return [m for m in METRICS if m in runs and pd.to_numeric(runs[m], errors="coerce").notna().any()]
 
 

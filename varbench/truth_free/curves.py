@@ -48,7 +48,15 @@ def variable_order(importance: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 def step_masks(order: np.ndarray, col_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(deletion, insertion) column masks, each (V + 1, d), True = column kept from x: deletion
-    step t hides the columns of the t first variables of `order`, insertion step t keeps only them."""
+    step t hides the columns of the t first variables of `order`, insertion step t keeps only them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dele, ins = step_masks(np.array([1, 0]), np.array([0, 0, 1]))  # columns 0, 1: variable 0
+    >>> dele.astype(int).tolist()
+    [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
+    """
     V = order.size
     rank = np.empty(V, dtype=int)
     rank[order] = np.arange(V)

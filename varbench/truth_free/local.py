@@ -33,7 +33,14 @@ from varbench.models.trained import TrainedModel
 
 
 def random_subsets(n: int, n_subsets: int, V: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, n_subsets, V) boolean masks, each with `size` variables chosen uniformly (True = in S)."""
+    """(n, n_subsets, V) boolean masks, each with `size` variables chosen uniformly (True = in S).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> random_subsets(2, 3, 5, 2, np.random.default_rng(0)).sum(axis=2).tolist()
+    [[2, 2, 2], [2, 2, 2]]
+    """
     ranks = rng.random((n, n_subsets, V)).argsort(axis=2).argsort(axis=2)
     return ranks < size
 
