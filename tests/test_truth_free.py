@@ -73,6 +73,13 @@ def test_conditional_deletion_matches_the_gaussian_closed_form():
         expect.append(W[R] @ cond @ W[R] / (W @ sigma @ W) if t else 0.0)
     np.testing.assert_allclose(got.deletion, expect, atol=0.03)
     assert got.deletion_auc == pytest.approx(auc(np.array(expect)), abs=0.02)
+    # the deletion steps alone (as the runner computes deletion_auc_conditional): the same draws, half the pass
+    rng = np.random.default_rng(1)
+    rng.multivariate_normal(np.zeros(4), sigma, 4000)
+    half = curve_scores(linear_net(W), X, y, np.zeros((16, 4), np.float32), order, np.arange(4), 2,
+                        conditional=(np.zeros(4), sigma), rng=rng, insertion=False)
+    np.testing.assert_array_equal(half.deletion, got.deletion)
+    assert np.isnan(half.insertion_auc) and np.isnan(half.pgu)
 
 
 def test_groups_move_together_and_ties_are_seeded():
@@ -190,6 +197,7 @@ def test_scores_are_reproducible_and_leave_the_method_cost_alone():
     assert {"deletion_auc", "insertion_auc", "pgi", "pgu", "deletion_auc_conditional", "faithfulness_corr",
             "infidelity"} <= set(a)
     assert a["cost_curves_evals"] == 100 * 2 * 5 * 16  # rows x 2(V + 1) x background
+    assert a["cost_curves_conditional_evals"] == 100 * 5 * 16  # the deletion steps only
 
 
 @pytest.mark.parametrize("override, message", [

@@ -93,14 +93,15 @@ def auc(curve: np.ndarray) -> float:
 def curve_scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, background: np.ndarray,
                  order: np.ndarray, col_var: np.ndarray, k: int,
                  conditional: tuple[np.ndarray, np.ndarray] | None = None,
-                 rng: np.random.Generator | None = None) -> CurveScores:
+                 rng: np.random.Generator | None = None, insertion: bool = True) -> CurveScores:
     """Deletion / insertion curves, their AUCs, PGI and PGU at k for one order of the variables
     (see the module note), from one batched pass of n x 2(V + 1) x B model evaluations.
 
     X, y: the explained rows (n, d) and targets; background: (B, d) rows of the training split
     (marginal), or, with `conditional` = (mu, Sigma) of a Gaussian fitted to the training split,
     B draws per row and step from the Gaussian conditional (`rng` draws them); order: the
-    variables, most important first; col_var: (d,) variable of each column; k: 1 <= k <= V.
+    variables, most important first; col_var: (d,) variable of each column; k: 1 <= k <= V;
+    insertion: False evaluates the deletion steps only (half the pass; insertion AUC and PGU NaN).
 
     Examples
     --------
@@ -112,7 +113,7 @@ def curve_scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, background: 
     if not 1 <= k <= V:
         raise ValueError(f"k={k!r} is invalid: expected an integer in [1, {V}]")
     dele, ins = step_masks(np.asarray(order), np.asarray(col_var))
-    masks = np.concatenate([dele, ins])
+    masks = np.concatenate([dele, ins]) if insertion else dele
     if conditional is None:
         bg = background
     else:
@@ -123,7 +124,7 @@ def curve_scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, background: 
     g = to_probability(model)
     P = (F if g is None else g(F)).mean(axis=2)
     losses = loss_of_output(model, P, np.asarray(y, dtype=np.float64)[:, None]).mean(axis=0)
-    L_del, L_ins = losses[:V + 1], losses[V + 1:]
+    L_del, L_ins = losses[:V + 1], (losses[V + 1:] if insertion else np.full(V + 1, np.nan))
     full, empty = L_del[0], L_del[V]
     span = empty - full
     if span > 0:
@@ -132,6 +133,6 @@ def curve_scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, background: 
         d_curve = i_curve = np.full(V + 1, np.nan)
     fx = F[:, 0, :1]  # step 0 of deletion keeps every column: f(x)
     pgi = float(np.mean(np.abs(F[:, k] - fx)))
-    pgu = float(np.mean(np.abs(F[:, V + 1 + k] - fx))) if k < V else float("nan")
+    pgu = float(np.mean(np.abs(F[:, V + 1 + k] - fx))) if insertion and k < V else float("nan")
     return CurveScores(d_curve, i_curve, auc(d_curve), auc(i_curve), pgi, pgu, k)
 

@@ -115,7 +115,7 @@ def truth_free_scores(model: TrainedModel, data: Any, att: Attribution, seed: in
         def curves(conditional: bool) -> dict[str, float]:
             X, y, bg, rng = rows_and_background("curves_conditional" if conditional else "curves")
             cond = gaussian_fit(data.X_train) if conditional else None
-            c = curve_scores(model, X, y, bg, order, col_var, k_used, cond, rng)
+            c = curve_scores(model, X, y, bg, order, col_var, k_used, cond, rng, insertion=not conditional)
             if conditional:
                 return {"deletion_auc_conditional": c.deletion_auc}
             return {"deletion_auc": c.deletion_auc, "insertion_auc": c.insertion_auc, "pgi": c.pgi, "pgu": c.pgu}
