@@ -45,6 +45,8 @@ def print_summary(uri: str, experiment: str, method_hashes: set[str], sweep: str
         print(format_summary(table, f"\nvarbench: {n_cells} cell(s), {len(df)} method run(s); "
                                     f"ranked by {table.attrs.get('ranked_by', 'mean Spearman vs truth')}  "
                                     f"[{uri}, experiment {experiment!r}]"))
+        if not df.empty and ("spearman" not in df or df["spearman"].isna().all()):
+            print_importances(uri, experiment, flt, df)
     for kind, (metrics, what) in TRACK_SUMMARIES.items():
         runs = tracks[kind]
         if runs.empty:
@@ -57,6 +59,23 @@ def print_summary(uri: str, experiment: str, method_hashes: set[str], sweep: str
               .to_string(float_format=lambda v: f"{v:.3f}"))
     if any(not t.empty and (t["status"] != "ok").any() for t in (df, *tracks.values())):
         EXIT["code"] = max(EXIT["code"], 1)
+
+
+def print_importances(uri: str, experiment: str, flt: str, df: Any) -> None:
+    """Each method's per-variable importance with its interval (`varbench.report.importances`),
+    for runs whose data truth is unknown (a user's table): the numbers behind the ranking."""
+    from varbench.report.importances import importance_table, variable_names
+    from varbench.tracking import fetch_cells
+
+    cells = fetch_cells(uri, experiment, flt)
+    cells = cells[cells["run_id"].isin(set(df["parent_run_id"]))] if not cells.empty else cells
+    names = variable_names(cells) if not cells.empty else None
+    if names is None:
+        print("\n(importances not printed: the runs are of different tables; see `varbench report`)")
+        return
+    table = importance_table(df, names)
+    print("\nimportance per variable, mean [95% interval] (the method's own interval for one run, a t interval "
+          "over runs for several; [-]: none)\n" + table.to_string())
 
 
 # per track: the mean metrics shown (the first sorts the table) and what they are

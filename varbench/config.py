@@ -20,11 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from varbench.datasets.base import Dataset
 from varbench.models.layout import bind_groups
-from varbench.schema import ON_LOW_QUALITY, ConfigError, check_params, one_line, validate_config, validate_section
+from varbench.schema import (ON_LOW_QUALITY, ConfigError, EvaluationConfig, check_params, one_line, validate_config,
+                             validate_section)
 
 __all__ = ["CellSpec", "ConfigError", "ON_LOW_QUALITY", "resolve_cell", "stable_hash", "check_model_builds",
            "load_target", "METHOD_ARGS", "BUILD_ARGS"]
 
+DEFAULT_EVALUATION = asdict(EvaluationConfig())  # runs with these truth-free metrics keep their former hashes
 METHOD_ARGS = ("model", "data", "rng")  # what the runner passes every method, before its params
 BUILD_ARGS = ("n_features", "task")  # what the trainer passes the model builder
 
@@ -54,6 +56,7 @@ class CellSpec:
     resume: bool = True
     method_meta: dict[str, Any] = field(default_factory=dict)  # name -> varbench.registry.MethodMeta
     output: str = "auto"  # what a classifier's methods explain: probability (auto/prob) or logit
+    evaluation: dict[str, Any] | None = None  # truth-free metrics (varbench.schema.EvaluationConfig); None = none
 
 
 def stable_hash(obj: Any) -> str:
@@ -248,6 +251,8 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
         model_key["data_fingerprint"] = dataset.fingerprint
     cell_hash = stable_hash({**model_key, "scoring": scoring})
     cache_dir = top.cache.dir if top.cache is not None else None
+    # truth-free metrics other than the defaults are part of a method run's identity (resume reruns it)
+    evaluation = asdict(top.evaluation) if top.evaluation is not None else None
     return CellSpec(
         dataset=dataset,
         dataset_name=_choice(names, "dataset", c["dataset"]),
@@ -266,10 +271,12 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
         model_hash=stable_hash(model_key),
         study=top.study,
         method_hashes={name: stable_hash({"cell": cell_hash, "method": name, "config": node,
-                                          **({"output": top.output} if top.output != "auto" else {})})
+                                          **({"output": top.output} if top.output != "auto" else {}),
+                                          **({"evaluation": evaluation} if evaluation != DEFAULT_EVALUATION else {})})
                        for name, node in methods_cfg.items()},
         output=top.output,
         resume=top.resume,
         model_truth=asdict(top.model_truth) if top.model_truth is not None else {"enabled": False},
         method_meta=meta,
+        evaluation=evaluation,
     )

@@ -49,7 +49,8 @@ def method_rng(seed: int, name: str) -> np.random.Generator:
 
 
 def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: int, k: int | None = None,
-               model_truths: dict[str, np.ndarray] | None = None, meta: Any = None
+               model_truths: dict[str, np.ndarray] | None = None, meta: Any = None,
+               evaluation: dict[str, Any] | None = None
                ) -> tuple[dict[str, float], dict[str, str], np.ndarray | None]:
     """Run one method with fault isolation, time it, count its model evaluations, and score it.
 
@@ -59,7 +60,9 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     `returns: interactions` (or any method returning `Interactions`) is scored as a pairwise
     interaction matrix on the interaction track. Returns (metrics, tags, payload = importance
     vector or interaction matrix); never raises for a fault of the method: it is reported as
-    status=failed with the error. Tags carry the metadata (returns, estimand, role, ...)."""
+    status=failed with the error. Tags carry the metadata (returns, estimand, role, ...).
+    `evaluation` (`CellSpec.evaluation`): the truth-free metrics of an importance result
+    (`varbench.truth_free`), timed and counted apart from the method's own cost."""
     from varbench.interactions.track import TRACK, score_interaction_result
     from varbench.registry import MethodMeta
     from varbench.selection import TRACK as SELECTION, Selection, score_selection_result
@@ -89,6 +92,15 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
         else:
             att = att if att is not None else to_variables(raw, data, meta.groups)
             metrics, tags, payload = _score_attribution(att, data, k, model_truths, meta.estimand, seed)
+            if evaluation is not None:
+                from varbench.truth_free.evaluate import truth_free_scores
+
+                def rerun(m: Any, d: Any) -> Any:  # the method again, same stream (another model or rows)
+                    return to_variables(fn(m, d, method_rng(seed, name)), d, meta.groups)
+
+                free, free_tags = truth_free_scores(model, data, att, seed, k, evaluation, rerun)
+                metrics.update(free)
+                tags.update(free_tags)
     except Exception as exc:  # noqa: BLE001 - isolate any fault of a method
         seconds = time.perf_counter() - start
         log.warning("method %s failed: %s: %s", name, type(exc).__name__, exc)
@@ -306,7 +318,7 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: P
 
     for i, (name, fn) in enumerate(todo.items(), 1):
         metrics, tags, importance = run_method(name, fn, model, data, spec.seed, spec.k, model_truths,
-                                               spec.method_meta.get(name))
+                                               spec.method_meta.get(name), spec.evaluation)
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
         kind = RUN_KINDS.get(tags["track"], "method")
         child = tracker.start_run(name, {**base_tags, "kind": kind, "method": name, "cell_status": cell_status,

@@ -1,7 +1,7 @@
 """Typed schema of varbench's configuration, and the one value checker shared by the schema and
 by the parameter checks of `_target_` nodes (datasets, models, methods).
 
-The top-level keys, `scoring`, `tracking`, `cache` and `model_truth` are dataclasses (registered
+The top-level keys, `scoring`, `tracking`, `cache`, `model_truth` and `evaluation` are dataclasses (registered
 with Hydra's ConfigStore as ``varbench_schema``, so a primary config may list it in its defaults
 to have Hydra enforce the types at composition too). `validate_config` checks a plain dict
 against them: unknown keys, types and ranges, each failure one line naming the key and value.
@@ -89,6 +89,37 @@ class ModelTruthConfig:
     sobol_samples: int = field(default=8192, metadata=rule(lambda v: v >= 2, "an integer >= 2"))
 
 
+CONDITIONAL_SAMPLERS = ("gaussian", "none")
+
+
+def _fraction(v: Any) -> bool:
+    return 0 < v <= 1
+
+
+@dataclass
+class EvaluationConfig:
+    """Which truth-free metrics (varbench.truth_free) score each method run, and their sizes.
+    `curves` (deletion/insertion AUC, PGI, PGU) is cheap and on by default; `local`
+    (faithfulness_corr, infidelity), `max_sensitivity` and `randomization` re-run the method or
+    evaluate many perturbations (conf/evaluation/full.yaml); `roar` retrains twice per method."""
+
+    curves: bool = True
+    conditional: str = field(default="gaussian", metadata=rule(lambda v: v in CONDITIONAL_SAMPLERS,
+                                                                 f"one of {CONDITIONAL_SAMPLERS}"))
+    rows: int = field(default=100, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
+    background_size: int = field(default=16, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
+    k_fraction: float = field(default=0.25, metadata=rule(_fraction, "a number in (0, 1]"))
+    local: bool = False
+    n_subsets: int = field(default=32, metadata=rule(lambda v: v >= 2, "an integer >= 2"))
+    subset_fraction: float = field(default=0.25, metadata=rule(_fraction, "a number in (0, 1]"))
+    max_sensitivity: bool = False
+    sensitivity_rows: int = field(default=8, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
+    sensitivity_draws: int = field(default=4, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
+    radius: float = field(default=0.1, metadata=rule(lambda v: v > 0, "a number > 0"))
+    randomization: bool = False
+    roar: bool = False
+
+
 @dataclass
 class VarbenchConfig:
     """The primary config. Group keys (dataset, model, trainer, methods, tracking) are checked
@@ -114,6 +145,7 @@ class VarbenchConfig:
                                                        "one of ('auto', 'prob', 'logit')"))
     cache: Optional[CacheConfig] = None  # null = no model cache
     model_truth: Optional[ModelTruthConfig] = None  # null = not computed
+    evaluation: Optional[EvaluationConfig] = None  # null = no truth-free metric
 
 
 def register_configs() -> None:

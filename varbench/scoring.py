@@ -33,14 +33,25 @@ MAGNITUDE_METRICS = ("irrelevant_share", "importance_tv", "ndcg", "relevant_spea
 ESTIMAND_METRICS = ("estimand_spearman", "estimand_tv")
 
 
+KINDS = ("rank", "magnitude", "estimand", "selection", "truth_free")
+
+
 @dataclass(frozen=True)
 class MetricInfo:
-    """How to read a logged metric: its direction and its range (intervals are kept inside it)."""
+    """How to read a logged metric: its direction, its range (intervals are kept inside it), its
+    kind (rank / magnitude / estimand scores against a truth, selection decisions, or truth-free:
+    computed from the model, the data and the method's output alone, `varbench.truth_free`) and
+    what it costs beyond the method's own run (empty: scoring arithmetic only)."""
 
     higher_is_better: bool = True
     low: float = -1.0
     high: float = 1.0
+    kind: str = "rank"
+    cost: str = ""
 
+
+_INF = float("inf")
+_CURVE = "one batched pass with the curves: rows x 2(V + 1) x background_size evaluations"
 
 # One place for every score metric the runner logs and the reports rank: add new metrics here.
 METRIC_INFO: dict[str, MetricInfo] = {
@@ -58,18 +69,48 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "pair_ap": MetricInfo(True, 0.0, 1.0),
     "r_precision": MetricInfo(True, 0.0, 1.0),
     # magnitude-aware scores (vs the relevance truth)
-    "irrelevant_share": MetricInfo(False, 0.0, 1.0),
-    "importance_tv": MetricInfo(False, 0.0, 1.0),
-    "ndcg": MetricInfo(True, 0.0, 1.0),
-    "relevant_spearman": MetricInfo(True, -1.0, 1.0),
-    "decoy_share": MetricInfo(False, 0.0, 1.0),
+    "irrelevant_share": MetricInfo(False, 0.0, 1.0, "magnitude"),
+    "importance_tv": MetricInfo(False, 0.0, 1.0, "magnitude"),
+    "ndcg": MetricInfo(True, 0.0, 1.0, "magnitude"),
+    "relevant_spearman": MetricInfo(True, -1.0, 1.0, "magnitude"),
+    "decoy_share": MetricInfo(False, 0.0, 1.0, "magnitude"),
     # vs the truth of the method's own estimand, where the dataset gives one
-    "estimand_spearman": MetricInfo(True, -1.0, 1.0),
-    "estimand_tv": MetricInfo(False, 0.0, 1.0),
+    "estimand_spearman": MetricInfo(True, -1.0, 1.0, "estimand"),
+    "estimand_tv": MetricInfo(False, 0.0, 1.0, "estimand"),
     # selection track (returns: selection), vs the relevant mask
-    "fdr": MetricInfo(False, 0.0, 1.0),
-    "power": MetricInfo(True, 0.0, 1.0),
+    "fdr": MetricInfo(False, 0.0, 1.0, "selection"),
+    "power": MetricInfo(True, 0.0, 1.0, "selection"),
+    # truth-free (varbench.truth_free): normalised curves may step outside [0, 1], so unbounded
+    "deletion_auc": MetricInfo(True, -_INF, _INF, "truth_free", _CURVE),
+    "insertion_auc": MetricInfo(True, -_INF, _INF, "truth_free", _CURVE),
+    "pgi": MetricInfo(True, 0.0, _INF, "truth_free", _CURVE),
+    "pgu": MetricInfo(False, 0.0, _INF, "truth_free", _CURVE),
+    "deletion_auc_conditional": MetricInfo(True, -_INF, _INF, "truth_free",
+                                           "rows x (V + 1) x background_size evaluations + V Gaussian solves"),
+    "faithfulness_corr": MetricInfo(True, -1.0, 1.0, "truth_free",
+                                    "rows x n_subsets x background_size evaluations (with infidelity)"),
+    "infidelity": MetricInfo(False, 0.0, _INF, "truth_free",
+                             "rows x n_subsets x background_size evaluations (with faithfulness_corr)"),
+    "max_sensitivity": MetricInfo(False, 0.0, _INF, "truth_free",
+                                  "sensitivity_draws + 1 re-runs of the method on sensitivity_rows rows"),
+    "randomization_spearman_last": MetricInfo(False, -1.0, 1.0, "truth_free", "one re-run of the method"),
+    "randomization_spearman": MetricInfo(False, -1.0, 1.0, "truth_free", "one re-run of the method"),
+    "roar": MetricInfo(True, -_INF, _INF, "truth_free", "one retraining of the network"),
+    "roar_keep": MetricInfo(False, -_INF, _INF, "truth_free", "one retraining of the network"),
 }
+
+
+def metrics_of_kind(kind: str) -> tuple[str, ...]:
+    """The names of the metrics of one kind, in table order.
+
+    Examples
+    --------
+    >>> metrics_of_kind("estimand")
+    ('estimand_spearman', 'estimand_tv')
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r} is invalid: expected one of {KINDS}")
+    return tuple(n for n, i in METRIC_INFO.items() if i.kind == kind)
 
 
 def abs_sum_per_variable(values: np.ndarray, variables: list[tuple[str, list[int]]]) -> np.ndarray:

@@ -8,7 +8,10 @@ Contract (stable; see docs/tracking.md):
   study/dataset/model/seed/task/method/status/cell_status/error/aggregation/score_status and the
   method's metadata returns/estimand/role/scope/needs (varbench.registry), metrics spearman, kendall,
   topk_recall, precision_at_k, auroc, seconds, n_model_evals (+ quality_* copies of the
-  cell's quality), and the importance vector as `importance.json` (also as a tag).
+  cell's quality), and the importance vector as `importance.json` (also as a tag); the truth-free
+  metrics of `evaluation` (varbench.truth_free: deletion_auc, insertion_auc, pgi, pgu,
+  deletion_auc_conditional, ...; their costs cost_<family>_seconds / _evals) with tags
+  truth_free_k and truth_free_status.
 """
 from __future__ import annotations
 
@@ -430,7 +433,8 @@ class Claim:
 
 TIDY_TAGS = ("study", "dataset", "model", "seed", "task", "method", "method_hash", "status", "cell_status", "error",
              "aggregation", "score_status", "sweep", "cell_hash", "importance", "track", "interactions",
-             "returns", "estimand", "role", "scope", "needs", "selected", "pvalues", "statistic")
+             "returns", "estimand", "role", "scope", "needs", "selected", "pvalues", "statistic",
+             "importance_ci_low", "importance_ci_high", "truth_free_k", "truth_free_status")
 CELL_TAGS = ("study", "dataset", "model", "seed", "task", "status", "error", "sweep", "cell_hash", "truth",
              "truth_definition", "feature_names", "model_cached", "truth_interactions", "truth_known", "variables")
 

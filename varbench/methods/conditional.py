@@ -25,18 +25,50 @@ def gaussian_conditionals(X: np.ndarray, ridge: float = 1e-6) -> tuple[np.ndarra
     B[j, j] = 0) and var[j] = 1 / P_jj. B[j] is also the least-squares regression of x_j on the
     other columns (with intercept) fitted on X. Sigma gets `ridge` x mean variance on its
     diagonal so that singular designs (duplicated or constant columns) stay invertible."""
-    if not isinstance(ridge, (int, float)) or ridge < 0:
-        raise ValueError(f"ridge={ridge!r} is invalid: expected a number >= 0")
-    X = np.asarray(X, dtype=np.float64)
-    mu = X.mean(axis=0)
-    sigma = np.atleast_2d(np.cov(X, rowvar=False))
-    scale = float(np.mean(np.diag(sigma)))
-    sigma = sigma + ridge * (scale if scale > 0 else 1.0) * np.eye(sigma.shape[0])
+    mu, sigma = gaussian_fit(X, ridge)
     P = np.linalg.inv(sigma)
     diag = np.diag(P)
     B = -P / diag[:, None]
     np.fill_diagonal(B, 0.0)
     return mu, B, 1.0 / diag
+
+
+def gaussian_fit(X: np.ndarray, ridge: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, Sigma) of a multivariate Gaussian fitted to X, with `ridge` x mean variance added to
+    Sigma's diagonal (as `gaussian_conditionals`) so that singular designs stay invertible."""
+    if not isinstance(ridge, (int, float)) or ridge < 0:
+        raise ValueError(f"ridge={ridge!r} is invalid: expected a number >= 0")
+    X = np.asarray(X, dtype=np.float64)
+    sigma = np.atleast_2d(np.cov(X, rowvar=False))
+    scale = float(np.mean(np.diag(sigma)))
+    return X.mean(axis=0), sigma + ridge * (scale if scale > 0 else 1.0) * np.eye(sigma.shape[0])
+
+
+def gaussian_set_draws(mu: np.ndarray, sigma: np.ndarray, X: np.ndarray, keep: np.ndarray, n_draws: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Draws of the hidden columns given the kept ones under N(mu, Sigma), for every row and every
+    coalition: shape (n, K, n_draws, d); column j of coalition k is x_j where keep[k, j] and a draw
+    from p(x_R | x_K) otherwise (R = hidden, K = kept columns), in closed form:
+    E[x_R | x_K] = mu_R + Sigma_RK Sigma_KK^-1 (x_K - mu_K), Cov = Sigma_RR - Sigma_RK Sigma_KK^-1 Sigma_KR.
+    The background of a conditional value function (`varbench.methods.shapley.coalition_outputs`)."""
+    X = np.asarray(X, dtype=np.float64)
+    keep = np.asarray(keep, dtype=bool)
+    n, d = X.shape
+    out = np.repeat(np.repeat(X[:, None, None, :], keep.shape[0], axis=1), n_draws, axis=2)
+    for k, kept in enumerate(keep):  # one small solve per coalition; rows and draws are vectorised
+        R, Kc = np.flatnonzero(~kept), np.flatnonzero(kept)
+        if R.size == 0:
+            continue
+        if Kc.size:
+            A = np.linalg.solve(sigma[np.ix_(Kc, Kc)], sigma[np.ix_(Kc, R)]).T  # (|R|, |K|)
+            mean = mu[R] + (X[:, Kc] - mu[Kc]) @ A.T
+            cov = sigma[np.ix_(R, R)] - A @ sigma[np.ix_(Kc, R)]
+        else:
+            mean, cov = np.broadcast_to(mu[R], (n, R.size)), sigma[np.ix_(R, R)]
+        vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))  # cov = root @ root.T (PSD-safe)
+        out[:, k, :, R] = np.moveaxis(mean[:, None, :] + rng.standard_normal((n, n_draws, R.size)) @ root.T, -1, 0)
+    return out
 
 
 def _is_estimator(obj: Any) -> bool:

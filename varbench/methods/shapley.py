@@ -6,7 +6,8 @@ Its Shapley values phi(x) satisfy sum_j phi_j(x) = f(x) - mean_k f(b_k).
 
 Shared machinery (also used by `varbench.methods.model_truth`):
 - `predict_rows`: evaluate many inputs per row, built and predicted in memory-bounded row batches;
-- `coalition_values`: v(S) for many coalitions S and many rows in one batched pass;
+- `coalition_values`: v(S) for many coalitions S and many rows in one batched pass
+  (`coalition_outputs`: the same pass before the average over the background);
 - `exact_shapley`: Shapley values from a full table of coalition values;
 - `background_sample`, `check_int`, `loss_of_output`, `to_probability`.
 
@@ -108,20 +109,37 @@ def coalition_values_of(model: TrainedModel, X: np.ndarray, background: np.ndarr
                         output_fns: Sequence[Callable[[np.ndarray], np.ndarray] | None]) -> list[np.ndarray]:
     """`coalition_values` for each of several output maps g from one pass of model evaluations
     (e.g. the logit and the probability of a classifier): one (n, K) array per map."""
+    F = coalition_outputs(model, X, background, masks)
+    return [(F if g is None else g(F)).mean(axis=2) for g in output_fns]
+
+
+def coalition_outputs(model: TrainedModel, X: np.ndarray, background: np.ndarray,
+                      masks: np.ndarray) -> np.ndarray:
+    """f(x_S, b_notS) for every row x, coalition S and background row b, shape (n, K, B), float64:
+    the value function before its average over the background.
+
+    X: (n, d); masks: (K, d) shared by all rows or (n, K, d) per row (True = column from x);
+    background: (B, d) shared by all rows, (n, B, d) per row, or (n, K, B, d) per row and
+    coalition (e.g. draws from a conditional distribution given each row's kept columns)."""
     X = np.asarray(X, dtype=np.float32)
     background = np.asarray(background, dtype=np.float32)
     masks = np.asarray(masks, dtype=bool)
     n, d = X.shape
     if masks.ndim not in (2, 3) or masks.shape[-1] != d or (masks.ndim == 3 and masks.shape[0] != n):
         raise ValueError(f"masks must have shape (K, {d}) or ({n}, K, {d}), got {masks.shape}")
-    K, B = masks.shape[-2], background.shape[0]
+    K, B = masks.shape[-2], background.shape[-2]
+    if background.ndim not in (2, 3, 4) or background.shape[-1] != d or (
+            background.ndim > 2 and background.shape[0] != n) or (background.ndim == 4 and background.shape[1] != K):
+        raise ValueError(f"background must have shape (B, {d}), ({n}, B, {d}) or ({n}, {K}, B, {d}), "
+                         f"got {background.shape}")
 
     def build(i0: int, i1: int) -> np.ndarray:
         M = masks[None] if masks.ndim == 2 else masks[i0:i1]
-        return np.where(M[:, :, None, :], X[i0:i1, None, None, :], background[None, None])
+        bg = {2: lambda: background[None, None], 3: lambda: background[i0:i1, None],
+              4: lambda: background[i0:i1]}[background.ndim]()
+        return np.where(M[:, :, None, :], X[i0:i1, None, None, :], bg)
 
-    F = predict_rows(model, n, K * B, build)
-    return [(F if g is None else g(F)).reshape(n, K, B).mean(axis=2) for g in output_fns]
+    return predict_rows(model, n, K * B, build).reshape(n, K, B)
 
 
 def all_coalitions(d: int) -> np.ndarray:

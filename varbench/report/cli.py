@@ -15,7 +15,7 @@ from typing import Sequence
 import pandas as pd
 
 from varbench.outdir import FORCE_HELP
-from varbench.report.metrics import METRICS
+from varbench.report.metrics import METRICS, logged_metrics, ranking_metric
 from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_label, prepare
 from varbench.report.protocol import DEFAULT_PROTOCOL, load_protocol, protocol_leaderboard, protocol_markdown
 from varbench.report.tables import format_summary, low_quality_table, summarize
@@ -84,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
                    help="also treat cells whose test R2 / ROC AUC is below this as low quality "
                         "(cells tagged cell_status=low_quality always are)")
     p.add_argument("--metric", default=None, choices=list(METRICS),
-                   help="metric for ranks and statistics (default spearman; the protocol's with --leaderboard)")
+                   help="metric for ranks and statistics (default: spearman, else the first logged of the "
+                        "validated truth-free metrics and model_spearman; the protocol's with --leaderboard)")
     p.add_argument("--leaderboard", action="store_true",
                    help="only the leaderboard of a frozen protocol (conf/leaderboard/): in-sample tiers, held-out "
                         "ranks and Kendall tau")
@@ -137,7 +138,8 @@ def _report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(exc)
     study = protocol.parts["in-sample"].study if protocol is not None else args.study
-    args.metric = args.metric or (protocol.metric if protocol is not None else "spearman")
+    if protocol is not None:
+        args.metric = args.metric or protocol.metric
     try:
         od = OutDir(args.out, "report-leaderboard" if args.leaderboard else "report", args.force)
         open_existing_store(args.uri, write=not args.no_mlflow_log)  # a mistyped --uri: an error, not a new store
@@ -161,6 +163,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"no method runs in experiment {args.experiment!r} at {args.uri}" + (f" matching {flt}" if flt else ""))
         return 1
     cells = pd.concat([fetch_cells(args.uri, args.experiment, f) for f in [flt] + held], ignore_index=True)
+    if args.metric is None and len(runs):  # the first logged of spearman, the validated truth-free metrics,
+        args.metric = ranking_metric(runs)  # model_spearman; else any logged metric, said so
+        if args.metric is None and logged_metrics(runs):
+            args.metric = logged_metrics(runs)[0]
+            print(f"note: ranking by {args.metric}, the first metric the runs logged (no data truth, no validated "
+                  "truth-free metric, no model truth was logged)")
+    args.metric = args.metric or "spearman"
     progress(f"preparing {len(runs)} method run(s), {len(inter)} interaction run(s), {len(cells)} cell(s)")
     try:
         data = prepare(runs, cells, args.metric, args.quality_threshold, args.include_oracle) if len(runs) else None
@@ -201,9 +210,9 @@ def _report(args: argparse.Namespace) -> int:
         if idata is not None:
             print(f"interaction track: {len(idata.runs)} runs, see {out / 'interactions.md'}")
         if data is not None:
-            table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"))
+            table = summarize(pd.concat([data.ranked, data.ceilings]).drop_duplicates("run_id"), args.metric)
             print(format_summary(table, f"{len(data.runs)} method runs in {data.runs['cell'].nunique()} cells "
-                                        f"({source}); good cells only, ranked by mean spearman"))
+                                        f"({source}); good cells only, ranked by {table.attrs.get('ranked_by')}"))
             n_low = len(low_quality_table(data))
             if n_low:
                 print(f"{n_low} low-quality cell(s) reported separately (low_quality.csv), not averaged in")

@@ -1,15 +1,17 @@
 """What the report knows about each metric of the run table: its direction (higher or lower is
 better) and its range (intervals are clipped to it, plots use it for axes and colours).
 
-The score metrics the runner logs are declared once, in `varbench.scoring.METRIC_INFO`; this
-module adds the metrics the report derives itself from the truth each run carries (DERIVED) and
-the costs. A metric in the run table is shown and ranked by the report once it is declared.
+Every score metric is declared once, in `varbench.scoring.METRIC_INFO` (those the report derives
+itself where runs did not log them, e.g. irrelevant_share in `prepare.add_truth_metrics`, too);
+this module reads it and adds the costs. A metric in the run table is shown and ranked by the
+report once it is declared there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from varbench.scoring import METRIC_INFO
 
@@ -33,10 +35,7 @@ class Metric:
         return "higher is better" if self.higher_is_better else "lower is better"
 
 
-# derived by varbench.report.prepare.add_truth_metrics where the runs did not log them
-DERIVED: dict[str, tuple[bool, float, float]] = {"irrelevant_share": (False, 0.0, 1.0)}
 METRICS: dict[str, Metric] = {n: Metric(n, i.higher_is_better, i.low, i.high) for n, i in METRIC_INFO.items()}
-METRICS.update({n: Metric(n, hib, lo, hi) for n, (hib, lo, hi) in DERIVED.items() if n not in METRICS})
 COSTS: dict[str, Metric] = {
     "seconds": Metric("seconds", False, 0.0, np.inf),
     "n_model_evals": Metric("n_model_evals", False, 0.0, np.inf),
@@ -49,6 +48,44 @@ def metric(name: str, key: str = "--metric") -> Metric:
         return METRICS[name]
     except KeyError:
         raise ValueError(f"{key}={name!r} is invalid: expected one of {', '.join(METRICS)}") from None
+
+
+def ranking_candidates() -> tuple[str, ...]:
+    """The metrics a run summary and `varbench report` rank by when none is asked for, in order of
+    preference: the data truth's Spearman, the truth-free metrics the validity study validated
+    (`varbench.truth_free.validated`, best first), the model's own truth."""
+    from varbench.truth_free.validated import VALIDATED
+
+    return ("spearman", *VALIDATED, "model_spearman")
+
+
+def ranking_metric(runs: pd.DataFrame) -> str | None:
+    """The first of `ranking_candidates` that some ok run logged (never an all-NaN metric); None
+    when no run logged any of them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ranking_metric(pd.DataFrame({"status": ["ok"], "spearman": [float("nan")], "model_spearman": [0.5]}))
+    'model_spearman'
+    """
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    for name in ranking_candidates():
+        if name in ok and pd.to_numeric(ok[name], errors="coerce").notna().any():
+            return name
+    return None
+
+
+def logged_metrics(runs: pd.DataFrame) -> list[str]:
+    """The declared score metrics some run logged (a finite value), in table order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> logged_metrics(pd.DataFrame({"pgu": [0.2], "spearman": [float("nan")], "other": [1.0]}))
+    ['pgu']
+    """
+    return [m for m in METRICS if m in runs and pd.to_numeric(runs[m], errors="coerce").notna().any()]
 
 
 def spec(name: str) -> Metric | None:

@@ -7,6 +7,7 @@ import fnmatch
 import numpy as np
 import pandas as pd
 
+from varbench.report.metrics import spec
 from varbench.report.prepare import ReportData, role_of
 from varbench.report.stats import Comparison
 from varbench.report.tables import ALPHA, COVERAGE_MIN, ci_text, comparison
@@ -54,6 +55,12 @@ def _beside(value: float, bar: float, strict: bool, sign: float = 1.0) -> str:
     return f"{value:.{digits}f}"
 
 
+def bounded(metric: str) -> bool:
+    """Whether FAIL_AT applies: the metric's range is finite (not, e.g., a gap in output units)."""
+    m = spec(metric)
+    return m is None or bool(np.isfinite(m.lo) and np.isfinite(m.hi))
+
+
 def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.0) -> str:
     """One bullet: best methods (mean within the top method's CI), failures, random floor, and
     the cells each method was scored on when they differ. Means are means of dataset means and
@@ -87,10 +94,10 @@ def condition_line(title: str, runs: pd.DataFrame, metric: str, sign: float = 1.
     others = ci.drop(index=floor)
     word = "<" if sign > 0 else ">"
     fails = others[others["_v"] < sign * FAIL_AT]
-    if len(fails):
+    if bounded(metric) and len(fails):  # (no fixed failure threshold on an unbounded scale, e.g. pgu)
         parts.append(f"Fail (mean {metric} {word} {FAIL_AT}): "
                      + ", ".join(f"{m} {_beside(r[metric], FAIL_AT, True, sign)}" for m, r in fails.iterrows()) + ".")
-    else:
+    elif bounded(metric):
         parts.append(f"No method has mean {metric} {'below' if sign > 0 else 'above'} {FAIL_AT}.")
     bound = "upper" if sign > 0 else "lower"
     for f in floor:
@@ -158,8 +165,10 @@ def recommendation(data: ReportData, comp: Comparison | None = None, dl: Dataset
     lines = ["## Recommendation", "",
              f"Generated from {s['cell'].nunique()} good cells ({m}, {data.spec.direction}; means of dataset "
              "means with 95% intervals taking datasets as units, varbench.report.clusters). 'Best' = mean inside "
-             f"the 95% CI of the top method; 'fail' = mean {m} "
-             f"{'<' if sign > 0 else '>'} {FAIL_AT}; conditions group datasets by name "
+             "the 95% CI of the top method; "
+             + (f"'fail' = mean {m} {'<' if sign > 0 else '>'} {FAIL_AT}; " if bounded(m) else
+                f"no 'fail' threshold ({m} is unbounded); ")
+             + "conditions group datasets by name "
              "(varbench.report.CONDITIONS).", ""]
     comp = comparison(data) if comp is None else comp
     dl = dataset_level(data) if dl is None else dl

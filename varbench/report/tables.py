@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from varbench.report.metrics import spec
+from varbench.report.metrics import METRICS, logged_metrics, ranking_candidates, ranking_metric, spec
 from varbench.report.prepare import CELL_KEY, ReportData, numeric, role_of
 from varbench.report.stats import Comparison, block_ranks, compare, t_interval
 
@@ -265,11 +265,13 @@ def leaderboard(data: ReportData) -> pd.DataFrame:
     return out
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per method: mean Spearman, mean top-k recall, mean seconds, runs and failures, ranked
-    by mean Spearman (by `model_spearman` when no run has a data truth, e.g. `dataset=table`;
-    `table.attrs["ranked_by"]` says which) (ceilings such as the oracle are listed last, outside
-    the ranking)."""
+def summarize(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Per method: mean Spearman, mean top-k recall, mean seconds, runs and failures, ranked by
+    the first metric some run logged among `ranking_candidates` (Spearman vs the data truth; where
+    no run has a data truth, e.g. `dataset=table`, a validated truth-free metric, else
+    `model_spearman`), never by an all-NaN metric: with none logged the table is not ranked and
+    `table.attrs["ranked_by"]` says what was logged; `metric` (one logged, e.g. the report's
+    --metric) overrides the choice. Ceilings such as the oracle are listed last, outside the ranking."""
     if df.empty:
         return pd.DataFrame(columns=["method", "spearman", "topk_recall", "seconds", "runs", "failed"])
     for col in ("spearman", "topk_recall", "seconds"):
@@ -285,17 +287,34 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         "runs": g.size(),
         "failed": g["status"].apply(lambda s: int((s != "ok").sum())),
     }).reset_index()
-    key = "spearman"
-    if out["spearman"].isna().all() and "model_spearman" in df and df["model_spearman"].notna().any():
-        key = "model_spearman"  # a real target (truth unknown): rank against the model's own truth
-        out.insert(1, key, g[key].mean().to_numpy())
+    key = metric if metric in logged_metrics(df) else ranking_metric(df)
+    no_truth = out["spearman"].isna().all()
+    if no_truth:  # a real target: drop the data truth's empty columns, show the model's truth if logged
+        out = out.drop(columns=["spearman", "topk_recall"])
+    for col in dict.fromkeys(c for c in (key, "model_spearman" if no_truth else None) if c and c in df):
+        if col not in out:
+            out.insert(1, col, pd.to_numeric(df[col], errors="coerce").groupby(df["method"], sort=False).mean()
+                       .reindex(out["method"]).to_numpy())
     ceiling = out["method"].isin(ceilings)
-    ranked = out[~ceiling].sort_values(key, ascending=False, na_position="last")
-    ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    if key is None:
+        ranked = out[~ceiling].assign(rank="-")
+    else:
+        ranked = out[~ceiling].sort_values(key, ascending=not METRICS[key].higher_is_better, na_position="last")
+        ranked.insert(0, "rank", range(1, len(ranked) + 1))
     rest = out[ceiling].assign(rank="-")
     table = pd.concat([ranked, rest], ignore_index=True)
-    table.attrs["ranked_by"] = ("mean Spearman vs truth" if key == "spearman"
-                                else "mean Spearman vs the model's own Sobol truth (data truth unknown)")
+    if key is None:
+        table.attrs["ranked_by"] = ("nothing: no run logged a ranking metric (logged: "
+                                    f"{', '.join(logged_metrics(df)) or 'none'})")
+    elif key == "spearman":
+        table.attrs["ranked_by"] = "mean Spearman vs truth"
+    elif key == "model_spearman":
+        table.attrs["ranked_by"] = "mean Spearman vs the model's own Sobol truth (data truth unknown)"
+    elif key in ranking_candidates():
+        table.attrs["ranked_by"] = (f"mean {key} ({METRICS[key].direction}; a truth-free metric validated by "
+                                    "the metric validity study" + ("; data truth unknown)" if no_truth else ")"))
+    else:
+        table.attrs["ranked_by"] = f"mean {key} ({METRICS[key].direction})"
     return table
 
 
