@@ -14,6 +14,8 @@ from varbench.datasets.categorical import categorical
 from varbench.interactions.methods import nid
 from varbench.methods.gradients import deeplift, integrated_gradients
 from varbench.methods.perturbation import permutation
+from varbench.methods.shapley import kernel_shap
+from varbench.methods.surrogate import lime
 from varbench.methods.variables import explain
 from varbench.methods.weights import first_layer, garson, olden
 from varbench.models.cache import load_or_train
@@ -66,8 +68,8 @@ def test_planted_variables_come_out_on_top(kind, planted, trained):
     assert model.quality["r2"] > 0.9, model.quality
     names = [name for name, _ in planted.variables]
     relevant = {"x0", "x1", "colour"}
-    for name, fn, rule in (("permutation", permutation, "joint"),
-                           ("integrated_gradients", integrated_gradients, "sum")):
+    for name, fn, rule in (("permutation", permutation, "joint"), ("kernel_shap", kernel_shap, "joint"),
+                           ("integrated_gradients", integrated_gradients, "sum"), ("lime", lime, "joint")):
         imp = explain(name, fn, model, planted, np.random.default_rng(0), rule).importance
         top = {names[i] for i in np.argsort(-imp)[:len(relevant)]}
         assert top == relevant, (name, dict(zip(names, np.round(imp, 3))))
