@@ -10,7 +10,7 @@ from scipy.stats import kendalltau
 
 from varbench.advise.rank import broken_model
 from varbench.advise.render import advice, write
-from varbench.advise.signals import compare, real_methods, top_tier, truth_free_ranking
+from varbench.advise.signals import compare, real_methods, section, top_tier, truth_free_ranking
 from varbench.truth_free.validated import VALIDATED
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -94,6 +94,10 @@ def test_recommendation_states_its_signal_and_the_disagreement():
     agree = advice(semi, pd.DataFrame(), ["linear"], 0.95, None, "price", False, compare(semi, free.iloc[::-1].assign(
         mean=[1.0, 2.0, 3.0])))
     assert "they agree on the top" in agree[1] and "disagree" not in agree[1]
+    partly = compare(semi, free.assign(ci_high=[3.0, 2.2, 3.0]))  # c first, but a within its interval
+    assert partly.supports and not partly.agree
+    text = advice(semi, pd.DataFrame(), ["linear"], 0.95, None, "price", False, partly)[1]
+    assert "**the two partly disagree**" in text and "`a` is within their top tier (`c`, `b`, `a`)" in text
     none = advice(semi, pd.DataFrame(), ["linear"], 0.95, None, "price", False, compare(semi, pd.DataFrame()))
     assert "it is not available here" in none[1]
 
@@ -108,6 +112,9 @@ def test_model_at_chance_gets_no_recommendation_from_either_signal():
     lines = advice(semi, pd.DataFrame(), ["linear"], 0.95, broken, "price", False, compare(semi, free))
     assert lines[0].startswith("**No recommendation for `price`** from either signal") and "at chance" in lines[0]
     assert not any("Use `" in s or "follows" in s for s in lines)  # ... and neither is given
+    sec = section(compare(semi, free), semi, free, "2 trainings", broken)
+    assert "_(no truth-free ranking: the real-target model is at chance" in sec[-1]
+    assert not any(line.startswith("|") or "Kendall tau between" in line for line in sec)
 
 
 def test_report_section_side_by_side_and_escaped(tmp_path):
@@ -119,7 +126,8 @@ def test_report_section_side_by_side_and_escaped(tmp_path):
              "snr": 4.0, "seeds": 1, "low_quality": [], "reachable": 0.9, "top": [f"m{XSS}"], "model": None,
              "trainings": 2, "method_seeds": 1, "quality": {}, "tracking_uri": "sqlite:///x.db", "study": "s",
              "command": "varbench advise", "recommendation": ["**Use `b`**"]}
-    md = write(tmp_path / "adv", facts, semi, pd.DataFrame(), pd.DataFrame(), {"total": 1.0}, truth_free=free).read_text()
+    md = write(tmp_path / "adv", facts, semi, pd.DataFrame(), pd.DataFrame(), {"total": 1.0},
+               truth_free=free).read_text()
     assert "<img" not in md
     sec = md.split("## Two signals")[1].split("## Plots")[0]
     assert "reduced study" in sec and "fidelity to the model" in sec and "2 training(s) on the real target" in sec

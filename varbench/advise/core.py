@@ -239,12 +239,14 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
              "variables": variables, "encoding": enc.record(), "families": p.families, "snr": snr,
              "seeds": b.seeds, "low_quality": low, "reachable": float(np.mean([reachable(i.truth) for i in infos])),
              "trainings": 1 if model else len(real_cells), "method_seeds": b.real_seeds if model else 1,
-             "top": top, "real_methods": on_real, "model": model, "encoding_file": encoding, "left_out": p.left_out, "broken": broken,
+             "top": top, "real_methods": on_real, "model": model, "encoding_file": encoding, "left_out": p.left_out,
+             "broken": broken,
              "quality": quality(real_cells) if not real_cells.empty else {}, "tracking_uri": uri, "study": study,
              "command": command or f"varbench advise --data {p.path} --target {target} --budget {budget}"}
     cols = ["model_spearman", "model_spearman_shapley"]
     if not broken and not real_runs.empty and all(c in real_runs and real_runs[c].notna().any() for c in cols):
-        facts["model_agreement"] = real_runs.groupby("method")[cols].mean().reindex(on_real).dropna().to_dict("index")
+        agree = real_runs.groupby("method")[cols].mean().reindex(on_real).dropna()
+        facts["model_agreement"] = agree.to_dict("index")
     if broken:
         real_runs = pd.DataFrame()  # a broken model's importances (and their truth-free scores) are not reported
     free = truth_free_ranking(real_runs)

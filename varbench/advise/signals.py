@@ -14,8 +14,9 @@ Rules (stated in the report):
 - Top tier (`top_tier`): the methods whose mean is within the best method's interval (its bound
   towards worse values; its mean where it has no interval).
 - Comparison (`compare`): over the non-floor methods in both rankings, Kendall tau-b between the
-  two orders and the top tier of each; the two agree on the top when each signal's best method is
-  in the other's top tier.
+  two orders and the top tier of each. They agree on the top when each signal's best method is in
+  the other's top tier; they partly disagree when only the semi-synthetic best (the recommended
+  method) is within the truth-free top tier; otherwise they disagree.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from varbench.advise.rank import _interval, good_runs
+from varbench.advise.rank import _interval
 from varbench.scoring import METRIC_INFO
 from varbench.truth_free.validated import VALIDATED
 
@@ -62,7 +63,7 @@ def truth_free_ranking(runs: pd.DataFrame, metrics: tuple[str, ...] = VALIDATED)
     """Methods ranked by the validated truth-free metrics they logged (module rule), best first.
 
     `runs`: the real-target method runs (`method`, `seed` = the repeat, `status`, a column per
-    metric). Columns: method, role, mean / ci_low / ci_high / n of the mean rank (1 = best), and
+    metric); every finished run counts, as in `rank.real_importance`. Columns: method, role, mean / ci_low / ci_high / n of the mean rank (1 = best), and
     per metric logged its mean / _ci_low / _ci_high over the repeats. Empty when no ok run logged
     any of `metrics`.
 
@@ -73,14 +74,14 @@ def truth_free_ranking(runs: pd.DataFrame, metrics: tuple[str, ...] = VALIDATED)
     >>> truth_free_ranking(runs, ("pgu", "pgi"))[["method", "mean"]].values.tolist()
     [['a', 1.0], ['b', 2.0]]
     """
-    runs = good_runs(runs) if not runs.empty else runs
+    runs = runs[runs["status"] == "ok"] if not runs.empty else runs  # the runs real_importance reports
     logged = [m for m in metrics if m in runs and pd.to_numeric(runs[m], errors="coerce").notna().any()]
     if not logged:
         return pd.DataFrame(columns=["method", "role", "mean", "ci_low", "ci_high", "n"])
     ranks = []
     for _, g in runs.groupby("seed", sort=True):
-        per = pd.DataFrame({m: pd.to_numeric(g[m], errors="coerce").rank(ascending=not METRIC_INFO[m].higher_is_better)
-                            for m in logged})
+        per = pd.DataFrame({m: pd.to_numeric(g[m], errors="coerce").rank(
+            ascending=not METRIC_INFO[m].higher_is_better) for m in logged})  # 1 = best, ties averaged
         ranks.append(pd.DataFrame({"method": g["method"].to_numpy(), "rank": per.mean(axis=1).to_numpy()}))
     ranked = pd.concat(ranks, ignore_index=True)
     n_methods = runs["method"].nunique()
@@ -145,6 +146,12 @@ class Signals:
         return self.available and self.semi_best in self.free_tier and self.free_best in self.semi_tier
 
     @property
+    def supports(self) -> bool:
+        """The semi-synthetic best (the recommended method) is in the truth-free top tier: the
+        truth-free signal does not rule it out, even where it puts another method first."""
+        return self.available and self.semi_best in self.free_tier
+
+    @property
     def only_semi(self) -> list[str]:
         return [m for m in self.semi_tier if m not in self.free_tier]
 
@@ -201,6 +208,11 @@ def follows(sig: Signals, reason_missing: str) -> str:
         return (f"{head}, and they agree on the top: `{sig.semi_best}` is in the truth-free top tier and "
                 f"`{sig.free_best}`, the truth-free first, is in the semi-synthetic top tier (Kendall tau "
                 f"{sig.tau:.2f} over {n} methods).")
+    if sig.supports:
+        return (f"{head}, and **the two partly disagree**: the truth-free metrics put `{sig.free_best}` first, which "
+                f"is not in the semi-synthetic top tier ({_names(sig.semi_tier)}), but `{sig.semi_best}` is within "
+                f"their top tier ({_names(sig.free_tier)}), so they do not rule it out (Kendall tau {sig.tau:.2f} "
+                f"over {n} methods).")
     return (f"{head}, and **the two disagree**: the truth-free metrics put `{sig.free_best}` first and "
             f"`{sig.semi_best}` {_place(sig.free_position.get(sig.semi_best))} of {n} (Kendall tau {sig.tau:.2f} "
             f"over {n} methods; top tiers: semi-synthetic {_names(sig.semi_tier)}, truth-free "
@@ -262,7 +274,11 @@ def section(sig: Signals, semi: pd.DataFrame, free: pd.DataFrame, repeats: str, 
     both = [m for m in sig.semi_tier if m in sig.free_tier]
     lines.append(f"- In both top tiers: {_names(both)}. Only semi-synthetic: {_names(sig.only_semi)}. "
                  f"Only truth-free: {_names(sig.only_free)}.")
-    lines.append("- " + ("They agree on the top." if sig.agree else
-                         f"They disagree on the top: the truth-free first is `{sig.free_best}`, the semi-synthetic "
-                         f"first is `{sig.semi_best}`."))
+    if sig.agree:
+        lines.append("- They agree on the top: each signal's first method is in the other's top tier.")
+    else:
+        lines.append(f"- They disagree on the top: the truth-free first is `{sig.free_best}`, the semi-synthetic "
+                     f"first is `{sig.semi_best}`; `{sig.semi_best}` is "
+                     + ("within" if sig.supports else "outside") + " the truth-free top tier and "
+                     f"`{sig.free_best}` outside the semi-synthetic one.")
     return lines
