@@ -8,6 +8,8 @@ import pytest
 
 from varbench.advise.cli import main
 from varbench.advise.rank import CellInfo, partner_credit, rank_methods, real_importance
+from varbench.advise.signals import real_methods, truth_free_ranking
+from varbench.truth_free.validated import VALIDATED
 
 
 def small_table(n=240, seed=0):
@@ -34,18 +36,32 @@ def test_advise_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
     assert set(real["variable"]) == {"a", "a_twin", "skewed", "z", "colour"}  # one-hot colour is one variable
     assert real.groupby("method")["mean"].sum().round(6).eq(1).all()  # shares
     top = ranking[ranking["role"] != "floor"]["method"].head(2).tolist()
-    assert set(real["method"]) == set(top)
+    on_real = real_methods(ranking, 2)  # the top ones and the cheap rest
+    assert set(top) <= set(on_real) and set(real["method"]) == set(on_real)
+    free = pd.read_csv(tmp_path / "rep" / "truth_free_ranking.csv")
+    assert set(free["method"]) == set(on_real) and free["mean"].between(1, len(on_real)).all()
+    assert free["mean"].is_monotonic_increasing and free["n"].eq(2).all()  # 2 trainings (tiny budget)
+    signals = report.split("## Two signals")[1].split("## Plots")[0]
+    assert "Kendall tau between the two orders" in signals and "reduced study" in signals
+    assert "follows the semi-synthetic signal" in report.split("## Your data")[0]
+    verdicts = ("they agree on the top", "**the two partly disagree**", "**the two disagree**")
+    assert sum(v in report.split("## Your data")[0] for v in verdicts) == 1
     assert (tmp_path / "rep" / "ranking.png").stat().st_size > 0 and (tmp_path / "mlflow.db").exists()
     from varbench.tracking import fetch_table
 
     runs = fetch_table("sqlite:///mlflow.db", "varbench")
     real_runs = runs[runs["dataset"] == "real_target"]
     assert real_runs["spearman"].isna().all() and real_runs["model_spearman"].notna().all()  # truth unknown
+    assert real_runs[list(VALIDATED)].notna().all().all()  # every real-target run logged the validated metrics
+    again = truth_free_ranking(real_runs)
+    assert again["method"].tolist() == free["method"].tolist()
+    assert np.allclose(again["mean"], free["mean"])
     assert runs.loc[runs["dataset"] != "real_target", "spearman"].notna().all()
     # resume: a second run trains nothing and reproduces the numbers
     assert main(args) == 0
     assert pd.read_csv(tmp_path / "rep" / "ranking.csv").equals(ranking)
     assert pd.read_csv(tmp_path / "rep" / "real_importance.csv").equals(real)
+    assert pd.read_csv(tmp_path / "rep" / "truth_free_ranking.csv").equals(free)
 
 
 @pytest.mark.parametrize("make, message", [
@@ -119,6 +135,8 @@ def test_users_own_keras_model(tmp_path):
         net.save(tmp_path / name)
     runs, q = with_model(load_model(str(tmp_path / "ok.keras"), enc, "encoding.json"), enc, ["permutation"], 2)
     assert len(runs) == 2 and all(len(json.loads(v)) == 5 for v in runs["importance"]) and "r2" in q
+    assert runs[list(VALIDATED)].notna().all().all()  # the truth-free signal on the user's model
+    assert truth_free_ranking(runs)["n"].tolist() == [2]  # over the 2 method seeds on the one model
     with pytest.raises(ValueError, match=r"bad.keras: takes 3 inputs; --encoding encoding.json has 7 columns"):
         load_model(str(tmp_path / "bad.keras"), enc, "encoding.json")
 

@@ -216,6 +216,7 @@ def test_advise_report_escapes_column_names_and_errors(tmp_path):
         lines = block.splitlines()
         assert {_pipes(line) for line in lines} == {_pipes(lines[0])}, lines
     assert set(read_manifest(tmp_path / "adv")) == {"ranking.csv", "partner_credit.csv", "real_importance.csv",
+                                                    "truth_free_ranking.csv",
                                                     "ranking.png", "real_importance.png", "report.md"}
 
 

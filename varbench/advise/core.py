@@ -6,7 +6,9 @@
    through the ordinary runner (MLflow store, model cache, resume, progress).
 3. Methods are ranked for this data (mean Spearman vs the planted truth, 95% t intervals).
 4. The network is trained on the real target (`dataset=table`, a few seeds) or `--model` is
-   taken; the top methods run on it; their importances get intervals over the trainings.
+   taken; the top methods and the cheap rest run on it (varbench.advise.signals.real_methods);
+   their importances get intervals over the trainings, and they are ranked by the validated
+   truth-free metrics they logged; the report sets that ranking beside the semi-synthetic one.
 5. One report (report.md, CSVs, PNGs) in `out`, also logged to MLflow as a `kind=report` run.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from varbench.advise.own_model import encoded_for_model, load_model, with_model
 from varbench.advise.rank import (CellInfo, broken_model, partner_credit, quality, rank_methods, reachable,
                                   real_importance)
 from varbench.advise.run import run_all, validate
+from varbench.advise.signals import compare, real_methods, truth_free_ranking
 from varbench.datasets.table import Encoded
 from varbench.outdir import OutDir
 
@@ -212,6 +215,7 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
             if st == "low_quality"] if not cells.empty and "status" in cells else [])
     ranked = ranking[ranking["role"] != "floor"] if not ranking.empty else ranking
     top = ranked["method"].head(b.top).tolist() if not ranked.empty else []
+    on_real = real_methods(ranking, b.top)  # the top ones and the cheap rest (varbench.advise.signals)
     t_rank = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -219,13 +223,13 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
     if not top:
         real_runs, real_cells = pd.DataFrame(), pd.DataFrame()
     elif model:
-        real_runs, real_cells = with_model(p.net, p.own, top, b.real_seeds)
+        real_runs, real_cells = with_model(p.net, p.own, on_real, b.real_seeds)
     else:
         reals = [replace(c, overrides=c.overrides + p.shared + ((f"dataset.task={task}",) if task else ()))
                  for c in plan.real_cells(p.path, target, b)]
-        real_specs = validate(reals, plan.common(b, study, tracking_uri, top, cache_dir))
+        real_specs = validate(reals, plan.common(b, study, tracking_uri, on_real, cache_dir))
         run_all(reals, real_specs, sweep, "real target")
-        real_runs, real_cells = _fetch(uri, experiment, study, real_specs, top)
+        real_runs, real_cells = _fetch(uri, experiment, study, real_specs, on_real)
     t_real = time.perf_counter() - t0
 
     import varbench.advise.render as render
@@ -235,21 +239,25 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
              "variables": variables, "encoding": enc.record(), "families": p.families, "snr": snr,
              "seeds": b.seeds, "low_quality": low, "reachable": float(np.mean([reachable(i.truth) for i in infos])),
              "trainings": 1 if model else len(real_cells), "method_seeds": b.real_seeds if model else 1,
-             "top": top, "model": model, "encoding_file": encoding, "left_out": p.left_out, "broken": broken,
+             "top": top, "real_methods": on_real, "model": model, "encoding_file": encoding, "left_out": p.left_out,
+             "broken": broken,
              "quality": quality(real_cells) if not real_cells.empty else {}, "tracking_uri": uri, "study": study,
              "command": command or f"varbench advise --data {p.path} --target {target} --budget {budget}"}
     cols = ["model_spearman", "model_spearman_shapley"]
     if not broken and not real_runs.empty and all(c in real_runs and real_runs[c].notna().any() for c in cols):
-        facts["model_agreement"] = real_runs.groupby("method")[cols].mean().reindex(top).dropna().to_dict("index")
-    facts["recommendation"] = render.advice(ranking, credit, p.families, facts["reachable"], broken, target,
-                                            bool(model)) + plan_notes(p)
+        agree = real_runs.groupby("method")[cols].mean().reindex(on_real).dropna()
+        facts["model_agreement"] = agree.to_dict("index")
     if broken:
-        real_runs = pd.DataFrame()  # a broken model's importances are not reported
+        real_runs = pd.DataFrame()  # a broken model's importances (and their truth-free scores) are not reported
+    free = truth_free_ranking(real_runs)
+    facts["recommendation"] = render.advice(ranking, credit, p.families, facts["reachable"], broken, target,
+                                            bool(model), compare(ranking, free)) + plan_notes(p)
     timings = {"validate and encode": t_validate, "benchmark: training and overhead": t_bench["train_and_overhead"],
                "benchmark: methods": t_bench["methods"], "store queries and ranking": t_rank,
                "real target (train, methods)": t_real}
     timings["total before the report (incl. imports)"] = time.perf_counter() - start
-    report = render.write(p.od, facts, ranking, credit, real_importance(real_runs, variables), timings)
+    report = render.write(p.od, facts, ranking, credit, real_importance(real_runs, variables), timings,
+                          truth_free=free)
     _log_report(uri, experiment, study, p.od.written)
     log.info("advise: report written to %s (%.0f s)", report, time.perf_counter() - start)
     return report

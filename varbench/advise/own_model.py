@@ -61,8 +61,9 @@ def load_model(model_path: str, enc: Encoded, encoding_path: str) -> Any:
 
 def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The top methods on the user's network, fed the table through its encoding: `seeds` method
-    seeds on one split (seed 0) of one model, so the spread is the method's own noise; not logged
-    to MLflow. Returns (runs, one row of test quality)."""
+    seeds on one split (seed 0) of one model, so the spread is the method's own noise; each run
+    also gets the default truth-free scores (`evaluation` default, on the rows and draws of seed 0);
+    not logged to MLflow. Returns (runs, one row of test quality)."""
     from varbench.api import method_callable
     from varbench.datasets.base import Dataset, GroundTruth
     from varbench.datasets.table import split_rows
@@ -71,6 +72,8 @@ def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[
     from varbench.models.trainer import quality as model_quality
     from varbench.registry import method_info
     from varbench.runner import method_rng
+    from varbench.schema import EvaluationConfig
+    from varbench.truth_free.evaluate import truth_free_scores
 
     train, test = split_rows(enc.X.shape[0], 0.25, np.random.default_rng(0))
     n_var = len(enc.variables)
@@ -92,8 +95,10 @@ def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[
                 log.warning("advise: %s failed on your model: %s: %s", m, type(exc).__name__, exc)
                 rows.append({"method": m, "seed": s, "status": "failed", "cell_status": "ok", "importance": None})
                 continue
-            rows.append({"method": m, "seed": s, "status": "ok", "cell_status": "ok",
-                         "importance": json.dumps(att.importance.tolist())})
+            # the default truth-free scores, on the same rows and draws for every method and seed
+            free, _ = truth_free_scores(model, data, att, 0, None, EvaluationConfig())
+            rows.append({"method": m, "seed": s, "status": "ok", "cell_status": "ok", "role": meta.role,
+                         "importance": json.dumps(att.importance.tolist()), **free})
     return pd.DataFrame(rows), pd.DataFrame([{k: v for k, v in q.items() if k in ("r2", "accuracy", "auc")}])
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from varbench.advise.signals import Signals, follows, section
 from varbench.outdir import OutDir
 
 GOOD = 0.5  # below this mean Spearman a method is called unreliable on these covariates
@@ -43,6 +44,13 @@ def repeats_text(facts: dict[str, Any]) -> str:
     return (f"The network trained on the real target {n} time(s) (seeds: different split and initialisation)"
             + (f"; mean and 95% t interval over the {n} trainings" if n > 1 else "")
             + f": {quality or 'no test quality'}.")
+
+
+def repeats_short(facts: dict[str, Any]) -> str:
+    """What the truth-free intervals are over, in a few words."""
+    if facts.get("model"):
+        return f"{facts['method_seeds']} method seed(s) on your one model"
+    return f"{facts['trainings']} training(s) on the real target"
 
 
 def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str],
@@ -111,15 +119,21 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
 
 
 def advice(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[str], reachable: float | None,
-           broken: str | None, target: str, own_model: bool) -> list[str]:
-    """The recommendation, or, when the real-target model is broken (`rank.broken_model`), why
-    there is none."""
+           broken: str | None, target: str, own_model: bool, signals: Signals | None = None,
+           missing: str = "no real-target run logged a validated truth-free metric") -> list[str]:
+    """The recommendation, saying which signal it follows and whether the two agree
+    (`signals.follows`; `missing`: why the truth-free one is absent), or, when the real-target
+    model is broken (`rank.broken_model`), why neither signal gives one."""
     if not broken:
-        return recommendation(ranking, credit, families, reachable)
+        lines = recommendation(ranking, credit, families, reachable)
+        if lines and lines[0].startswith("**Use"):
+            lines.insert(1, follows(signals or Signals(), missing))
+        return lines
     who = "your model" if own_model else "the network trained on it"
-    return [f"**No recommendation for `{target}`**: {who} {broken}. The importances of a model that has not "
-            "learned its target describe noise, not your data, so none are reported; check the target and its "
-            "task (`--task`), the columns, or the model. The benchmark on planted targets is below for reference."]
+    return [f"**No recommendation for `{target}`** from either signal: {who} {broken}. The importances of a model "
+            "that has not learned its target describe noise, not your data, and truth-free metrics on it measure "
+            "fidelity to that noise, so neither is reported; check the target and its task (`--task`), the "
+            "columns, or the model. The benchmark on planted targets is below for reference."]
 
 
 def importance_plot(real: pd.DataFrame, path: Path, title: str) -> Path | None:
@@ -169,13 +183,18 @@ def ranking_plot(ranking: pd.DataFrame, path: Path, title: str, reachable: float
 
 
 def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, credit: pd.DataFrame,
-          real: pd.DataFrame, timings: dict[str, float], force: bool = False) -> Path:
-    """report.md (+ ranking.csv, partner_credit.csv, real_importance.csv, PNGs) in `out` (a folder,
-    opened as `OutDir(out, "advise", force)`, or an open OutDir); every name escaped for Markdown."""
+          real: pd.DataFrame, timings: dict[str, float], force: bool = False,
+          truth_free: pd.DataFrame | None = None) -> Path:
+    """report.md (+ ranking.csv, partner_credit.csv, real_importance.csv, truth_free_ranking.csv,
+    PNGs) in `out` (a folder, opened as `OutDir(out, "advise", force)`, or an open OutDir); every
+    name escaped for Markdown. `truth_free`: `signals.truth_free_ranking` of the real-target runs."""
+    from varbench.advise.signals import compare
     from varbench.report.render import Markdown, markdown_table, md_document
 
     od = out if isinstance(out, OutDir) else OutDir(out, "advise", force)
-    for name, df in (("ranking.csv", ranking), ("partner_credit.csv", credit), ("real_importance.csv", real)):
+    free = truth_free if truth_free is not None else pd.DataFrame()
+    for name, df in (("ranking.csv", ranking), ("partner_credit.csv", credit), ("real_importance.csv", real),
+                     ("truth_free_ranking.csv", free)):
         od.write_csv(name, df)
     with od.adopting() as folder:
         plots = [ranking_plot(ranking, folder / "ranking.png", f"Methods on targets planted on {facts['name']}",
@@ -221,7 +240,9 @@ def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, cred
     if facts.get("broken"):
         lines.append(f"No importances: the model {facts['broken']} (see the recommendation).")
     elif not real.empty:
-        lines += [f"Top methods from the benchmark run on it: {', '.join(f'`{m}`' for m in facts['top'])}. "
+        lines += [f"Top methods from the benchmark: {', '.join(f'`{m}`' for m in facts['top'])}; run on it with "
+                  "the cheap rest (every other benchmarked method no slower per run than the slowest top one): "
+                  f"{', '.join(f'`{m}`' for m in facts.get('real_methods', facts['top']))}. "
                   "Importance as a share of each run's total (|importance| normalised to sum 1), mean (and 95% "
                   "t interval where the runs differed); one-hot columns summed per variable.", ""]
         wide = real.assign(value=[_ci(a, b, c) for a, b, c in zip(real["mean"], real["ci_low"], real["ci_high"])])
@@ -238,6 +259,7 @@ def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, cred
                   + "; ".join(f"`{m}` {v['model_spearman']:.2f} vs its total Sobol indices, "
                               f"{v['model_spearman_shapley']:.2f} vs its Shapley values"
                               for m, v in agree.items()) + "."]
+    lines += [""] + section(compare(ranking, free), ranking, free, repeats_short(facts), facts.get("broken"))
     lines += ["", "## Plots", ""] + [Markdown(f"![{p.stem}]({p.name})") for p in plots]
     lines += ["", "## Time", "", markdown_table(pd.DataFrame(
         [{"phase": k, "seconds": v} for k, v in timings.items()]), digits=1), "",
