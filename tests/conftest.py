@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,23 @@ def compose_cfg(tmp_path):
                                                  *overrides])
 
     return _compose
+
+
+def protect_pytest_streams() -> None:
+    """Hydra's logging set-up shuts down every live handler. absl's (installed when TensorFlow was
+    imported by an earlier test) then closes the stream it was created with, pytest's capture, unless
+    that stream is the current sys.stderr; inside redirect_stderr it is not. Point absl's handler at
+    sys.__stderr__, which it never closes."""
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+@pytest.fixture(autouse=True)
+def _in_process_cli_runs_keep_pytest_streams():
+    """Every test may run a Hydra app in-process (varbench's CLI): see protect_pytest_streams."""
+    protect_pytest_streams()
+    yield
 
 
 @pytest.fixture(autouse=True)

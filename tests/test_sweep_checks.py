@@ -12,22 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import protect_pytest_streams
 from test_fuzz import SETTINGS, invalid_case
 from varbench import cli
 
 ONE_JOB = ["hydra.sweeper.params.seed=0"]  # the default sweep, narrowed to one job (dataset=linear below)
 BASE = ["dataset=linear", "methods=[permutation,lime,random]", "dataset.n_samples=120", "trainer.progress_every=0",
         "cache.dir=null"]
-
-
-def _protect_pytest_streams() -> None:
-    """Hydra's logging set-up shuts down every live handler. absl's (installed when TensorFlow was
-    imported by an earlier test) then closes the stream it was created with, pytest's capture, unless
-    that stream is the current sys.stderr; inside redirect_stderr it is not. Point absl's handler at
-    sys.__stderr__, which it never closes."""
-    absl_logging = sys.modules.get("absl.logging")
-    if absl_logging is not None:
-        absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 def run_cli(args, cwd):
@@ -37,7 +28,7 @@ def run_cli(args, cwd):
     sys.argv = ["varbench", *args]
     os.chdir(cwd)
     code = 0
-    _protect_pytest_streams()
+    protect_pytest_streams()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             cli.main()
