@@ -16,7 +16,8 @@
   knockoffs: the network is refitted on [X, X~]; W_j = loss increase of permuting x_j minus that
   of permuting x~_j on the test split; knockoff+ threshold at q (offset 1; offset 0 = the plain
   knockoff filter, which controls a modified FDR).
-p-values are turned into selections by Benjamini-Hochberg at q (`varbench.selection`).
+p-values are turned into selections by Benjamini-Hochberg at q (`varbench.methods.base.as_selection`;
+scored by `varbench.selection`).
 """
 from __future__ import annotations
 
@@ -24,10 +25,9 @@ import numpy as np
 from scipy import stats
 
 from varbench.datasets.base import Dataset
-from varbench.methods.base import sample_rows
+from varbench.methods.base import Q, Selection, sample_rows
 from varbench.methods.perturbation import _permute, repeat_losses
 from varbench.models.trained import TrainedModel
-from varbench.selection import Q, Selection
 
 
 def _check_q(q: float) -> None:
