@@ -27,6 +27,7 @@ from scipy import stats
 from varbench.datasets.base import Dataset
 from varbench.methods.base import Q, Selection, sample_rows
 from varbench.methods.perturbation import _permute, repeat_losses
+from varbench.methods.retrain import _loco_loss, _refit_without_each
 from varbench.models.trained import TrainedModel
 
 
@@ -130,8 +131,6 @@ def cpi(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: in
 
 def loco_test(model: TrainedModel, data: Dataset, rng: np.random.Generator, q: float = Q) -> Selection:
     """LOCO's sign test (see module); d refits, shared with `varbench.methods.retrain`."""
-    from varbench.methods.retrain import _loco_loss, _refit_without_each
-
     _check_q(q)
     fits = _refit_without_each(model, data, _loco_loss)
     D = fits.dropped - fits.full[None, :]
