@@ -100,12 +100,17 @@ class Selection:
     extras: dict[str, float] = field(default_factory=dict)
 
 
+def check_q(q: float) -> None:
+    """Raise ValueError unless `q`, a nominal FDR level, is a number in (0, 1)."""
+    if not (isinstance(q, (int, float)) and 0 < q < 1):
+        raise ValueError(f"q={q!r} is invalid: expected a number in (0, 1)")
+
+
 def benjamini_hochberg(pvalues: np.ndarray, q: float = Q) -> np.ndarray:
     """Benjamini-Hochberg step-up at level q: reject the k smallest p-values, k the largest
     i with p_(i) <= q i / m, i.e. BH-adjusted p-values (scipy's `false_discovery_control`)
     <= q. Returns the rejected mask (same order as given)."""
-    if not (isinstance(q, (int, float)) and 0 < q < 1):
-        raise ValueError(f"q={q!r} is invalid: expected a number in (0, 1)")
+    check_q(q)
     p = np.asarray(pvalues, dtype=float)
     if p.size == 0:
         return np.zeros(0, bool)
