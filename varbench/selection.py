@@ -7,6 +7,10 @@ scored against the relevant mask by the false discovery proportion (`fdr`: false
 max(1, selections); averaged over seeds it estimates the FDR) and the power (`power`: relevant
 variables selected / relevant variables); weakly relevant variables (`GroundTruth.weak`) count as
 relevant for the FDR and are left out of the power. Logged as runs with kind=selection.
+
+The result type (`Selection`, with `as_selection` and `benjamini_hochberg`) is defined with the
+other method results in `varbench.methods.base` and importable from here too; the report's table
+of FDR / power over seeds is `varbench.report.tables.selection_table`.
 """
 from __future__ import annotations
 
