@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from varbench.discriminability import discriminability_table
+from varbench.report.discriminability import discriminability_table
 from varbench.outdir import FORCE_HELP, OutDir
 from varbench.report import markdown_table
 from varbench.report.render import md_document

@@ -1,6 +1,8 @@
-"""No import cycles among varbench's modules, counting imports inside functions too (a lazy import
-that closes a cycle is still a cycle in the design)."""
+"""No import cycles among varbench's modules nor among its packages, and no package importing a
+higher layer (docs' DESIGN, "Layers, one job each"), counting imports inside functions too (a lazy
+import that closes a cycle is still a cycle in the design)."""
 import ast
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "varbench"
@@ -11,6 +13,7 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@cache
 def import_graph() -> dict[str, set[str]]:
     """module -> the varbench modules it imports (a package import counts as its __init__)."""
     modules = {_module(p): p for p in ROOT.rglob("*.py")}
@@ -61,3 +64,78 @@ def test_no_import_cycles():
     assert len(graph) > 30 and "varbench.runner" in graph["varbench.cli"]  # lazy imports are seen
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
+
+
+def package_of(module: str) -> str:
+    """The package-level node of a module: `varbench.x` for everything under varbench/x/ and for a
+    top-level module varbench/x.py; `varbench` for the package's own __init__."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """package -> the other packages its modules import (module- and function-level imports)."""
+    out: dict[str, set[str]] = {package_of(m): set() for m in graph}
+    for m, targets in graph.items():
+        out[package_of(m)] |= {package_of(t) for t in targets} - {package_of(m)}
+    return out
+
+
+# The layers of docs' DESIGN ("Layers, one job each"), lowest first; a package may import its own
+# layer and the ones below, never one above. LEAVES import no varbench module at all.
+LEAVES = {"schema", "paths", "outdir", "store_file"}
+LAYERS = [
+    {"datasets", "models"},                                         # core
+    {"methods"},                                                    # methods
+    {"scoring", "selection", "interactions", "truth_free"},         # scoring (selection, interactions: track packages)
+    {"tracking", "registry", "config", "api_checks", "runner", "rescore", "sweep", "pretrain", "progress"},  # harness
+    {"report", "advise", "cli", "__main__", "api", "callbacks", "bench", "discriminability"},  # report/advise/cli
+]
+# Upward imports that remain, named so that the list can only shrink: the trainer's model quality
+# uses the metric table's AUROC; the selection track's scorer writes its vectors as the store's
+# JSON tags. Each is a single function, imported at module level.
+KNOWN_UPWARD = {("varbench.models", "varbench.scoring"), ("varbench.selection", "varbench.tracking")}
+
+
+def _rank() -> dict[str, int]:
+    rank = {f"varbench.{p}": -1 for p in LEAVES}
+    for i, layer in enumerate(LAYERS):
+        rank.update({f"varbench.{p}": i for p in layer})
+    rank["varbench"] = len(LAYERS) - 1  # the package's __init__ loads the API on first use
+    return rank
+
+
+def test_package_graph_counts_function_level_imports_and_top_level_modules():
+    g = package_graph({"varbench.a.x": {"varbench.b.y"}, "varbench.b.y": set(), "varbench.c": {"varbench.a.z"},
+                       "varbench.a.z": set()})
+    assert g == {"varbench.a": {"varbench.b"}, "varbench.b": set(), "varbench.c": {"varbench.a"}}
+    pg = package_graph(import_graph())
+    assert "varbench.runner" in pg["varbench.cli"]  # a lazy (function-level) import in cli is an edge
+    assert "varbench.discriminability" in pg and "varbench.report" in pg  # top-level module = own node
+
+
+def test_no_package_level_import_cycles():
+    cycle = find_cycle(package_graph(import_graph()))
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_every_package_has_a_layer():
+    rank = _rank()
+    missing = sorted(set(package_graph(import_graph())) - set(rank))
+    assert not missing, f"packages with no layer in this test: {missing}"
+    assert not set(rank) - set(package_graph(import_graph())) - {"varbench"}, "a layer names a package that is gone"
+
+
+def test_leaves_import_no_varbench_module():
+    pg = package_graph(import_graph())
+    assert {p: sorted(pg[f"varbench.{p}"]) for p in LEAVES if pg[f"varbench.{p}"]} == {}
+
+
+def test_no_package_imports_a_higher_layer():
+    rank = _rank()
+    pg = package_graph(import_graph())
+    upward = {(a, b) for a, targets in pg.items() for b in targets if rank[b] > rank[a]}
+    assert upward <= KNOWN_UPWARD, f"imports of a higher layer: {sorted(upward - KNOWN_UPWARD)}"
+    assert upward == KNOWN_UPWARD, f"no longer upward, drop from KNOWN_UPWARD: {sorted(KNOWN_UPWARD - upward)}"
+    harness_and_above = {p for p in rank if rank[p] >= 3}
+    for core in ("varbench.datasets", "varbench.models"):  # whatever else moves, core stays below these
+        assert not pg[core] & harness_and_above, (core, sorted(pg[core] & harness_and_above))

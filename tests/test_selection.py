@@ -137,15 +137,17 @@ def test_runner_dispatches_selection_results():
 def test_selection_report_tables(tmp_path):
     import pandas as pd
 
+    from varbench.outdir import OutDir
     from varbench.report.write import selection_report
 
     runs = pd.DataFrame({"dataset": ["d"] * 3, "method": ["t"] * 3, "seed": [0, 1, 2], "status": ["ok"] * 3,
                          "fdr": [0.0, 0.2, 0.1], "power": [1.0, 0.5, 0.75], "n_selected": [4, 5, 6]})
-    written = selection_report(runs, tmp_path)
-    table = pd.read_csv(tmp_path / "selection_fdr_power.csv")
+    out = tmp_path / "out"
+    written = selection_report(runs, OutDir(out, "report"))
+    table = pd.read_csv(out / "selection_fdr_power.csv")
     assert table.loc[0, "fdr"] == pytest.approx(0.1) and table.loc[0, "power"] == pytest.approx(0.75)
-    assert table.loc[0, "n"] == 3 and (tmp_path / "selection.md") in written
-    assert selection_report(runs.iloc[:0], tmp_path / "none") == []
+    assert table.loc[0, "n"] == 3 and (out / "selection.md") in written
+    assert selection_report(runs.iloc[:0], OutDir(tmp_path / "none", "report")) == []
 
 
 def test_sweep_summary_of_a_selection_only_run(tmp_path, capsys):

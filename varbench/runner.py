@@ -16,12 +16,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from varbench.config import CellSpec, resolve_cell
 from varbench.interactions import Interactions
+from varbench.interactions.track import TRACK as INTERACTIONS, score_interaction_result
 from varbench.methods.base import Attribution
 from varbench.methods.outputs import explain_outputs
 from varbench.methods.uncertainty import with_uncertainty
 from varbench.methods.variables import check_categorical, check_groups, to_variables
 from varbench.scoring import score_against, score_local, spearman
 from varbench.scoring import abs_sum_per_variable
+from varbench.registry import MethodMeta
+from varbench.selection import TRACK as SELECTION, Selection, score_selection_result
+from varbench.tracking import MAX_TAG, Tracker, flatten, matrix_json, vector_json
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +67,8 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
     status=failed with the error. Tags carry the metadata (returns, estimand, role, ...).
     `evaluation` (`CellSpec.evaluation`): the truth-free metrics of an importance result
     (`varbench.truth_free`), timed and counted apart from the method's own cost."""
-    from varbench.interactions.track import TRACK, score_interaction_result
-    from varbench.registry import MethodMeta
-    from varbench.selection import TRACK as SELECTION, Selection, score_selection_result
-
     meta = meta or MethodMeta()
-    track = {"interactions": TRACK, "selection": SELECTION}.get(meta.returns, "main")
+    track = {"interactions": INTERACTIONS, "selection": SELECTION}.get(meta.returns, "main")
     model.n_evals = 0
     start = time.perf_counter()
     try:
@@ -83,8 +83,8 @@ def run_method(name: str, fn: Callable[..., Any], model: Any, data: Any, seed: i
         else:
             raw = fn(model, data, method_rng(seed, name))
         seconds = time.perf_counter() - start
-        if track == TRACK or isinstance(raw, Interactions):
-            track, meta = TRACK, dataclasses.replace(meta, returns="interactions")
+        if track == INTERACTIONS or isinstance(raw, Interactions):
+            track, meta = INTERACTIONS, dataclasses.replace(meta, returns="interactions")
             metrics, tags, payload = score_interaction_result(raw, data)
         elif track == SELECTION or isinstance(raw, Selection):
             track, meta = SELECTION, dataclasses.replace(meta, returns="selection")
@@ -116,8 +116,6 @@ def _score_attribution(att: Attribution, data: Any, k: int | None, model_truths:
     """Score per variable (a group of columns is one variable, as the method's `_meta_.groups`
     rule honours it); the importance's uncertainty (`varbench.methods.uncertainty`) travels as
     tags importance_std / importance_ci_low / _high."""
-    from varbench.tracking import vector_json
-
     att = with_uncertainty(att, np.random.default_rng([int(seed), 1]))
     tags = {"status": "ok", "aggregation": att.aggregation}
     if data.truth.known:
@@ -157,8 +155,6 @@ def run_cell(cfg: DictConfig, sweep: str = "", names: dict[str, str] | None = No
     its pairs are skipped. Under the claim, what an earlier crash or an older version left is
     healed (`_heal`). On interruption (SIGINT/SIGTERM) the runs left open are marked KILLED
     and the claim released before the exception propagates."""
-    from varbench.tracking import Tracker
-
     spec: CellSpec = resolve_cell(cfg, names)  # validates everything before any training
     tracker = Tracker(spec.tracking_uri, spec.experiment)
     label = f"{spec.dataset_name}/{spec.model_name} seed={spec.seed}"
@@ -257,7 +253,6 @@ def _heal(tracker: Any, spec: CellSpec, prev: Previous) -> Previous:
 def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: Previous) -> CellResult:
     from varbench.models.cache import load_or_train
     from varbench.models.trainer import DivergedError
-    from varbench.tracking import MAX_TAG, flatten, matrix_json, vector_json
 
     data = spec.dataset
     result = CellResult()
@@ -354,8 +349,6 @@ def _model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[
     """The trained model's own truth (exact Shapley/SAGE by coalition enumeration, total Sobol),
     logged on the cell, so explainer error can be told apart from model error. Empty if disabled,
     if d is too large, or if it fails (the failure is logged, the cell goes on)."""
-    from varbench.tracking import vector_json
-
     skip = model_truth_skipped(spec, model)
     if skip:
         if skip != "disabled":

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from varbench.outdir import FORCE_HELP, OutDir
-from varbench.selection import Q, selection_table
+from varbench.report.tables import selection_table
+from varbench.selection import Q
 
 DESIGNS = {"sel_independent": "independent", "sel_correlated": "correlated (Toeplitz 0.8)",
            "sel_decoys": "decoy twins (pairs at 0.9)"}

@@ -12,7 +12,7 @@ import argparse
 
 import pandas as pd
 
-from varbench.discriminability import discriminability_table
+from varbench.report.discriminability import discriminability_table
 from varbench.registry import role_of
 
 

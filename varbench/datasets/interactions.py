@@ -25,12 +25,27 @@ import numpy as np
 
 from varbench.datasets._common import check, make_dataset
 from varbench.datasets.base import Dataset, GroundTruth
-from varbench.interactions import pair_matrix
-from varbench.methods.sensitivity import sobol_from_outputs
+from varbench.datasets.sensitivity import sobol_from_outputs
 
 N_INPUTS = 10
 TRUTH_SAMPLES = 2**16
 TRUTH_SEED = 20180430  # fixed: the truth is a property of the function, not of the cell seed
+
+
+def pair_matrix(groups: list[set[int]] | list[tuple[int, ...]], d: int) -> np.ndarray:
+    """The (d, d) 0/1 matrix of interacting pairs implied by interaction groups: a group
+    {i, j, k} of any order makes every pair inside it interact."""
+    M = np.zeros((d, d))
+    for g in groups:
+        members = sorted(set(int(i) for i in g))
+        bad = [a for a in members if not 0 <= a < d]
+        if bad:
+            raise ValueError(f"interaction group {members} names feature {bad[0]}, outside [0, {d})")
+        for a in members:
+            for b in members:
+                if a != b:
+                    M[a, b] = 1.0
+    return M
 
 
 def _cols(X: Any) -> list[Any]:
@@ -245,5 +260,5 @@ def _check_function(function: str) -> None:
         raise ValueError(f"function={function!r} is invalid: expected one of {tuple(TSANG_FUNCTIONS)}")
 
 
-__all__ = ["tsang", "tsang_function", "tsang_pairs", "tsang_bounds", "tsang_total_indices",
+__all__ = ["pair_matrix", "tsang", "tsang_function", "tsang_pairs", "tsang_bounds", "tsang_total_indices",
            "mc_total_indices", "sample_uniform", "TSANG_FUNCTIONS", "TSANG_GROUPS", "TSANG_USED"]

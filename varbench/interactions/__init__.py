@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from varbench.datasets.interactions import pair_matrix  # public here too; defined with the truth it builds
+
 
 @dataclass
 class Interactions:
@@ -46,22 +48,6 @@ def as_interactions(result: object, d: int, rtol: float = 1e-5) -> Interactions:
     result.matrix = M
     result.extras = {str(k): float(v) for k, v in result.extras.items()}
     return result
-
-
-def pair_matrix(groups: list[set[int]] | list[tuple[int, ...]], d: int) -> np.ndarray:
-    """The (d, d) 0/1 matrix of interacting pairs implied by interaction groups: a group
-    {i, j, k} of any order makes every pair inside it interact."""
-    M = np.zeros((d, d))
-    for g in groups:
-        members = sorted(set(int(i) for i in g))
-        bad = [a for a in members if not 0 <= a < d]
-        if bad:
-            raise ValueError(f"interaction group {members} names feature {bad[0]}, outside [0, {d})")
-        for a in members:
-            for b in members:
-                if a != b:
-                    M[a, b] = 1.0
-    return M
 
 
 def upper_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:

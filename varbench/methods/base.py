@@ -2,16 +2,19 @@
 
 A method is any callable ``method(model, data, rng, **params)`` where `model` is a
 `TrainedModel`, `data` a `Dataset` and `rng` a seeded `numpy.random.Generator`. It returns
-either an array of length d (global importance) or an `Attribution`.
+either an array of length d (global importance) or an `Attribution`; a selection method (the
+selection track, scored by `varbench.selection`) returns a `Selection`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Sequence, Union, get_args
+from typing import Any, Literal, Sequence, Union, get_args
 
 import numpy as np
+from scipy import stats
 
 AGGREGATIONS = ("global", "mean_abs_local")
+Q = 0.1  # the nominal FDR level of every selection (Benjamini-Hochberg q, knockoff q)
 
 
 @dataclass
@@ -81,6 +84,55 @@ def as_attribution(result: object, d: int) -> Attribution:
         if rep.ndim != 2 or rep.shape[1] != d:
             raise ValueError(f"method returned replicates of shape {rep.shape}, expected (R, {d})")
         result.replicates = rep
+    return result
+
+
+@dataclass
+class Selection:
+    """A selection method's output: `pvalues` (d,) and/or `selected` (d,) bool; if only p-values
+    are given, selected = Benjamini-Hochberg at `q`. `statistic`: the per-variable score the
+    test is based on (logged); extras: scalar diagnostics."""
+
+    pvalues: np.ndarray | None = None
+    selected: np.ndarray | None = None
+    statistic: np.ndarray | None = None
+    q: float = Q
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+def check_q(q: float) -> None:
+    """Raise ValueError unless `q`, a nominal FDR level, is a number in (0, 1)."""
+    if not (isinstance(q, (int, float)) and 0 < q < 1):
+        raise ValueError(f"q={q!r} is invalid: expected a number in (0, 1)")
+
+
+def benjamini_hochberg(pvalues: np.ndarray, q: float = Q) -> np.ndarray:
+    """Benjamini-Hochberg step-up at level q: reject the k smallest p-values, k the largest
+    i with p_(i) <= q i / m, i.e. BH-adjusted p-values (scipy's `false_discovery_control`)
+    <= q. Returns the rejected mask (same order as given)."""
+    check_q(q)
+    p = np.asarray(pvalues, dtype=float)
+    if p.size == 0:
+        return np.zeros(0, bool)
+    return stats.false_discovery_control(p, method="bh") <= q
+
+
+def as_selection(result: Any, d: int) -> Selection:
+    """Validate a selection method's return value; fill `selected` from the p-values by BH."""
+    if not isinstance(result, Selection):
+        raise ValueError(f"a selection method must return a varbench.selection.Selection, got {type(result).__name__}")
+    if result.pvalues is None and result.selected is None:
+        raise ValueError("Selection has neither pvalues nor selected")
+    if result.pvalues is not None:
+        p = np.asarray(result.pvalues, dtype=float)
+        if p.shape != (d,) or not np.all((p >= 0) & (p <= 1)):
+            raise ValueError(f"Selection.pvalues must be {d} values in [0, 1], got {p.tolist()}")
+        result.pvalues = p
+        if result.selected is None:
+            result.selected = benjamini_hochberg(p, result.q)
+    sel = np.asarray(result.selected)
+    if sel.shape != (d,) or sel.dtype != bool:
+        raise ValueError(f"Selection.selected must be {d} booleans, got {sel.tolist()}")
     return result
 
 

@@ -16,7 +16,8 @@
   knockoffs: the network is refitted on [X, X~]; W_j = loss increase of permuting x_j minus that
   of permuting x~_j on the test split; knockoff+ threshold at q (offset 1; offset 0 = the plain
   knockoff filter, which controls a modified FDR).
-p-values are turned into selections by Benjamini-Hochberg at q (`varbench.selection`).
+p-values are turned into selections by Benjamini-Hochberg at q (`varbench.methods.base.as_selection`;
+scored by `varbench.selection`).
 """
 from __future__ import annotations
 
@@ -24,15 +25,10 @@ import numpy as np
 from scipy import stats
 
 from varbench.datasets.base import Dataset
-from varbench.methods.base import sample_rows
+from varbench.methods.base import Q, Selection, check_q, sample_rows
 from varbench.methods.perturbation import _permute, repeat_losses
+from varbench.methods.retrain import _loco_loss, _refit_without_each
 from varbench.models.trained import TrainedModel
-from varbench.selection import Q, Selection
-
-
-def _check_q(q: float) -> None:
-    if not (isinstance(q, (int, float)) and 0 < q < 1):
-        raise ValueError(f"q={q!r} is invalid: expected a number in (0, 1)")
 
 
 def one_sided_t(D: np.ndarray) -> np.ndarray:
@@ -51,7 +47,7 @@ def one_sided_t(D: np.ndarray) -> np.ndarray:
 def permutation_test(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_repeats: int = 20,
                      n_rows: int | None = 1000, q: float = Q) -> Selection:
     """Permutation importance with a one-sided t-test over its n_repeats shuffles (see module)."""
-    _check_q(q)
+    check_q(q)
     if not isinstance(n_repeats, int) or n_repeats < 2:
         raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 2 (a test needs repeats)")
     idx = sample_rows(data.X_test.shape[0], n_rows, rng)
@@ -107,7 +103,7 @@ def permutation_row_test(model: TrainedModel, data: Dataset, rng: np.random.Gene
                          n_rows: int | None = None, q: float = Q) -> Selection:
     """Permutation importance tested over the test rows (see module): each column shuffled n_repeats
     times across the rows, one stream, column after column."""
-    _check_q(q)
+    check_q(q)
     if not isinstance(n_repeats, int) or n_repeats < 1:
         raise ValueError(f"n_repeats={n_repeats!r} is invalid: expected an integer >= 1")
     idx = sample_rows(data.X_test.shape[0], n_rows, rng)
@@ -120,7 +116,7 @@ def permutation_row_test(model: TrainedModel, data: Dataset, rng: np.random.Gene
 def cpi(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: int | None = None,
         q: float = Q) -> Selection:
     """Conditional predictive impact (see module): Gaussian knockoffs fitted on the train split."""
-    _check_q(q)
+    check_q(q)
     idx = sample_rows(data.X_test.shape[0], n_rows, rng)
     X, y = data.X_test[idx], data.y_test[idx]
     mu, sigma = _gaussian_fit(data.X_train)
@@ -130,9 +126,7 @@ def cpi(model: TrainedModel, data: Dataset, rng: np.random.Generator, n_rows: in
 
 def loco_test(model: TrainedModel, data: Dataset, rng: np.random.Generator, q: float = Q) -> Selection:
     """LOCO's sign test (see module); d refits, shared with `varbench.methods.retrain`."""
-    from varbench.methods.retrain import _loco_loss, _refit_without_each
-
-    _check_q(q)
+    check_q(q)
     fits = _refit_without_each(model, data, _loco_loss)
     D = fits.dropped - fits.full[None, :]
     pos, nonzero = (D > 0).sum(axis=1), (D != 0).sum(axis=1)
@@ -154,7 +148,7 @@ def knockoff_threshold(W: np.ndarray, q: float = Q, offset: int = 1) -> float:
 def knockoffs(model: TrainedModel, data: Dataset, rng: np.random.Generator, q: float = Q, offset: int = 1,
               n_repeats: int = 5) -> Selection:
     """Model-X knockoff filter with Gaussian knockoffs and a refitted network (see module)."""
-    _check_q(q)
+    check_q(q)
     if offset not in (0, 1):
         raise ValueError(f"offset={offset!r} is invalid: expected 1 (knockoff+) or 0 (knockoff)")
     if model.refit is None:

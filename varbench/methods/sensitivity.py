@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from varbench.datasets.base import Dataset
+from varbench.datasets.sensitivity import sobol_from_outputs
 from varbench.methods.base import Attribution
 from varbench.methods.shapley import check_int
 from varbench.methods.variables import variable_of_column
@@ -37,27 +38,6 @@ def saltelli_matrices(X_ref: np.ndarray, n_samples: int, rng: np.random.Generato
         cols = np.flatnonzero(col_var == v)
         AB[v][:, cols] = B[:, cols]
     return np.concatenate([A, B, AB.reshape(-1, d)], axis=0)
-
-
-def sobol_from_outputs(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> dict[str, np.ndarray]:
-    """First-order (Saltelli et al. 2010) and total (Jansen 1999) indices from model outputs.
-
-    fA, fB: (N,); fAB: (d, N). Outputs are first centred by their grand mean (all (d + 2) N
-    outputs; it does not change the total index and lowers the first-order estimator's variance).
-    V = Var([fA, fB]); S_i = mean(fB (fAB_i - fA)) / V; ST_i = mean((fA - fAB_i)^2) / (2 V).
-    Returns first, total, their standard errors (d,), and the output variance (as a 0-d array).
-    A constant output gives all-zero indices."""
-    fA, fB, fAB = (np.asarray(a, dtype=np.float64) for a in (fA, fB, fAB))
-    c = np.concatenate([fA, fB, fAB.ravel()]).mean()
-    fA, fB, fAB = fA - c, fB - c, fAB - c
-    var = float(np.var(np.concatenate([fA, fB])))
-    first_terms = fB[None] * (fAB - fA[None])
-    total_terms = 0.5 * (fA[None] - fAB) ** 2
-    N = fA.shape[0]
-    scale = 1.0 / var if var > 0 else 0.0
-    se = (lambda t: t.std(axis=1, ddof=1) / np.sqrt(N) * scale) if N > 1 else (lambda t: np.zeros(t.shape[0]))
-    return {"first": first_terms.mean(axis=1) * scale, "total": total_terms.mean(axis=1) * scale,
-            "first_se": se(first_terms), "total_se": se(total_terms), "variance": np.array(var)}
 
 
 def sobol_indices(model: TrainedModel, X_ref: np.ndarray, n_samples: int,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.scoring import METRIC_INFO
+from varbench.truth_free.validated import VALIDATED
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,6 @@ def ranking_candidates() -> tuple[str, ...]:
     """The metrics a run summary and `varbench report` rank by when none is asked for, in order of
     preference: the data truth's Spearman, the truth-free metrics the validity study validated
     (`varbench.truth_free.validated`, best first), the model's own truth."""
-    from varbench.truth_free.validated import VALIDATED
-
     return ("spearman", *VALIDATED, "model_spearman")
 
 

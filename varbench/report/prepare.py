@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from varbench.registry import role_of as registered
 from varbench.report.metrics import Metric, metric as metric_spec
+from varbench.scoring import irrelevant_share as share
 
 CELL_KEY = ["study", "dataset", "model", "seed"]
 TRUTH_COLUMNS = ("truth", "feature_names", "truth_interactions", "truth_definition")
@@ -34,8 +36,6 @@ DERIVED = ("quality", "quality_name", "low", "low_reason", "cell", "setting")
 def role_of(method: str, tag: str | None = None) -> str:
     """'ceiling', 'floor' or 'method': the run's `role` tag, else the method's metadata
     (varbench.registry), else 'method'."""
-    from varbench.registry import role_of as registered
-
     return registered(method, tag if isinstance(tag, str) else None)
 
 
@@ -196,8 +196,6 @@ def prepare(runs: pd.DataFrame, cells: pd.DataFrame | None, metric: str = "spear
 def irrelevant_share(importance: np.ndarray, truth: np.ndarray) -> float:
     """Share of sum |importance| that falls on features whose true importance is 0 (NaN if the
     method gave every feature 0): `varbench.scoring.irrelevant_share`, the metric the runner logs."""
-    from varbench.scoring import irrelevant_share as share
-
     return share(importance, np.asarray(truth) > 0)
 
 

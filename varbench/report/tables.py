@@ -1,6 +1,6 @@
 """Tables of a report, computed from a prepared `ReportData`: scores with intervals, coverage,
-ranks, cost, low-quality cells, ceilings, failures, the statistical comparison, the leaderboard
-and the short summary printed after a sweep.
+ranks, cost, low-quality cells, ceilings, failures, the statistical comparison, the leaderboard,
+the selection track's FDR / power and the short summary printed after a sweep.
 
 Coverage: a store may hold methods scored on a few cells only (one `methods=all` cell among ten
 `seed_answers` cells). Methods scored on at least COVERAGE_MIN of the best-covered method's cells
@@ -17,6 +17,7 @@ import pandas as pd
 from varbench.report.metrics import METRICS, logged_metrics, ranking_candidates, ranking_metric, spec
 from varbench.report.prepare import CELL_KEY, ReportData, numeric, role_of
 from varbench.report.stats import Comparison, block_ranks, compare, t_interval
+from varbench.selection import SELECTION_METRICS
 
 LEVEL = 0.95            # confidence level of every interval
 ALPHA = 0.05            # significance level of every test
@@ -249,6 +250,20 @@ def wide_comparison(data: ReportData) -> Comparison | None:
     if M.empty or coverage(data)["compared"].all():
         return None
     return compare(data.spec.sign * M, ALPHA)
+
+
+def selection_table(runs: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method")) -> pd.DataFrame:
+    """Per group: n runs and mean FDR / power with 95% t intervals over seeds (ok runs only)."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    rows = []
+    for key, g in ok.groupby(list(by), sort=True):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        row["n"] = len(g)
+        for m in SELECTION_METRICS + ("n_selected",):
+            ci = t_interval(pd.to_numeric(g[m], errors="coerce").to_numpy(float)) if m in g else None
+            row.update({m: ci.mean, f"{m}_lo": ci.lo, f"{m}_hi": ci.hi} if ci else {})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def leaderboard(data: ReportData) -> pd.DataFrame:

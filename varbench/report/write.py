@@ -11,9 +11,11 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from varbench.outdir import OutDir
+from varbench.report.discriminability import discriminability_table
 from varbench.report.metrics import METRICS
 from varbench.report.prepare import ReportData, numeric
 from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
+from varbench.selection import Q, SELECTION_METRICS
 from varbench.report.recommend import coverage_note, recommendation
 from varbench.report.render import (Document, Figure, Link, Section, Table, Text, markdown_table, md_document, md_text,
                                     to_html, to_markdown)
@@ -21,7 +23,7 @@ from varbench.report.stats import Comparison
 from varbench.report.tiers import DatasetComparison, dataset_level
 from varbench.report.tables import (ALPHA, ceiling_table, ci_table, comparison, cost_table, coverage, failed_table,
                                     leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
-                                    wide_comparison, with_ci)
+                                    selection_table, wide_comparison, with_ci)
 
 Progress = Callable[[str], None]
 
@@ -206,8 +208,6 @@ def magnitude_table(data: ReportData) -> pd.DataFrame:
 
 def discrimination(data: ReportData) -> pd.DataFrame:
     """Per metric: significant Wilcoxon-Holm pairs and CD-diagram groups over the good cells."""
-    from varbench.discriminability import discriminability_table  # (imports report.stats: not at module level)
-
     r = data.ranked[data.ranked["status"] == "ok"]
     return discriminability_table(r, [m for m in METRICS if m in r], ALPHA)
 
@@ -215,8 +215,6 @@ def discrimination(data: ReportData) -> pd.DataFrame:
 def selection_report(runs: pd.DataFrame, od: OutDir) -> list[Path]:
     """The selection track's files: per dataset x method FDR and power (mean with a 95% t interval
     over seeds) in selection_fdr_power.csv / selection.md, and the runs (selection.csv); [] if none."""
-    from varbench.selection import Q, SELECTION_METRICS, selection_table
-
     if runs.empty:
         return []
     table = selection_table(runs)
