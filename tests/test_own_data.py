@@ -130,7 +130,7 @@ def test_intervals_only_over_what_was_repeated():
     one = repeats_text({"model": "my.keras", "encoding_file": "enc.json", "method_seeds": 3,
                         "quality": {"r2": {"mean": 0.8, "ci_low": np.nan, "ci_high": np.nan}}})
     assert "one model, not retrained" in one and "trained on the real target" not in one and "[" not in one
-    from varbench.advise.render import _ci
+    from varbench.advise.rank import interval_text as _ci
 
     assert _ci(0.61, 0.6101, 0.6104) == "0.61 (±<0.005)" and _ci(0.5, np.nan, np.nan) == "0.50"  # never [x, x]
     assert real_importance(pd.DataFrame(), ["a", "b"]).empty  # nothing to report (no top method, broken model)

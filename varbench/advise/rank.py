@@ -153,3 +153,20 @@ def quality(cells: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Model quality per metric (r2 / accuracy / auc): mean and interval over cells."""
     return {m: _interval(cells[m], -np.inf if m == "r2" else 0.0, 1.0)
             for m in ("r2", "accuracy", "auc") if m in cells and cells[m].notna().any()}
+
+
+def interval_text(mean: float, lo: float, hi: float) -> str:
+    """'mean [lo, hi]' as the report layer writes it; the mean alone where nothing was repeated
+    (the text around it says what was), and 'mean (±<0.005)' where the interval is narrower than
+    the digits shown (never a zero-width '[x, x]').
+
+    Examples
+    --------
+    >>> interval_text(0.61, 0.6101, 0.6104), interval_text(0.5, float("nan"), float("nan")), interval_text(0.5, 0.4, 0.6)
+    ('0.61 (±<0.005)', '0.50', '0.50 [0.40, 0.60]')
+    """
+    from varbench.report import ci_text
+
+    if np.isfinite(lo) and np.isfinite(hi) and f"{lo:.2f}" == f"{hi:.2f}":
+        return f"{mean:.2f} (±<0.005)"
+    return ci_text(mean, lo, hi, single="")

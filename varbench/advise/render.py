@@ -7,33 +7,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from varbench.advise.rank import interval_text
 from varbench.advise.signals import Signals, follows, section
 from varbench.outdir import OutDir
 
 GOOD = 0.5  # below this mean Spearman a method is called unreliable on these covariates
 
 
-def _ci(mean: float, lo: float, hi: float) -> str:
-    """'mean [lo, hi]' as the report layer writes it; the mean alone where nothing was repeated
-    (the text around it says what was), and 'mean (±<0.005)' where the interval is narrower than
-    the digits shown (never a zero-width '[x, x]').
-
-    Examples
-    --------
-    >>> _ci(0.61, 0.6101, 0.6104), _ci(0.5, float("nan"), float("nan")), _ci(0.5, 0.4, 0.6)
-    ('0.61 (±<0.005)', '0.50', '0.50 [0.40, 0.60]')
-    """
-    from varbench.report import ci_text
-
-    if np.isfinite(lo) and np.isfinite(hi) and f"{lo:.2f}" == f"{hi:.2f}":
-        return f"{mean:.2f} (±<0.005)"
-    return ci_text(mean, lo, hi, single="")
-
-
 def repeats_text(facts: dict[str, Any]) -> str:
     """What the real-target numbers are over: trainings, or method seeds on the one given model."""
     q = facts.get("quality", {})
-    quality = "; ".join(f"test {m} {_ci(v['mean'], v['ci_low'], v['ci_high'])}" for m, v in q.items())
+    quality = "; ".join(f"test {m} {interval_text(v['mean'], v['ci_low'], v['ci_high'])}" for m, v in q.items())
     if facts.get("model"):
         k = facts["method_seeds"]
         return (f"Your model `{facts['model']}` (one model, not retrained; fed the table through "
@@ -61,7 +45,7 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
     methods = ranking[ranking["role"] != "floor"]
     best = methods.iloc[0]
     lines = [f"**Use `{best['method']}`** ({best['estimand']}): on targets planted on your covariates it "
-             f"recovered the true ranking best, mean Spearman {_ci(best['mean'], best['ci_low'], best['ci_high'])} "
+             f"recovered the true ranking best, mean Spearman {interval_text(best['mean'], best['ci_low'], best['ci_high'])} "
              f"over {int(best['n'])} cell{'s' if best['n'] != 1 else ''}"
              + (f" (at most {reachable:.2f} is reachable with distinct scores)" if reachable is not None else "")
              + "."]
@@ -80,7 +64,7 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
         hi = f["ci_high"] if np.isfinite(f["ci_high"]) else f["mean"]
         weak = [m for m, v in zip(methods["method"], methods["mean"]) if v <= hi]
         if weak:
-            lines.append("No better than the random floor (`" + f["method"] + "`, " + _ci(f["mean"], f["ci_low"],
+            lines.append("No better than the random floor (`" + f["method"] + "`, " + interval_text(f["mean"], f["ci_low"],
                          f["ci_high"]) + "): " + ", ".join(f"`{m}`" for m in weak) + ".")
     bad = [m for m, v in zip(methods["method"], methods["mean"]) if v < GOOD]
     if bad:
@@ -228,7 +212,7 @@ def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, cred
               f"scores reaches at most {facts['reachable']:.2f} here (mean over cells; the truth itself scores 1). "
               + (f"Left out, the network missed the quality threshold: {', '.join(facts['low_quality'])}."
                  if facts["low_quality"] else "Every cell's network passed the quality threshold."), "", markdown_table(ranking.assign(
-                  spearman=[_ci(a, b, c) for a, b, c in zip(ranking["mean"], ranking["ci_low"], ranking["ci_high"])]
+                  spearman=[interval_text(a, b, c) for a, b, c in zip(ranking["mean"], ranking["ci_low"], ranking["ci_high"])]
               ).drop(columns=["mean", "ci_low", "ci_high"], errors="ignore"), digits=2) if not ranking.empty else "_(none)_"]
     if not credit.empty:
         lines += ["", "### Correlated partner", "",
@@ -245,7 +229,7 @@ def write(out: Path | OutDir, facts: dict[str, Any], ranking: pd.DataFrame, cred
                   f"{', '.join(f'`{m}`' for m in facts.get('real_methods', facts['top']))}. "
                   "Importance as a share of each run's total (|importance| normalised to sum 1), mean (and 95% "
                   "t interval where the runs differed); one-hot columns summed per variable.", ""]
-        wide = real.assign(value=[_ci(a, b, c) for a, b, c in zip(real["mean"], real["ci_low"], real["ci_high"])])
+        wide = real.assign(value=[interval_text(a, b, c) for a, b, c in zip(real["mean"], real["ci_low"], real["ci_high"])])
         table = wide.pivot(index="variable", columns="method", values="value")
         first = facts["top"][0] if facts["top"] and facts["top"][0] in table else table.columns[0]
         order = real[real["method"] == first].sort_values("mean", ascending=False)["variable"]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from varbench.advise.rank import _interval
+from varbench.advise.rank import _interval, interval_text
 from varbench.scoring import METRIC_INFO
 from varbench.truth_free.validated import VALIDATED
 
@@ -230,7 +230,6 @@ def section(sig: Signals, semi: pd.DataFrame, free: pd.DataFrame, repeats: str, 
             ) -> list[str]:
     """The report section's lines (prose; tables escaped by `markdown_table`): the two rankings
     side by side, where they agree and disagree, with the qualifiers."""
-    from varbench.advise.render import _ci
     from varbench.report.render import markdown_table
 
     lines = ["## Two signals: planted truth on your covariates vs truth-free on the real target", "",
@@ -247,12 +246,12 @@ def section(sig: Signals, semi: pd.DataFrame, free: pd.DataFrame, repeats: str, 
         lines.append("_(no truth-free ranking: no real-target run logged a validated truth-free metric)_")
         return lines
     metric_cols = [m for m in VALIDATED if m in free]
-    table = free.assign(**{"truth-free rank": [_ci(a, b, c) for a, b, c in zip(free["mean"], free["ci_low"],
+    table = free.assign(**{"truth-free rank": [interval_text(a, b, c) for a, b, c in zip(free["mean"], free["ci_low"],
                                                                                 free["ci_high"])]})
     for m in metric_cols:
-        table[m] = [_ci(a, b, c) for a, b, c in zip(free[m], free[f"{m}_ci_low"], free[f"{m}_ci_high"])]
+        table[m] = [interval_text(a, b, c) for a, b, c in zip(free[m], free[f"{m}_ci_low"], free[f"{m}_ci_high"])]
     semi_pos = {m: i + 1 for i, m in enumerate(semi["method"])} if not semi.empty else {}
-    semi_val = dict(zip(semi["method"], (_ci(a, b, c) for a, b, c in zip(semi["mean"], semi["ci_low"],
+    semi_val = dict(zip(semi["method"], (interval_text(a, b, c) for a, b, c in zip(semi["mean"], semi["ci_low"],
                                                                          semi["ci_high"])))) if not semi.empty else {}
     table = table.assign(**{"semi-synthetic place": [semi_pos.get(m, float("nan")) for m in free["method"]],
                             "Spearman vs planted": [semi_val.get(m, "") for m in free["method"]]})
