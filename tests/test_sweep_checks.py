@@ -121,7 +121,7 @@ def test_unknown_names_list_the_options(tmp_path):
     code, out, err = run_cli(["methods=[permutaton]"], tmp_path)
     assert_refused(code, out, err, tmp_path, "Could not load 'methods/permutaton'", "permutation,", "seed_answers")
     code, out, err = run_cli(["model=mlpp"], tmp_path)
-    assert_refused(code, out, err, tmp_path, "available options in 'model': mlp, mlp_deep")
+    assert_refused(code, out, err, tmp_path, "available options in 'model': ft_transformer, mlp, mlp_deep")
 
 
 def test_yaml_syntax_error_in_a_user_config_dir(tmp_path):
