@@ -62,6 +62,7 @@ def test_concurrent_sqlite_writers_lose_nothing(tmp_path):
     assert len(runs) == 6 * 15 and runs["cell_hash"].is_unique
 
 
+@pytest.mark.slow
 def test_joblib_sweep_two_workers(tmp_path):
     out = _varbench(["-m", *SMALL, "seed=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
@@ -72,6 +73,7 @@ def test_joblib_sweep_two_workers(tmp_path):
     _assert_each_cell_once(f"sqlite:///{tmp_path}/mlflow.db", 3)
 
 
+@pytest.mark.slow
 def test_local_ray_sweep(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     out = _varbench(["-m", *SMALL, "seed=0,1", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
@@ -103,6 +105,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_sweep_against_a_real_mlflow_server(tmp_path):
     pytest.importorskip("mlflow.server")
     port = _free_port()
@@ -182,6 +185,7 @@ def _popen(args, tmp_path, log_name, **env):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
+@pytest.mark.slow
 def test_two_identical_sweeps_at_once_log_each_pair_once(tmp_path):
     """Both start on a fresh store in the same directory; each cell is claimed by one of them,
     the other waits for it and skips its pairs; both print the same full table."""
