@@ -94,8 +94,10 @@ def _command(line: str, tmp: Path) -> tuple[list[str], dict[str, str]]:
             for key, value in FAST.items():
                 if key in given:
                     words[given[key]] = f"{key}={value}"
-                else:  # before the overrides: argparse takes no overrides after a trailing -m
-                    words.insert(1, f"{key}={value}")
+                else:  # with the overrides, after any leading flag (`varbench -m a=1`): argparse takes
+                    # no overrides after a trailing -m, nor a second run of them after a flag
+                    at = next((i for i in range(1, len(words)) if not words[i].startswith("-")), len(words))
+                    words.insert(at, f"{key}={value}")
     elif words[0] == "python":
         words[0] = sys.executable
     return words, env
