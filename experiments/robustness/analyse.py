@@ -54,11 +54,13 @@ def load(path: Path, prefix: str = PREFIX) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def order_conditions(names) -> list[str]:
+    """The conditions in ORDER first (the write-up's order), any others after, sorted."""
     names = list(dict.fromkeys(names))
     return [c for c in ORDER if c in names] + sorted(c for c in names if c not in ORDER)
 
 
 def column_label(cond: str, datasets: str, main: str) -> str:
+    """A plot column's label: the condition, with its datasets when they are not the main design's."""
     return cond if datasets == main else f"{cond} [{datasets}]"
 
 
@@ -137,6 +139,8 @@ def plot_map(table: pd.DataFrame, share: pd.DataFrame, conds: list[str], path: P
 
 
 def cond_table(ok: pd.DataFrame, every: pd.DataFrame, conds: list[str], fidelity: pd.Series | None) -> pd.DataFrame:
+    """One row per condition: datasets, models, cells, low-quality cells, failed runs, mean test R²
+    and (from the store) the model's own truth against the data's."""
     rows = []
     for c in conds:
         e, o = every[every["condition"] == c], ok[ok["condition"] == c]
@@ -223,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def md_intro(text: str) -> str:
+    """A paragraph wrapped at 100 characters, then a blank line."""
     return textwrap.fill(text, 100) + "\n\n"
 
 
