@@ -99,7 +99,7 @@ def _analyse():
 
 def test_the_analysis_writes_its_tables_and_plot_from_a_runs_csv(tmp_path, monkeypatch):
     monkeypatch.delenv("VARBENCH_TRACKING_URI", raising=False)
-    runs = runs_table()
+    runs = runs_table(noise=0.0)
     names = {"x": "permutation", "y": "lime", "z": "first_layer"}
     runs = runs.assign(study="robustness_" + runs["condition"], method=runs["method"].map(names),
                        model="mlp", status="ok", quality_r2=0.9, task="regression",
@@ -112,7 +112,8 @@ def test_the_analysis_writes_its_tables_and_plot_from_a_runs_csv(tmp_path, monke
     pd.concat([runs, other]).to_csv(path, index=False)
     out = tmp_path / "out"
     assert _analyse().main(["--runs", str(path), "--out", str(out)]) == 0
-    for name in ("verdicts.csv", "shares.csv", "shares.md", "flips.md", "conditions.md", "verdict_map.png", "headline.md"):
+    for name in ("verdicts.csv", "shares.csv", "shares.md", "flips.md", "conditions.md", "verdict_map.png", "headline.md",
+                 "model_truth.md"):
         assert (out / name).is_file(), name
     v = pd.read_csv(out / "verdicts.csv")
     assert set(v["condition"]) == set(LEVELS) and "standard" not in set(v["condition"])
@@ -121,5 +122,6 @@ def test_the_analysis_writes_its_tables_and_plot_from_a_runs_csv(tmp_path, monke
     head = (out / "headline.md").read_text()
     assert "decisive flips (both 95% intervals exclude 0, opposite winners): 2;" in head
     assert (out / "verdict_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| permutation &gt; lime | +0.40 / +0.40 | -0.30 / -0.30 | -0.30 / +0.40 |" in (out / "model_truth.md").read_text()
     conditions = (out / "conditions.md").read_text()
     assert "| base | d1, d2, d3, d4 | mlp | 12 | 0 | 1 |" in conditions

@@ -14,6 +14,8 @@ Writes into --out:
                      the same difference against the model's own truth, and why the sign turned
   shares.{csv,md}    per pair "A > B": share of the conditions in which A beats B [95% CI], changes counted
   flips.md           every (pair, condition) whose verdict flips or whose sign turns, with the model-truth split
+  model_truth.md     pair x condition (pairs with the floor `random` left out): the difference against the
+                     data's truth / against the model's own truth
   conditions.md      per condition: datasets, cells, low-quality cells, failed runs, mean quality, model fidelity
   verdict_map.png    pair x condition heatmap of who wins
   headline.md        the numbers the write-up quotes, generated
@@ -75,27 +77,27 @@ def plot_map(table: pd.DataFrame, share: pd.DataFrame, conds: list[str], path: P
     from varbench.report.plots import _save
 
     pairs = list(share["pair"])
-    # columns: every (condition, dataset set) block; the reference once per block that uses it
+    # columns: the reference on each block of datasets (as the conditions of that block are compared
+    # with it), then the block's conditions; the main block is the one most conditions run on
     t = table.assign(pair=table["a"] + " > " + table["b"])
-    blocks = t[t["change"] != "n/a"].groupby("condition")["datasets"].agg(lambda s: s.mode().iloc[0])
-    main = blocks.get(reference, "")
-    cols: list[tuple[str, str]] = []
+    others = t[(t["change"] != "n/a") & (t["condition"] != reference)]
+    blocks = others.groupby("condition")["datasets"].agg(lambda s: s.mode().iloc[0])
+    main = blocks.mode().iloc[0] if len(blocks) else ""
+    cols: list[tuple[str, str]] = [(reference, main)]
     for c in conds:
-        if c == reference:
+        if c == reference or c not in blocks:
             continue
-        ds = blocks.get(c, main)
-        if ds != main and (reference, ds) not in cols:
-            cols.append((reference, ds))
-        cols.append((c, ds))
-    cols = [(reference, main)] + cols
+        if (reference, blocks[c]) not in cols:
+            cols.append((reference, blocks[c]))
+        cols.append((c, blocks[c]))
     M = np.full((len(pairs), len(cols)), np.nan)
     txt = [["n/a"] * len(cols) for _ in pairs]
     bold = np.zeros(M.shape, bool)
     flip = np.zeros(M.shape, bool)
     for j, (c, ds) in enumerate(cols):
         for i, p in enumerate(pairs):
-            if c == reference and ds != main:   # the reference restricted to another block's datasets
-                r = t[(t["pair"] == p) & (t["datasets"] == ds) & (t["condition"] != reference)]
+            if c == reference:   # the reference on this block's datasets, as its conditions saw it
+                r = others[(others["a"] + " > " + others["b"] == p) & (others["datasets"] == ds)]
                 if r.empty:
                     continue
                 m, lo, hi = r.iloc[0][["ref_mean", "ref_lo", "ref_hi"]]
@@ -122,14 +124,18 @@ def plot_map(table: pd.DataFrame, share: pd.DataFrame, conds: list[str], path: P
                     color="0.35" if not np.isfinite(M[i, j]) else ("white" if abs(M[i, j]) > 0.6 * lim else "black"))
             if flip[i, j]:
                 ax.add_patch(Rectangle((j - 0.48, i - 0.48), 0.96, 0.96, fill=False, lw=2.2, ec="black"))
-    ax.set_xticks(range(len(cols)), [column_label(c, ds, main) for c, ds in cols], rotation=40, ha="right",
+    ax.set_xticks(range(len(cols)), [column_label(c, ds, main) for c, ds in cols], rotation=35, ha="right",
                   rotation_mode="anchor", fontsize=8.5)
     ylabels = [f"{p}   {s:.2f}" if np.isfinite(s) else p for p, s in zip(pairs, share["share"])]
     ax.set_yticks(range(len(pairs)), ylabels, fontsize=8.5)
-    ax.axvline(0.5, color="black", lw=1.2)
+    for j, (c, _) in enumerate(cols):
+        if c == reference:
+            ax.axvline(j + 0.5, color="black", lw=1.2)
+            if j:
+                ax.axvline(j - 0.5, color="black", lw=1.2)
     ax.set_ylabel('pair "A > B" (A wins on the reference), share of conditions A wins', fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.6).set_label("mean Spearman(A) - Spearman(B)", fontsize=9)
-    title = (f"Who wins where ({design}). "
+    title = (f"Who wins where ({design}; unbracketed columns: {main.replace(',', ', ')}). "
              "Blue: A still beats B; red: B beats A; bold: 95% interval excludes 0; "
              "black frame: the verdict flips (both decisive, opposite winners); grey n/a: a method does not "
              "apply (first_layer on networks that are not Dense chains).")
@@ -213,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         "Spearman(B), datasets as units. The model-truth columns repeat the difference against the trained "
         "model's own total Sobol ranking: if A still wins there, the explainers order the model as before and "
         "the model learned something else; if not, the explainer is wrong.") + markdown_table(ft) + "\n")
+    od.write_text("model_truth.md", md_intro(
+        "Pair x condition: mean Spearman(A) - Spearman(B) against the data's truth / against the trained "
+        "model's own truth (total Sobol indices), datasets as units; the reference on all its datasets. Where "
+        "the two agree the explainers' difference is about the model; where only the data-truth difference "
+        "moves, the model learned something else.") + markdown_table(model_truth_table(table, conds)) + "\n")
     fid = model_fidelity(every)
     od.write_text("conditions.md", md_intro("Per condition (ok runs in good cells enter the verdicts; low-quality "
                                             "cells and failed runs do not).") + markdown_table(cond_table(ok, every, conds, fid)) + "\n")
@@ -224,6 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     od.write_text("headline.md", headline(table, share, ok))
     od.finish()
     return 0
+
+
+def model_truth_table(table: pd.DataFrame, conds: list[str], floor: str = "random") -> pd.DataFrame:
+    """Rows: pairs without `floor`; columns: conditions; cells 'data / model' mean differences."""
+    t = table[(table["change"] != "n/a") & (table["a"] != floor) & (table["b"] != floor)]
+    t = t.assign(pair=t["a"] + " > " + t["b"],
+                 v=[f"{m:+.2f} / {mm:+.2f}" for m, mm in zip(t["mean"], t["model_mean"])])
+    w = t.pivot_table(index="pair", columns="condition", values="v", aggfunc="first")
+    w = w.reindex(columns=[c for c in conds if c in w.columns]).fillna("n/a")
+    return w.rename_axis(None, axis=1).reset_index()
 
 
 def md_intro(text: str) -> str:
@@ -246,7 +267,7 @@ def headline(table: pd.DataFrame, share: pd.DataFrame, ok: pd.DataFrame) -> str:
         f"sign: {n_sign}.",
         f"- where the sign turned, on the model's own truth: " + ("; ".join(f"{k}: {v}" for k, v in why.items()) or "none") + ".",
         f"- changes: " + ", ".join(f"{c}: {int((t['change'] == c).sum())}" for c in ("holds", "flips", "weakens", "appears", "unclear")) + ".",
-        "- pairs whose A wins in every condition (share 1): " + (", ".join(share.loc[share["share"] == 1, "pair"]) or "none") + ".",
+        "- pairs whose A wins in every condition (share 1): " + (", ".join(share.loc[np.isclose(share["share"], 1.0), "pair"]) or "none") + ".",
         "- pairs with the lowest share: " + "; ".join(f"{p} {s:.2f} [{lo:.2f}, {hi:.2f}]" for p, s, lo, hi in
                                                    share.nsmallest(3, "share")[["pair", "share", "lo", "hi"]].itertuples(index=False)) + ".",
     ]
