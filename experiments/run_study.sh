@@ -8,7 +8,8 @@
 # OUT is outputs/studies/STUDY/results; the committed results/STUDY/ is replaced only with
 # --write-results (the committed reference outputs are never overwritten by accident).
 # Environment: VARBENCH_STORE (default outputs/studies/STUDY), VARBENCH_JOBS (default 2),
-# VARBENCH (default varbench), PYTHON (default python).
+# VARBENCH (default varbench), PYTHON (default python), VARBENCH_REPORT_STUDY (the report's --study,
+# default STUDY; empty: every run of the study-local store, for a study whose conditions are tags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STUDY=$1
@@ -19,6 +20,7 @@ STORE=${VARBENCH_STORE:-outputs/studies/$STUDY}
 JOBS=${VARBENCH_JOBS:-2}
 VARBENCH=${VARBENCH:-varbench}
 PYTHON=${PYTHON:-python}
+REPORT_STUDY=${VARBENCH_REPORT_STUDY-$STUDY}
 OUT=$STORE/results
 if [ "$WRITE" = "--write-results" ]; then OUT=results/$STUDY; elif [ -n "$WRITE" ]; then
   echo "run_study.sh: unknown argument '$WRITE' (expected --write-results)" >&2; exit 2; fi
@@ -36,7 +38,7 @@ t1=$(date +%s)
 
 rm -rf "$OUT" && mkdir -p "$OUT"   # no stale tables or plots from an earlier run
 # importance bars for one telling cell only (the report would draw one per dataset x model)
-"$VARBENCH" report --study $STUDY --out "$OUT" --uri "$URI" --no-mlflow-log --cell "$CELL"
+"$VARBENCH" report ${REPORT_STUDY:+--study "$REPORT_STUDY"} --out "$OUT" --uri "$URI" --no-mlflow-log --cell "$CELL"
 VARBENCH_TRACKING_URI="$URI" "$PYTHON" "experiments/$STUDY/$ANALYSIS" --runs "$OUT/runs.csv" --out "$OUT"
 t2=$(date +%s)
 
