@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.store_file import StoreError, check_sqlite, store_fault
+from varbench.store_template import fresh_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -191,6 +192,7 @@ class Tracker:
         self.open_runs: set[str] = set()
         with store_lock(uri):
             check_sqlite(uri)  # under the lock (no store half-created): never replace an empty or damaged file
+            fresh_store(uri)  # a new sqlite store is a copy of a pre-migrated template (no migration)
             self._open(uri, experiment)
 
     def _open(self, uri: str, experiment: str) -> None:
