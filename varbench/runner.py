@@ -325,12 +325,14 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: P
                                          "method_hash": hashes.get(name, "")}, parent_id=parent)
         if importance is not None and kind == "method":
             tags["importance"] = vector_json(importance)
-            tracker.log_text(child, tags["importance"], "importance.json")
+            if len(tags["importance"]) > MAX_TAG:  # the tag is cut there: the whole vector as an artifact
+                tracker.log_text(child, tags["importance"], "importance.json")
         elif importance is not None and kind == "interaction":  # (selection: decisions are tags)
             text = matrix_json(importance)
-            tracker.log_text(child, text, "interactions.json")
-            if len(text) <= MAX_TAG:  # small matrices also as a tag, for reports without downloads
+            if len(text) <= MAX_TAG:  # the tag holds the whole matrix (what reports read)
                 tags["interactions"] = text
+            else:  # too long for a tag: an artifact only
+                tracker.log_text(child, text, "interactions.json")
         tracker.log(child, metrics=metrics, tags=tags)
         tracker.end_run(child, "FINISHED" if tags["status"] == "ok" else "FAILED")
         for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts

@@ -8,7 +8,8 @@ Contract (stable; see docs/tracking.md):
   study/dataset/model/seed/task/method/status/cell_status/error/aggregation/score_status and the
   method's metadata returns/estimand/role/scope/needs (varbench.registry), metrics spearman, kendall,
   topk_recall, precision_at_k, auroc, seconds, n_model_evals (+ quality_* copies of the
-  cell's quality), and the importance vector as `importance.json` (also as a tag); the truth-free
+  cell's quality), and the importance vector as the tag `importance` (also as the artifact
+  `importance.json` when it is longer than MAX_TAG, where the tag is cut); the truth-free
   metrics of `evaluation` (varbench.truth_free: deletion_auc, insertion_auc, pgi, pgu,
   deletion_auc_conditional, ...; their costs cost_<family>_seconds / _evals) with tags
   truth_free_k and truth_free_status.
