@@ -25,7 +25,10 @@ def _dump(db: Path) -> tuple[set, list, list]:
     """Schema, alembic revision and experiments (times left out, folders made relative) of a store."""
     con = sqlite3.connect(db)
     try:
-        schema = set(con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        # MLflow's own migration orders a table's constraints differently from one run to the next
+        # (two migrated stores differ so): each statement's lines compared as a sorted list
+        schema = {(kind, name, tbl, tuple(sorted(ln.strip().rstrip(",").strip() for ln in (sql or "").splitlines())))
+                  for kind, name, tbl, sql in con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")}
         rev = con.execute("SELECT * FROM alembic_version").fetchall()
         exps = [(i, n, loc.replace(str(db.parent), "<store>"), stage, ws)
                 for i, n, loc, stage, _, _, ws in con.execute("SELECT * FROM experiments ORDER BY experiment_id")]
