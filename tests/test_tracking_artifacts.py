@@ -1,16 +1,19 @@
-"""A method run's importance vector is a tag; an `importance.json` artifact is written only when
-the vector is too long for a tag (tracking.MAX_TAG). A cell logged this way, into a store copied
-from the template, reads back the same tables through varbench's fetch functions as a cell logged
-the old way (an artifact for every vector, a store made by MLflow's migration)."""
+"""A method run is written in one transaction (varbench.run_batch), its importance vector as a tag;
+an `importance.json` artifact only when the vector is too long for a tag (tracking.MAX_TAG). A cell
+logged this way, into a store copied from the template, reads back the same tables through
+varbench's fetch functions as a cell logged the old way (each run created, logged and terminated in
+turn, an artifact for every vector, a store made by MLflow's migration)."""
 import json
 
 import pandas as pd
 
+import varbench.run_batch as run_batch
 import varbench.tracking as tracking
 from varbench.runner import run_cell
 from varbench.tracking import Tracker, fetch_cells, fetch_table
 
-CELL = ["dataset=linear", "methods=[random,permutation]", "model_truth.enabled=false", "resume=false"]
+CELL = ["dataset=linear", "methods=[random,permutation]", "+methods.boom._target_=user_methods.boom",
+        "model_truth.enabled=false", "resume=false"]
 TIMES = ("run_id", "parent_run_id", "start_time", "seconds", "train_seconds")  # ids and clocks differ
 
 
@@ -30,26 +33,42 @@ def test_vector_that_fits_a_tag_has_no_artifact_and_the_tables_are_unchanged(com
 
     old_root = tmp_path / "old"
     old = compose_cfg([*CELL, f"tracking.uri=sqlite:///{old_root}/mlflow.db"])
-    log = Tracker.log
+    start_run = Tracker.start_run
 
-    def log_as_before(self, run_id, metrics=None, params=None, tags=None):
-        if tags and "importance" in tags:  # the artifact every method run had before
+    def start_run_as_before(self, name, tags, parent_id=None):
+        run_id = start_run(self, name, tags, parent_id)
+        if "importance" in tags:  # the artifact every method run had before
             self.log_text(run_id, tags["importance"], "importance.json")
-        log(self, run_id, metrics, params, tags)
+        return run_id
 
     with monkeypatch.context() as m:
         m.setattr(tracking, "fresh_store", lambda uri: False)  # MLflow's own migration
-        m.setattr(Tracker, "log", log_as_before)
+        m.setattr(run_batch, "write_finished_run", lambda *a: None)  # created, logged, terminated in turn
+        m.setattr(Tracker, "start_run", start_run_as_before)
         run_cell(old)
-    assert len(_artifacts(old_root, "importance.json")) == 2
+    assert len(_artifacts(old_root, "importance.json")) == 2  # (boom fails: no vector)
 
     a = fetch_table(new.tracking.uri, "varbench")
     b = fetch_table(old.tracking.uri, "varbench")
     d = len(json.loads(fetch_cells(new.tracking.uri, "varbench")["truth"].iloc[0]))
-    assert len(a) == 2 and a["importance"].map(json.loads).map(len).eq(d).all()  # whole vectors
+    ok = a[a["status"] == "ok"]
+    assert len(a) == 3 and len(ok) == 2 and ok["importance"].map(json.loads).map(len).eq(d).all()  # whole vectors
+    assert set(a.loc[a["status"] != "ok", "run_status"]) == {"FAILED"}
     pd.testing.assert_frame_equal(_table(a, ["method"]), _table(b, ["method"]))
     pd.testing.assert_frame_equal(_table(fetch_cells(new.tracking.uri, "varbench"), ["cell_hash"]),
                                   _table(fetch_cells(old.tracking.uri, "varbench"), ["cell_hash"]))
+    runs = {}  # every tag and metric MLflow holds for each run, not only those the table reads
+    for uri, df in ((new.tracking.uri, a), (old.tracking.uri, b)):
+        client = Tracker(uri, "varbench").client
+        for method, run_id in zip(df["method"], df["run_id"]):
+            r = client.get_run(run_id)
+            assert r.info.end_time >= r.info.start_time and r.info.run_name == method
+            runs.setdefault(method, []).append(({k: v for k, v in r.data.tags.items() if k != "mlflow.parentRunId"},
+                                                {k: v for k, v in r.data.metrics.items() if k not in TIMES and not k.endswith("_seconds")},
+                                                r.data.params, r.info.status, r.info.lifecycle_stage))
+    for method, (new_run, old_run) in runs.items():
+        for part, x, y in zip(("tags", "metrics", "params", "status", "stage"), new_run, old_run):
+            assert x == y, (method, part, {k: (x[k], y.get(k)) for k in x if x[k] != y.get(k)} if isinstance(x, dict) else (x, y))
 
 
 def test_vector_too_long_for_a_tag_is_written_whole_as_an_artifact(compose_cfg, tmp_path, monkeypatch):

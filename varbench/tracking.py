@@ -233,6 +233,27 @@ class Tracker:
             _retry(lambda: self.client.log_batch(run_id, metrics=m[i:i + 100], params=p[i:i + 100],
                                                  tags=t[i:i + 100]), "log batch", uri=self.uri)
 
+    def log_finished_run(self, name: str, tags: dict[str, str], metrics: dict[str, float], parent_id: str,
+                         status: str = "FINISHED", artifact: tuple[str, str] | None = None) -> str:
+        """A run that is already over (a method run), written terminated with its tags and metrics:
+        one transaction on a sqlite store (varbench.run_batch); on a server, or with an `artifact`
+        (text, file name: written before the run is terminated), created, logged and terminated in
+        turn. Its run id."""
+        from varbench.run_batch import write_finished_run
+
+        tags = {**{k: str(v)[:MAX_TAG] for k, v in tags.items()}, "mlflow.parentRunId": parent_id}
+        if artifact is None:
+            run_id = _retry(lambda: write_finished_run(self.client, self.experiment_id, name, tags, metrics, {},
+                                                       status), "log run", uri=self.uri)
+            if run_id is not None:
+                return run_id
+        run_id = self.start_run(name, tags)
+        if artifact is not None:
+            self.log_text(run_id, *artifact)
+        self.log(run_id, metrics=metrics)
+        self.end_run(run_id, status)
+        return run_id
+
     def log_text(self, run_id: str, text: str, name: str) -> None:
         _retry(lambda: self.client.log_text(run_id, text, name), "log artifact", uri=self.uri)
 
