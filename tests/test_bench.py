@@ -33,11 +33,15 @@ ROWS = {  # summary row prefix -> the peer module it needs (None: no peer)
     "Integrated Gradients": None,
     "roofline share: sage": None,
     "reduced seed_question study": "keras",
+    "fresh tracking store from the template": "mlflow",
+    "logging a method run in one transaction": None,
 }
 KEYS = ("training_vs_fit", "stacked_8_vs_1", "stacked_32_vs_1", "study_speedup", "permutation_vs_sklearn_as_called",
         "permutation_vs_sklearn_same_engine", "kernel_shap_vs_shap_as_called", "kernel_shap_vs_shap_same_engine",
         "lime_vs_lime_as_called", "lime_vs_lime_same_engine", "expected_gradients_vs_shap_as_called",
-        "expected_gradients_vs_shap_equal_error", "deep_shap_vs_shap_as_called", "deep_shap_vs_shap_equal_error")
+        "expected_gradients_vs_shap_equal_error", "deep_shap_vs_shap_as_called", "deep_shap_vs_shap_equal_error",
+        "store_create_seconds", "store_create_migration_seconds", "overhead_per_method_run_ms",
+        "overhead_per_method_run_stepwise_ms")
 METHODS = ("permutation", "kernel_shap", "integrated_gradients", "lime", "sage")
 
 
@@ -114,7 +118,7 @@ def test_tiny_run_reports_every_row_with_finite_positive_numbers(report):
 
 def test_tiny_run_has_every_section_with_numbers(report):
     for title in ("## Training", "## Stacked training", "## Roofline share of the batched methods", "## Memory",
-                  "## Study throughput", "## Where the time goes", "## Disagreements", "## Misses",
+                  "## Tracking store and logging", "## Study throughput", "## Where the time goes", "## Disagreements", "## Misses",
                   "## Default study and methods=all"):
         assert title in report
     if importlib.util.find_spec("sklearn"):

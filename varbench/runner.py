@@ -316,18 +316,20 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: P
                                                spec.method_meta.get(name), spec.evaluation)
         metrics.update({f"quality_{k}": v for k, v in quality.items()})
         kind = RUN_KINDS.get(tags["track"], "method")
-        child = tracker.start_run(name, {**base_tags, "kind": kind, "method": name, "cell_status": cell_status,
-                                         "method_hash": hashes.get(name, "")}, parent_id=parent)
+        artifact = None
         if importance is not None and kind == "method":
             tags["importance"] = vector_json(importance)
-            tracker.log_text(child, tags["importance"], "importance.json")
+            if len(tags["importance"]) > MAX_TAG:  # the tag is cut there: the whole vector as an artifact
+                artifact = (tags["importance"], "importance.json")
         elif importance is not None and kind == "interaction":  # (selection: decisions are tags)
             text = matrix_json(importance)
-            tracker.log_text(child, text, "interactions.json")
-            if len(text) <= MAX_TAG:  # small matrices also as a tag, for reports without downloads
+            if len(text) <= MAX_TAG:  # the tag holds the whole matrix (what reports read)
                 tags["interactions"] = text
-        tracker.log(child, metrics=metrics, tags=tags)
-        tracker.end_run(child, "FINISHED" if tags["status"] == "ok" else "FAILED")
+            else:  # too long for a tag: an artifact only
+                artifact = (text, "interactions.json")
+        child = tracker.log_finished_run(name, {**base_tags, "kind": kind, "method": name, "cell_status": cell_status,
+                                                "method_hash": hashes.get(name, ""), **tags}, metrics, parent,
+                                         "FINISHED" if tags["status"] == "ok" else "FAILED", artifact)
         for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts
             tracker.delete_run(old)
         result.rows.append({**base_tags, "method": name, **tags, **metrics, "run_id": child})

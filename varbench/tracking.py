@@ -8,7 +8,8 @@ Contract (stable; see docs/tracking.md):
   study/dataset/model/seed/task/method/status/cell_status/error/aggregation/score_status and the
   method's metadata returns/estimand/role/scope/needs (varbench.registry), metrics spearman, kendall,
   topk_recall, precision_at_k, auroc, seconds, n_model_evals (+ quality_* copies of the
-  cell's quality), and the importance vector as `importance.json` (also as a tag); the truth-free
+  cell's quality), and the importance vector as the tag `importance` (also as the artifact
+  `importance.json` when it is longer than MAX_TAG, where the tag is cut); the truth-free
   metrics of `evaluation` (varbench.truth_free: deletion_auc, insertion_auc, pgi, pgu,
   deletion_auc_conditional, ...; their costs cost_<family>_seconds / _evals) with tags
   truth_free_k and truth_free_status.
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from varbench.store_file import StoreError, check_sqlite, store_fault
+from varbench.store_template import fresh_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -191,6 +193,7 @@ class Tracker:
         self.open_runs: set[str] = set()
         with store_lock(uri):
             check_sqlite(uri)  # under the lock (no store half-created): never replace an empty or damaged file
+            fresh_store(uri)  # a new sqlite store is a copy of a pre-migrated template (no migration)
             self._open(uri, experiment)
 
     def _open(self, uri: str, experiment: str) -> None:
@@ -229,6 +232,27 @@ class Tracker:
         for i in range(0, max(len(m), len(p), len(t)), 100):  # MLflow caps a batch at 100 params
             _retry(lambda: self.client.log_batch(run_id, metrics=m[i:i + 100], params=p[i:i + 100],
                                                  tags=t[i:i + 100]), "log batch", uri=self.uri)
+
+    def log_finished_run(self, name: str, tags: dict[str, str], metrics: dict[str, float], parent_id: str,
+                         status: str = "FINISHED", artifact: tuple[str, str] | None = None) -> str:
+        """A run that is already over (a method run), written terminated with its tags and metrics:
+        one transaction on a sqlite store (varbench.run_batch); on a server, or with an `artifact`
+        (text, file name: written before the run is terminated), created, logged and terminated in
+        turn. Its run id."""
+        from varbench.run_batch import write_finished_run
+
+        tags = {**{k: str(v)[:MAX_TAG] for k, v in tags.items()}, "mlflow.parentRunId": parent_id}
+        if artifact is None:
+            run_id = _retry(lambda: write_finished_run(self.client, self.experiment_id, name, tags, metrics, {},
+                                                       status), "log run", uri=self.uri)
+            if run_id is not None:
+                return run_id
+        run_id = self.start_run(name, tags)
+        if artifact is not None:
+            self.log_text(run_id, *artifact)
+        self.log(run_id, metrics=metrics)
+        self.end_run(run_id, status)
+        return run_id
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         _retry(lambda: self.client.log_text(run_id, text, name), "log artifact", uri=self.uri)
