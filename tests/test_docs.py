@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 LANGS = ("python", "bash", "yaml", "text")
 FAST = {"trainer.epochs": "3", "trainer.progress_every": "0", "cache.dir": "null", "model_truth.enabled": "false"}
+VALUE_FLAGS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp")  # Hydra flags with a value
 NOT_TRAINING = ("report", "advise", "bench")  # varbench subcommands that train nothing of their own
 FENCE = re.compile(r"(?:<!-- docs-test: (\w+) -->\n)?^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
 FILE = re.compile(r"#\s*(\S+\.(?:py|yaml))\b")
@@ -96,8 +97,10 @@ def _command(line: str, tmp: Path) -> tuple[list[str], dict[str, str]]:
                     words[given[key]] = f"{key}={value}"
                 else:  # with the overrides, after any leading flag (`varbench -m a=1`): argparse takes
                     # no overrides after a trailing -m, nor a second run of them after a flag
-                    at = next((i for i in range(1, len(words)) if not words[i].startswith("-")), len(words))
-                    words.insert(at, f"{key}={value}")
+                    at = 1
+                    while at < len(words) and words[at].startswith("-"):  # a flag, with its value if it takes one
+                        at += 2 if words[at] in VALUE_FLAGS else 1
+                    words.insert(min(at, len(words)), f"{key}={value}")
     elif words[0] == "python":
         words[0] = sys.executable
     return words, env
