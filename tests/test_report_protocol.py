@@ -54,6 +54,14 @@ def test_parts_are_ranked_and_tau_compares_them(protocol):
     assert "Kendall tau = 0.333" in text and "6 of the design's 6 cells" in text
 
 
+def test_the_page_is_inert_markdown(protocol):
+    """A hostile source (a --uri) or method name shows as text, never as HTML or a link."""
+    rows = runs_of("toy", ["d1", "d2", "d3"], [0, 1], {"a": 0.9, "<img src=x onerror=alert(1)>": 0.5},
+                   np.random.default_rng(3))
+    text = protocol_markdown(protocol_leaderboard(pd.DataFrame(rows), None, protocol), "<script>x</script> store")
+    assert "<script" not in text and "<img" not in text and "&lt;script>" in text
+
+
 def test_missing_held_out_parts_say_not_run_and_how(protocol):
     rows = runs_of("toy", ["d1", "d2", "d3"], [0, 1], LEVEL, np.random.default_rng(1))
     lb = protocol_leaderboard(pd.DataFrame(rows), None, protocol)

@@ -23,7 +23,7 @@ from scipy import stats
 from varbench.paths import conf_dir
 from varbench.report.metrics import metric as metric_spec
 from varbench.report.prepare import prepare
-from varbench.report.render import markdown_table
+from varbench.report.render import markdown_table, md_document
 from varbench.report.tables import cost_table
 from varbench.report.tiers import DatasetComparison, dataset_level
 
@@ -234,7 +234,7 @@ def protocol_markdown(lb: Leaderboard, source: str) -> str:
     first = lb.parts[0]
     c = first.comparison
     if c is None or not c.ok:
-        return "\n".join(head + [f"In-sample ranking not computed: {c.note if c is not None else 'no runs'}.", ""])
+        return md_document(head + [f"In-sample ranking not computed: {c.note if c is not None else 'no runs'}.", ""])
     shown = lb.board.copy()
     for col in [x for x in shown.columns if x.startswith("mean_rank (")]:
         shown[col] = shown[col].map(lambda v: "" if v != v else f"{v:.2f}")
@@ -259,4 +259,4 @@ def protocol_markdown(lb: Leaderboard, source: str) -> str:
         else:
             body.append(f"- **{part.name}**: {part.n_cells} of {d.n_cells} cells, {part.comparison.n_tiers} tier(s); "
                         f"Kendall tau = {part.tau:.3f} (p = {part.tau_p:.3g}, {part.tau_methods} methods).")
-    return "\n".join(head + body + [""])
+    return md_document(head + body + [""])
