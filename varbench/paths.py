@@ -23,19 +23,3 @@ def conf_dir() -> Path:
 def method_dir() -> Path:
     """The directory of the registered methods' YAML files (one per method)."""
     return conf_dir() / "method"
-
-
-def refuse_overwrite(out: Path, name: str, overwrite: bool) -> Path:
-    """The folder `out` for a command's files, created; exits with one line when `out/name` exists
-    and `overwrite` is false (commands never replace committed results without a flag).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> refuse_overwrite(Path(tempfile.mkdtemp()) / "new", "table.csv", False).is_dir()
-    True
-    """
-    if (out / name).exists() and not overwrite:
-        raise SystemExit(f"--out={str(out)!r} already holds {name}: pass --overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
-    return out

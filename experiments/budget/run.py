@@ -25,7 +25,7 @@ import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from varbench.paths import refuse_overwrite  # noqa: E402
+from varbench.outdir import FORCE_HELP, OutDir  # noqa: E402
 from varbench.scoring import importance_tv  # noqa: E402
 
 # method -> (budget parameter, values, fixed parameters)
@@ -114,7 +114,7 @@ def budget_runs(model, data, repeats: int = 3, grid: dict | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def plot(curves: pd.DataFrame, path: Path) -> Path:
+def plot(curves: pd.DataFrame, od: OutDir) -> Path:
     """Error vs model evaluations (log x), one line per method."""
     import matplotlib
 
@@ -131,7 +131,7 @@ def plot(curves: pd.DataFrame, path: Path) -> Path:
     ax.set_title("Budget vs error (friedman1, default mlp; mean ± sd over repeats)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    path = od.write_figure("budget.png", fig, dpi=110)
     plt.close(fig)
     return path
 
@@ -143,17 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cache", default="outputs/budget/models")
     p.add_argument("--out", default="outputs/budget")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing budget.csv in --out")
+    p.add_argument("--force", "--overwrite", dest="force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
-    out = refuse_overwrite(Path(args.out), "budget.csv", args.overwrite)
+    od = OutDir(args.out, "budget/run.py", args.force)  # refused before any work
     t0 = time.perf_counter()
     model, data = cell(args.dataset, args.seed, args.cache)
     runs = budget_runs(model, data, args.repeats)
     curves, table = summarize(runs)
-    runs.to_csv(out / "budget_runs.csv", index=False)
-    curves.to_csv(out / "budget_curves.csv", index=False)
-    table.to_csv(out / "budget.csv", index=False)
-    plot(curves, out / "budget.png")
+    for name, df in (("budget_runs.csv", runs), ("budget_curves.csv", curves), ("budget.csv", table)):
+        od.write_csv(name, df)
+    plot(curves, od)
+    od.finish()
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"{len(runs)} runs in {time.perf_counter() - t0:.0f} s wall (machine shared)")
     return 0

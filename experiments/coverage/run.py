@@ -28,14 +28,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from varbench.paths import refuse_overwrite  # noqa: E402
+from varbench.outdir import FORCE_HELP, OutDir  # noqa: E402
 from varbench.datasets.estimands import linear_gaussian_estimands  # noqa: E402
 from varbench.report.clusters import cluster_bootstrap  # noqa: E402
 
@@ -142,14 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", choices=("exact", "trained"), default="exact")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--out", default="outputs/coverage")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing coverage.csv in --out")
+    p.add_argument("--force", "--overwrite", dest="force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
-    out = refuse_overwrite(Path(args.out), "coverage.csv", args.overwrite)
+    od = OutDir(args.out, "coverage/run.py", args.force)  # refused before any work
     t0 = time.perf_counter()
     rows = coverage_rows(range(args.draws), tuple(args.methods), args.model)
     table = summarize(rows)
-    rows.to_csv(out / "coverage_rows.csv", index=False)
-    table.to_csv(out / "coverage.csv", index=False)
+    od.write_csv("coverage_rows.csv", rows)
+    od.write_csv("coverage.csv", table)
+    od.finish()
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"{args.draws} draws, model {args.model}: {time.perf_counter() - t0:.0f} s wall (machine shared)")
     return 0

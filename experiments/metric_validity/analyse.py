@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.scoring import METRIC_INFO, metrics_of_kind
 from varbench.truth_free.evaluate import FAMILIES
 
@@ -197,6 +198,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, help="runs.csv of `varbench report`")
     p.add_argument("--out", type=Path, help="folder for the tables")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--constant", type=Path, help="write varbench/truth_free/validated.py from this validated.csv")
     a = p.parse_args()
     if a.runs is not None:
@@ -204,15 +206,15 @@ def main() -> None:
         taus = cell_taus(runs)
         table = by_family(taus[taus["reference"] != "-decoy_share"])
         verdict = validated(table)
-        a.out.mkdir(parents=True, exist_ok=True)
-        taus.to_csv(a.out / "tau_cells.csv", index=False)
-        table.to_csv(a.out / "validity.csv", index=False)
-        verdict.to_csv(a.out / "validated.csv", index=False)
-        by_family(taus[taus["reference"] == "-decoy_share"]).to_csv(a.out / "decoys.csv", index=False)
-        cost_table(runs).to_csv(a.out / "cost.csv", index=False)
-        cost_by_method(runs).to_csv(a.out / "cost_by_method.csv", index=False)
-        (a.out / "validity.md").write_text(markdown(table, verdict))
-        print((a.out / "validity.md").read_text())
+        od = OutDir(a.out, "metric_validity/analyse.py", a.force)
+        for name, df in (("tau_cells.csv", taus), ("validity.csv", table), ("validated.csv", verdict),
+                         ("decoys.csv", by_family(taus[taus["reference"] == "-decoy_share"])),
+                         ("cost.csv", cost_table(runs)), ("cost_by_method.csv", cost_by_method(runs))):
+            od.write_csv(name, df)
+        text = markdown(table, verdict)
+        od.write_text("validity.md", text)
+        od.finish()
+        print(text)
     if a.constant is not None:
         print("validated:", write_constant(a.constant))
 

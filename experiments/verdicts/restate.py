@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from varbench.outdir import FORCE_HELP, OutDir
 from varbench.report.prepare import read_runs
 from varbench.report.protocol import load_protocol, protocol_leaderboard, protocol_markdown
 from varbench.report.tables import cell_matrix, coverage
@@ -180,11 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="outputs/verdicts")
     p.add_argument("--write-results", action="store_true", help="allow replacing files under results/")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     args = p.parse_args(argv)
     out = Path(args.out)
-    targets = [out / "verdicts.md", out / "verdicts.csv", out / "leaderboard_v1.md"]
-    if any(t.exists() for t in targets) and RESULTS in (out.resolve(), *out.resolve().parents) and not args.write_results:
-        raise SystemExit(f"--out={args.out!r} holds committed results: pass --write-results to replace them")
+    if RESULTS in (out.resolve(), *out.resolve().parents) and not args.write_results:
+        raise SystemExit(f"--out={args.out!r} is under results/: pass --write-results to replace committed results")
+    od = OutDir(out, "verdicts/restate.py", args.force)  # refused before any work
     lines = ["# Verdicts with datasets as the units", "",
              "Recomputed from the committed runs tables by `python experiments/verdicts/restate.py` "
              "(varbench.report.tiers; 2,000 cluster-bootstrap resamples, seed 0; intervals 95%, t on units - 1 df; "
@@ -194,12 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         part(lines, rows)
     text = "\n".join(lines)
     print(text)
-    out.mkdir(parents=True, exist_ok=True)
-    targets[0].write_text(text)
-    pd.DataFrame(rows).to_csv(targets[1], index=False)
+    od.write_text("verdicts.md", text)
+    od.write_csv("verdicts.csv", pd.DataFrame(rows))
     # the leaderboard page of protocol v1 from the committed in-sample runs (held-out parts: not run)
     board = protocol_leaderboard(pd.read_csv(RESULTS / "standard" / "runs.csv"), None, load_protocol("v1"))
-    (out / "leaderboard_v1.md").write_text(protocol_markdown(board, "results/standard/runs.csv"))
+    od.write_text("leaderboard_v1.md", protocol_markdown(board, "results/standard/runs.csv"))
+    od.finish()
     return 0
 
 
