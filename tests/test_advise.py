@@ -28,8 +28,12 @@ def test_advise_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
     args = ["--data", "my.csv", "--target", "price", "--budget", "tiny", "--out", "rep"]
     assert main(args) == 0
     report = (tmp_path / "rep" / "report.md").read_text()
-    assert "## Recommendation" in report and "**Use `" in report and "## The real target `price`" in report
+    assert "## Recommendation" in report and "## The real target `price`" in report
     ranking = pd.read_csv(tmp_path / "rep" / "ranking.csv")
+    floor, best = ranking[ranking["role"] == "floor"].iloc[0], ranking[ranking["role"] != "floor"].iloc[0]
+    shown = best["mean"] > (floor["ci_high"] if np.isfinite(floor["ci_high"]) else floor["mean"])
+    assert (f"**Use `{best['method']}`**" in report) == shown  # "use" advice only when it beats the floor
+    assert ("No method is shown better than the random floor" in report) == (not shown)
     assert set(ranking["method"]) == {"first_layer", "permutation", "probing", "lime", "random"}
     assert ranking["mean"].between(-1, 1).all() and ranking["n"].ge(1).all()
     real = pd.read_csv(tmp_path / "rep" / "real_importance.csv")

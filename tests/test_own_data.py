@@ -120,6 +120,20 @@ def test_model_at_chance_or_below_threshold_gets_no_recommendation():
     assert advice(ranking, pd.DataFrame(), ["linear"], 0.95, None, "date", False)[0].startswith("**Use `permutation`")
 
 
+def test_no_use_advice_when_the_best_is_inside_the_random_floor():
+    ranking = pd.DataFrame({"method": ["permutation", "lime", "random"], "estimand": ["marginal", "local", "none"],
+                            "role": ["method", "method", "floor"], "mean": [0.4, 0.2, 0.0],
+                            "ci_low": [-0.5, -0.6, -1.0], "ci_high": [1.0, 0.9, 1.0], "n": [2, 2, 2],
+                            "seconds": [0.1, 0.1, 0.0]})
+    lines = advice(ranking, pd.DataFrame(), ["linear"], None, None, "price", False)
+    assert lines[0].startswith("**No method is shown better than the random floor at this budget**")
+    assert "`permutation`" in lines[0] and "--budget" in lines[0]
+    assert not any("Use `" in s for s in lines)
+    separated = ranking.assign(ci_high=[1.0, 0.9, 0.3])  # the floor's interval now ends below the best's mean
+    assert advice(separated, pd.DataFrame(), ["linear"], None, None, "price", False)[0].startswith(
+        "**Use `permutation`")
+
+
 def test_intervals_only_over_what_was_repeated():
     runs = pd.DataFrame({"method": ["grad"] * 3 + ["perm"] * 3, "status": ["ok"] * 6,
                          "importance": [json.dumps([2.0, 1.0])] * 3 + [json.dumps(v) for v in

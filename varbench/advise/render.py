@@ -44,11 +44,19 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
         return ["No benchmark cell produced a score: no recommendation (see the failed runs)."]
     methods = ranking[ranking["role"] != "floor"]
     best = methods.iloc[0]
-    lines = [f"**Use `{best['method']}`** ({best['estimand']}): on targets planted on your covariates it "
-             f"recovered the true ranking best, mean Spearman {interval_text(best['mean'], best['ci_low'], best['ci_high'])} "
-             f"over {int(best['n'])} cell{'s' if best['n'] != 1 else ''}"
-             + (f" (at most {reachable:.2f} is reachable with distinct scores)" if reachable is not None else "")
-             + "."]
+    floor = ranking[ranking["role"] == "floor"]
+    floor_high = (float(floor.iloc[0]["ci_high"]) if np.isfinite(floor.iloc[0]["ci_high"])
+                  else float(floor.iloc[0]["mean"])) if not floor.empty else -np.inf
+    evidence = (f"mean Spearman {interval_text(best['mean'], best['ci_low'], best['ci_high'])} "
+                f"over {int(best['n'])} cell{'s' if best['n'] != 1 else ''}"
+                + (f" (at most {reachable:.2f} is reachable with distinct scores)" if reachable is not None else ""))
+    if best["mean"] <= floor_high:  # the best is not told apart from random scores: no "use" advice
+        lines = [f"**No method is shown better than the random floor at this budget**: the best, "
+                 f"`{best['method']}` ({best['estimand']}), has {evidence}, inside the floor's interval. "
+                 "Rerun with a larger `--budget` for a recommendation."]
+    else:
+        lines = [f"**Use `{best['method']}`** ({best['estimand']}): on targets planted on your covariates it "
+                 f"recovered the true ranking best, {evidence}."]
     bar = best["ci_low"] if np.isfinite(best["ci_low"]) else best["mean"]
     tied = [m for m, v in zip(methods["method"][1:], methods["mean"][1:]) if v >= bar]
     if tied:
@@ -58,7 +66,6 @@ def recommendation(ranking: pd.DataFrame, credit: pd.DataFrame, families: list[s
         if cheap["method"] != best["method"] and cheap["seconds"] < 0.5 * best["seconds"]:
             lines.append(f"The cheapest of these is `{cheap['method']}` ({cheap['seconds']:.2f} s per run against "
                          f"{best['seconds']:.2f} s).")
-    floor = ranking[ranking["role"] == "floor"]
     if not floor.empty:
         f = floor.iloc[0]
         hi = f["ci_high"] if np.isfinite(f["ci_high"]) else f["mean"]
