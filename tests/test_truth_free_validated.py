@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from varbench.scoring import METRIC_INFO
-from varbench.truth_free.validated import VALIDATED
+from varbench.truth_free.validated import STUDY, VALIDATED
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "metric_validity"
@@ -46,3 +46,10 @@ def test_family_tau_is_the_mean_over_datasets_with_a_t_interval():
     half = stats.t.ppf(0.975, len(per_dataset) - 1) * per_dataset.std(ddof=1) / len(per_dataset) ** 0.5
     row = table.loc[("decoys", "deletion_auc", "spearman")]
     assert abs(row["tau"] - per_dataset.mean()) < 1e-9 and abs(row["ci_low"] - (per_dataset.mean() - half)) < 1e-9
+
+
+def test_the_stated_study_size_is_the_committed_study():
+    taus = pd.read_csv(RESULTS / "tau_cells.csv")
+    assert STUDY == _analyse().study_size(taus)
+    assert f"{taus['dataset'].nunique()} datasets of {taus['family'].nunique()} families" in STUDY
+    assert "roar" in STUDY and "pgu" not in STUDY  # ROAR was not run; PGU was

@@ -179,10 +179,21 @@ def markdown(table: pd.DataFrame, verdict: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def study_size(taus: pd.DataFrame) -> str:
+    """The size of the study behind the verdict, as the advise report states it, from tau_cells.csv."""
+    unmeasured = sorted(set(metrics_of_kind("truth_free")) - set(taus["metric"]))
+    but = f"every truth-free metric but {', '.join(unmeasured)}" if unmeasured else "every truth-free metric"
+    return (f"validated in a reduced study ({taus['dataset'].nunique()} datasets of {taus['family'].nunique()} "
+            f"families x {taus['seed'].nunique()} seeds, {int(taus['methods'].max())} methods, {but}; "
+            "`experiments/metric_validity/README.md`)")
+
+
 def write_constant(verdict_csv: Path, path: Path = CONSTANT) -> list[str]:
-    """varbench/truth_free/validated.py from validated.csv: the validated names, best first."""
+    """varbench/truth_free/validated.py from validated.csv (and tau_cells.csv beside it): the
+    validated names, best first, and the size of the study behind them."""
     v = pd.read_csv(verdict_csv)
     names = [str(m) for m in v.loc[v["validated"].astype(bool), "metric"]]
+    study = study_size(pd.read_csv(Path(verdict_csv).with_name("tau_cells.csv")))
     path.write_text(
         '"""The truth-free metrics the validity study found to agree with the truth (best first).\n\n'
         "GENERATED from the committed study results by\n"
@@ -190,7 +201,8 @@ def write_constant(verdict_csv: Path, path: Path = CONSTANT) -> list[str]:
         "do not edit. Rule: every family measured, and both the lower end of the 95% interval of Kendall\n"
         f"tau vs the data truth over all datasets and the smallest family mean >= {THRESHOLD}.\n"
         'tests/test_truth_free_validated.py checks it against that file.\n"""\n\n'
-        f"VALIDATED: tuple[str, ...] = {tuple(names)!r}\n")
+        f"VALIDATED: tuple[str, ...] = {tuple(names)!r}\n"
+        f"STUDY: str = {study!r}\n")
     return names
 
 

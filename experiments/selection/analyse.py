@@ -15,7 +15,7 @@ from varbench.report.tables import selection_table
 from varbench.selection import Q
 
 DESIGNS = {"sel_independent": "independent", "sel_correlated": "correlated (Toeplitz 0.8)",
-           "sel_decoys": "decoy twins (pairs at 0.9)"}
+           "sel_decoys": "decoy twins (pairs at 0.9)", "sel_skewed": "skewed correlated (lognormal, Toeplitz 0.8)"}
 
 
 def _ci(row: pd.Series, m: str) -> str:

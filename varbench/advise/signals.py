@@ -28,10 +28,8 @@ from scipy.stats import kendalltau
 
 from varbench.advise.rank import _interval, interval_text
 from varbench.scoring import METRIC_INFO
-from varbench.truth_free.validated import VALIDATED
+from varbench.truth_free.validated import STUDY, VALIDATED
 
-STUDY = ("validated in a reduced study (11 datasets of three families x 3 seeds, 15 methods, every truth-free "
-         "metric but ROAR; `experiments/metric_validity/README.md`)")
 MEASURES = ("they measure fidelity to the model (how much its predictions move when the variables a method "
             "ranks first are removed or kept), not truth about the data: a model that learned a shortcut is "
             "explained faithfully by a method that reports the shortcut")
