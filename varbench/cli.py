@@ -40,7 +40,7 @@ def _job(cfg) -> None:
 
     from varbench.callbacks import EXIT, sweep_total
     from varbench.config import ConfigError
-    from varbench.runner import run_cell
+    from varbench.harness.cell import run_cell
     from varbench.schema import one_line
 
     _terminate_as_exit()

@@ -120,7 +120,7 @@ def model_truths(trained: Sequence[tuple[Cell, Any]], workers: int | None = None
     from concurrent.futures import ThreadPoolExecutor
 
     from varbench.models.runtime import thread_counts
-    from varbench.runner import cached_model_truth, model_truth_skipped
+    from varbench.harness.model_truth import cached_model_truth, model_truth_skipped
 
     todo = [(c.spec, dataclasses.replace(m, output=c.spec.output)) for c, m in trained]
     todo = [(spec, m) for spec, m in todo if not model_truth_skipped(spec, m)]

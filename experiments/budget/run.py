@@ -95,7 +95,7 @@ def budget_runs(model, data, repeats: int = 3, grid: dict | None = None) -> pd.D
     from varbench.api import method_callable
     from varbench.methods.model_truth import model_truth
     from varbench.registry import method_info
-    from varbench.runner import run_method
+    from varbench.harness.method_run import run_method
 
     truth = model_truth(model, data)
     rows = []

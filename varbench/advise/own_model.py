@@ -71,7 +71,7 @@ def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[
     from varbench.models.trained import TrainedModel
     from varbench.models.trainer import quality as model_quality
     from varbench.registry import method_info
-    from varbench.runner import method_rng
+    from varbench.harness.method_run import method_rng
     from varbench.schema import EvaluationConfig
     from varbench.truth_free.evaluate import truth_free_scores
 

@@ -39,7 +39,7 @@ def run_all(cells: list[Cell], specs: dict[Cell, Any], sweep: str, phase: str,
     """Run the cells in order; returns seconds spent {"train": ..., "methods": ..., "total": ...}."""
     import keras
 
-    from varbench.runner import run_cell
+    from varbench.harness.cell import run_cell
 
     total = time.perf_counter()
     train = methods = 0.0

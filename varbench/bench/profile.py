@@ -40,7 +40,7 @@ def bench_profile(ctx: Context) -> Section:
     from hydra import compose, initialize_config_dir
 
     from varbench.paths import conf_dir
-    from varbench.runner import run_cell
+    from varbench.harness.cell import run_cell
 
     def profiled(seed: int, uri: str) -> tuple[dict, Any]:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
@@ -65,17 +65,18 @@ def bench_profile(ctx: Context) -> Section:
     total = cum("run_cell", "varbench")
     train_t = cum("train", os.path.join("models", "trainer.py"))
     loop_t = cum("fit_compiled", "loop.py")
-    methods_t = cum("run_method", "runner.py")
-    truth_t = cum("_model_truth", "runner.py")
+    harness = f"{os.sep}harness{os.sep}"  # the runner's modules (varbench/harness/)
+    methods_t = cum("run_method", harness + "method_run.py")
+    truth_t = cum("log_model_truth", harness + "model_truth.py")
     # MLflow: time in tracking.py entered directly from the runner (no double counting of nesting)
     track_t = sum(ct for k, v in entries.items() if k[0].endswith("tracking.py")
-                  for caller, (_, _, _, ct) in v[4].items() if caller[0].endswith("runner.py"))
+                  for caller, (_, _, _, ct) in v[4].items() if harness in caller[0])
     other = total - train_t - methods_t - truth_t - track_t
     table_rows = [["run_cell (whole cell)", fmt(total), "100%"],
                   ["training (`trainer.train`)", fmt(train_t), f"{100 * train_t / total:.0f}%"],
                   ["  of which the compiled epoch loop (`fit_compiled`)", fmt(loop_t), f"{100 * loop_t / total:.0f}%"],
                   ["methods (`run_method`, incl. scoring)", fmt(methods_t), f"{100 * methods_t / total:.0f}%"],
-                  ["model truth (`_model_truth`)", fmt(truth_t), f"{100 * truth_t / total:.0f}%"],
+                  ["model truth (`log_model_truth`)", fmt(truth_t), f"{100 * truth_t / total:.0f}%"],
                   ["MLflow tracking (`varbench.tracking`, called by the runner)", fmt(track_t),
                    f"{100 * track_t / total:.0f}%"],
                   ["rest: config, data, ...", fmt(other), f"{100 * other / total:.0f}%"]]

@@ -36,7 +36,7 @@ def _weights(cache: Path) -> dict[str, list[np.ndarray]]:
 
 def bench_study(ctx: Context) -> Section:
     from varbench.pretrain import cell_of, pretrain
-    from varbench.runner import run_cell
+    from varbench.harness.cell import run_cell
     from varbench.tracking import Tracker
 
     lines = ctx.sizes.study_overrides
