@@ -138,7 +138,7 @@ CASES = {
     "bool refits": (dict(refits=True), "refits=True is invalid"),
     "fit_kwargs alone": (dict(fit_kwargs={"epochs": 2}), "refits=None is invalid"),
     "no training data": (dict(refits=2, X_train=None, y_train=None), "refits=2 needs the training data"),
-    "subclassed": (dict(refits=2, model=_subclassed), "refits with model=Net .a subclassed keras.Model. is not supported"),
+    "subclassed": (dict(refits=2, model=_subclassed), "model=Net .a subclassed keras.Model. is not supported"),
     "custom layer": (dict(refits=2, model=_custom_layer), "model=Functional is not supported: keras.models.clone"),
     "scikeras": (dict(refits=2, model=_scikeras), "refits with model=KerasRegressor .a scikeras wrapper."),
     "uncompiled": (dict(refits=2, model=_uncompiled), "refits=2 needs a compiled model"),
