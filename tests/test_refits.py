@@ -6,11 +6,14 @@ every refit's saliency (mean |gradient|) is |w| exactly and the spread over refi
 the same network stopped after one small step keeps its random start (spread > 0); a small ReLU
 network on noisy data varies with its training more than permutation's estimator noise, so the
 interval over models is wider than an estimator-only interval for the same mean."""
+import doctest
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import varbench
+import varbench.refits
 from varbench.refits import ESTIMATOR, TRAINING, refit_importance
 
 W = np.array([2.0, 0.0, -0.5])
@@ -164,3 +167,8 @@ def test_unsupported_calls_fail_in_one_line_before_anything_runs(linear_data, ca
     assert "\n" not in str(err.value) and not ran
     with pytest.raises(ValueError, match=match):  # the same line through the public function
         varbench.importance(model, X, y, method="saliency", progress=False, **call)
+
+
+def test_module_examples_run():
+    result = doctest.testmod(varbench.refits)
+    assert result.failed == 0 and result.attempted >= 8

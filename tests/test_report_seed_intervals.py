@@ -1,6 +1,7 @@
 """importance_intervals.csv: per (dataset, model, method) and variable, the mean over seeds with a
 t interval over them beside the mean within-model interval, checked on a hand-built runs table
 against a t interval computed here from scipy.stats.t."""
+import doctest
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from varbench.report import prepare, write_report
+from varbench.report import importances, prepare, write_report
 from varbench.report.importances import SEED_INTERVAL_COLUMNS, seed_intervals
 
 IMP = {0: [1.0, 0.2], 1: [1.4, 0.1], 2: [0.9, 0.3]}  # seed -> importance of (x0, x1) for method a
@@ -61,3 +62,8 @@ def test_the_report_writes_importance_intervals_csv(runs, tmp_path):
     written = pd.read_csv(tmp_path / "rep" / "importance_intervals.csv")
     pd.testing.assert_frame_equal(written, seed_intervals(data.ok).reset_index(drop=True), check_dtype=False)
     assert len(written) == 6 and {"over_seeds_ci_low", "within_model_ci_low"} <= set(written.columns)
+
+
+def test_module_examples_run():
+    result = doctest.testmod(importances)
+    assert result.failed == 0 and result.attempted >= 5
