@@ -99,6 +99,27 @@ def test_training_variance_widens_the_interval_and_repeats_with_the_seed(noisy):
     pd.testing.assert_frame_equal(r, again)
 
 
+def test_a_dict_input_model_refits_from_a_dataframe():
+    """The clones are fitted on X_train converted as the API converts it (here a DataFrame whose
+    columns feed named inputs, one an integer code into an Embedding)."""
+    import keras
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"a": rng.normal(size=200).astype(np.float32), "b": rng.normal(size=200).astype(np.float32),
+                       "c": rng.integers(0, 3, size=200)})
+    y = 2 * df["a"].to_numpy() + 1.5 * (df["c"] == 2).to_numpy()
+    ins = {"a": keras.Input((1,), name="a"), "b": keras.Input((1,), name="b"),
+           "c": keras.Input((1,), name="c", dtype="int32")}
+    code = keras.layers.Flatten()(keras.layers.Embedding(3, 2)(ins["c"]))
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([ins["a"], ins["b"], code]))
+    net = keras.Model(ins, keras.layers.Dense(1)(hidden))
+    net.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    net.fit({k: df[[k]].to_numpy() for k in "abc"}, y, epochs=3, batch_size=32, verbose=0)
+    r = varbench.importance(net, df, y, method="permutation", X_train=df, y_train=y, refits=2, progress=False)
+    assert list(r.index) == ["a", "b", "c"] and (r["n_models"] == 3).all() and r.attrs["fit_kwargs"] == {"epochs": 3}
+    assert r.loc["a", "importance"] > r.loc["b", "importance"] and r.loc["c", "ci_high"] > r.loc["b", "ci_high"]
+
+
 def _subclassed():
     import keras
 

@@ -40,7 +40,6 @@ from varbench.models.wrappers import is_scikeras
 
 ESTIMATOR = "estimator"
 TRAINING = "training_and_estimator"
-REFIT_COLUMNS = ("importance", "se", "ci_low", "ci_high", "std", "sd_over_models", "within_se", "n_models")
 
 
 def _network(model: Any) -> Any:
@@ -115,10 +114,11 @@ def check_refits(model: Any, refits: Any, X_train: Any, y_train: Any,
     try:
         clone = keras.models.clone_model(net)
         same = [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in net.weights]
-    except Exception as err:  # a custom layer without get_config / from_config ...
+        clone.compile_from_config(net.get_compile_config())
+    except Exception as err:  # a custom layer or loss without get_config / from_config ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"refits with model={type(net).__name__} is not supported: keras.models.clone_model "
-                         f"cannot clone it ({first})") from None
+        raise ValueError(f"refits with model={type(net).__name__} is not supported: keras.models.clone_model and "
+                         f"compile_from_config cannot clone it as compiled ({first})") from None
     if not same:
         raise ValueError(f"refits with model={type(net).__name__} is not supported: keras.models.clone_model "
                          "gives a network with other weights (a custom layer whose config is incomplete?)")
