@@ -24,6 +24,7 @@ from varbench.models.inputs import Variables, from_model
 from varbench.models.trained import TrainedModel
 from varbench.models.wrappers import unwrap
 from varbench.progress import expected_evals, progress_bar
+from varbench.refits import ESTIMATOR, refit_importance
 
 # `se` is the standard error of `importance` (not a standard deviation across rows or repeats, which
 # is what scikit-learn's permutation_importance calls importances_std); `std` is the same column
@@ -196,6 +197,8 @@ def importance(
     output_names: Sequence[str] | None = None,
     n_bootstrap: int = 200,
     progress: bool = True,
+    refits: int | None = None,
+    fit_kwargs: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Importance of each variable of a trained Keras `model` on data (X, y) by a registered method.
@@ -241,6 +244,15 @@ def importance(
     progress : bool
         Show one progress bar (tqdm, on stderr) stating the expected number of model
         evaluations, when the call runs longer than a couple of seconds (`varbench.progress`).
+    refits : int >= 2, optional
+        Opt-in: also retrain `refits` clones of the network (`keras.models.clone_model`, compiled
+        as the model was) on (X_train, y_train), which are then required, explain each with the
+        same seed, and give the mean over the user's model and the refits with a t interval over
+        those R + 1 models, which holds training variance (`varbench.refits`).
+    fit_kwargs : dict, optional
+        With refits: `keras.Model.fit` arguments of the refits (epochs, batch_size,
+        validation_split, callbacks, ...); left out, Keras's defaults, and epochs as recorded in
+        `model.history`.
     **params
         Override the method's parameters (e.g. n_repeats=10).
 
@@ -254,7 +266,10 @@ def importance(
         `std`, the same values as `se` under their former name (an alias). For a model with
         several outputs that a method explains one at a time, one `importance[<output>]` column
         per output is added, and `importance` is their mean. `.attrs`: method, params, head,
-        explains, n_model_evals, ci_level.
+        explains, n_model_evals, ci_level, interval_kind ("estimator": the interval covers the
+        estimator's noise for this trained model only). With refits, interval_kind is
+        "training_and_estimator", also a column, beside sd_over_models, within_se and n_models
+        (`varbench.refits`).
 
     Examples
     --------
@@ -269,6 +284,11 @@ def importance(
     """
     from varbench.registry import method_info
 
+    if refits is not None or fit_kwargs is not None:
+        return refit_importance(importance, model, X, y, refits=refits, fit_kwargs=fit_kwargs, X_train=X_train,
+                                y_train=y_train, seed=seed, feature_names=feature_names, method=method, task=task,
+                                groups=groups, output=output, output_names=output_names,
+                                n_bootstrap=n_bootstrap, progress=progress, **params)
     info = method_info(method)  # unknown method: one line listing the registered ones
     meta = info.meta
     if "trainer" in meta.needs:
@@ -337,6 +357,7 @@ def importance(
             df[f"importance[{label}]"] = att.importance
     df.attrs.update(method=method, params=all_params,
                     head=wrapped.head.describe(), explains=_explains(meta.explains, wrapped, per_output),
+                    interval_kind=ESTIMATOR,
                     groups=meta.groups if data.groups else "none", ci_level=overall.ci_level,
                     n_model_evals=int(run_model.n_evals),
                     extras={k_: float(v) for k_, v in (atts[0] if atts else overall).extras.items()})

@@ -12,6 +12,7 @@ import pandas as pd
 
 from varbench.outdir import OutDir
 from varbench.report.discriminability import discriminability_table
+from varbench.report.importances import seed_intervals
 from varbench.report.metrics import METRICS
 from varbench.report.prepare import ReportData, numeric
 from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
@@ -127,7 +128,8 @@ def _main_sections(data: ReportData, od: OutDir, cell: str | None, plots: bool, 
     for name, df in (("runs", data.runs), ("scores", scores), ("ranks", ranks), ("cost", cost),
                      ("low_quality", low), ("oracle", ceil), ("failed", failed), ("leaderboard", board),
                      ("coverage", cov), ("nemenyi", comp.nemenyi), ("wilcoxon", comp.wilcoxon),
-                     ("tiers", dl.tiers), ("dataset_pairs", dl.pairs)):
+                     ("tiers", dl.tiers), ("dataset_pairs", dl.pairs),
+                     ("importance_intervals", seed_intervals(data.ok))):
         od.write_csv(f"{name}.csv", df)
     friedman = pd.DataFrame([{"n_blocks": comp.n_blocks, "n_dropped": comp.n_dropped, "k": len(comp.methods),
                               "statistic": comp.statistic, "p": comp.pvalue, "cd": comp.cd, "alpha": comp.alpha,
