@@ -19,7 +19,8 @@ CONF = Path(__file__).resolve().parent.parent / "conf" / "method"
 
 
 def test_metric_name_tuples_are_the_table_kinds():
-    assert scoring.MAGNITUDE_METRICS == ("irrelevant_share", "importance_tv", "ndcg", "relevant_spearman", "decoy_share")
+    assert scoring.MAGNITUDE_METRICS == ("irrelevant_share", "importance_tv", "ndcg", "relevant_spearman",
+                                         "decoy_share")
     assert scoring.ESTIMAND_METRICS == ("estimand_spearman", "estimand_tv")
     assert scoring.SELECTION_METRICS == ("fdr", "power")
 

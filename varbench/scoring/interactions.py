@@ -1,8 +1,9 @@
 """The interaction track's scores: a pairwise interaction matrix against the interaction truth,
 all tie-aware, and `score_interaction_result`, the scoring of one interaction run.
 
-Conventions (as `varbench.scoring.importance`): scores use |matrix|; only the strict upper triangle counts
-(the d(d-1)/2 unordered pairs); a pair is truly interacting when its truth entry is non-zero.
+Conventions (as `varbench.scoring.importance`): scores use |matrix|; only the strict upper
+triangle counts (the d(d-1)/2 unordered pairs); a pair is truly interacting when its truth entry
+is non-zero.
 - pair_auroc: ROC AUC of true pairs vs the rest (ties count 1/2);
 - pair_ap: average precision, thresholds at the distinct scores (a tied group enters at once,
   as scikit-learn's `average_precision_score` does);
