@@ -84,3 +84,12 @@ def test_score_importance_result_without_a_data_truth_scores_the_model_truth_onl
     metrics, tags, _ = score_importance_result(att, _data(known=False), None, {"model_spearman": np.arange(4.0)})
     assert set(metrics) == {"model_spearman"} and tags["score_status"].startswith("no data truth")
     assert "importance_std" not in tags
+
+
+@pytest.mark.parametrize("module", ["varbench.scoring", "varbench.scoring.table", "varbench.scoring.importance",
+                                    "varbench.tag_json", "varbench.methods.variables", "varbench.datasets.interactions"])
+def test_docstring_examples_run(module):
+    import doctest
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
