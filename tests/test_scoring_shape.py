@@ -87,7 +87,8 @@ def test_score_importance_result_without_a_data_truth_scores_the_model_truth_onl
 
 
 @pytest.mark.parametrize("module", ["varbench.scoring", "varbench.scoring.table", "varbench.scoring.importance",
-                                    "varbench.tag_json", "varbench.methods.variables", "varbench.datasets.interactions"])
+                                    "varbench.scoring.interactions", "varbench.scoring.selection", "varbench.tag_json",
+                                    "varbench.methods.variables", "varbench.datasets.interactions"])
 def test_docstring_examples_run(module):
     import doctest
 

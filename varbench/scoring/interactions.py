@@ -34,7 +34,16 @@ INTERACTION_METRICS = ("pair_auroc", "pair_ap", "r_precision", "spearman", "n_tr
 
 def score_interactions(matrix: np.ndarray, truth_matrix: np.ndarray) -> Scores:
     """Score a (d, d) interaction matrix against the (d, d) truth (see the module note).
-    Returns `varbench.scoring.table.Scores`: metrics (NaN where undefined) and a status string."""
+    Returns `varbench.scoring.table.Scores`: metrics (NaN where undefined) and a status string.
+
+    Examples
+    --------
+    >>> truth = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=float)
+    >>> found = np.array([[0, 0.9, 0.1], [0.9, 0, 0.2], [0.1, 0.2, 0]])
+    >>> s = score_interactions(found, truth)
+    >>> s.metrics["pair_auroc"], s.metrics["r_precision"], s.status
+    (1.0, 1.0, 'ok (spearman n/a: the truth is 0/1)')
+    """
     M = np.abs(np.asarray(matrix, dtype=float))
     T = np.asarray(truth_matrix, dtype=float)
     if M.ndim != 2 or M.shape[0] != M.shape[1]:

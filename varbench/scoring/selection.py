@@ -27,7 +27,13 @@ TRACK = "selection"
 
 
 def fdr_power(selected: np.ndarray, relevant: np.ndarray, weak: np.ndarray | None = None) -> dict[str, float]:
-    """False discovery proportion and power of a selection (see the module docstring)."""
+    """False discovery proportion and power of a selection (see the module docstring).
+
+    Examples
+    --------
+    >>> fdr_power(np.array([True, True, False]), np.array([True, False, False]))
+    {'fdr': 0.5, 'power': 1.0, 'n_selected': 2.0, 'n_false': 1.0}
+    """
     sel = np.asarray(selected, bool)
     rel = np.asarray(relevant, bool)
     strong = rel & ~(np.zeros_like(rel) if weak is None else np.asarray(weak, bool))
