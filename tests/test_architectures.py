@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from conftest import CONF_DIR
 from varbench.config import ConfigError, resolve_cell
 from varbench.datasets.categorical import categorical
-from varbench.interactions.methods import nid
 from varbench.methods.gradients import deeplift, integrated_gradients
+from varbench.methods.interactions import nid
 from varbench.methods.perturbation import permutation
 from varbench.methods.shapley import kernel_shap
 from varbench.methods.surrogate import lime

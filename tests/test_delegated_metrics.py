@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from varbench.interactions.scoring import average_precision
+from varbench.methods.base import benjamini_hochberg
+from varbench.rank_stats import average_precision
 from varbench.report.stats import friedman
 from varbench.scoring import auroc, ndcg
-from varbench.selection import benjamini_hochberg
 
 RNG = np.random.default_rng(27)
 TIED = [(RNG.integers(0, 4, n).astype(float), RNG.random(n) < 0.4) for n in (2, 5, 7, 12, 30) for _ in range(8)]

@@ -11,10 +11,9 @@ from omegaconf import OmegaConf
 
 from varbench.paths import conf_dir
 from varbench.datasets.sensitivity import ishigami_function, ishigami_indices
-from varbench.interactions import upper_pairs
 from varbench.datasets.interactions import (TSANG_FUNCTIONS, TSANG_USED, mc_total_indices, sample_uniform,
                                             tsang, tsang_bounds, tsang_function, tsang_pairs,
-                                            tsang_total_indices)
+                                            tsang_total_indices, upper_pairs)
 
 CONF = conf_dir()
 NAMES = list(TSANG_FUNCTIONS)

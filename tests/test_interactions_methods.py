@@ -13,11 +13,11 @@ import pytest
 from exact import dataset, function_net, linear_net, mlp_net
 from varbench.datasets.base import Dataset, GroundTruth
 from varbench.datasets.sensitivity import ishigami_function, ishigami_indices
-from varbench.interactions import pair_matrix, upper_pairs
-from varbench.interactions.methods import (exact_shapley_interactions, expected_hessian, h_statistic, nid,
+from varbench.datasets.interactions import pair_matrix, upper_pairs
+from varbench.methods.interactions import (exact_shapley_interactions, expected_hessian, h_statistic, nid,
                                            oracle_interactions, random_interactions, shapley_interactions,
                                            sobol_second_from_outputs, sobol_second_order)
-from varbench.interactions.scoring import score_interactions
+from varbench.scoring.interactions import score_interactions
 
 ONLY_01 = pair_matrix([{0, 1}], 4)
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from varbench.interactions import Interactions, as_interactions, pair_matrix, upper_pairs
-from varbench.interactions.scoring import average_precision, score_interactions
+from varbench.datasets.interactions import pair_matrix, upper_pairs
+from varbench.methods.base import Interactions, as_interactions
+from varbench.rank_stats import average_precision
+from varbench.scoring.interactions import score_interactions
 
 
 def _from_upper(values, d=4):

@@ -7,8 +7,9 @@ import pytest
 
 from exact import dataset, function_net
 from varbench.datasets.base import Dataset, GroundTruth
-from varbench.interactions import Interactions, pair_matrix
-from varbench.interactions.methods import h_statistic, oracle_interactions, random_interactions
+from varbench.datasets.interactions import pair_matrix
+from varbench.methods.base import Interactions
+from varbench.methods.interactions import h_statistic, oracle_interactions, random_interactions
 from varbench.registry import MethodMeta
 from varbench.runner import run_method
 

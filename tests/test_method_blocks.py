@@ -7,8 +7,7 @@ import pytest
 
 from varbench.api import method_callable
 from varbench.datasets.synthetic import interaction
-from varbench.interactions import Interactions
-from varbench.methods.base import as_attribution
+from varbench.methods.base import Interactions, as_attribution
 from varbench.models.mlp import build_mlp
 from varbench.models.trainer import TrainerConfig, train
 from varbench.registry import registry
@@ -28,7 +27,7 @@ def cell():
 
 
 def _values(raw, d):
-    from varbench.selection import Selection
+    from varbench.methods.base import Selection
 
     if isinstance(raw, Interactions):
         return np.asarray(raw.matrix, dtype=float)

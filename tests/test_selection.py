@@ -8,9 +8,10 @@ from scipy import stats
 
 from exact import dataset, linear_net
 from test_methods_retrain import least_squares_model  # the closed-form trainer (exact refits)
+from varbench.methods.base import Selection, as_selection, benjamini_hochberg
 from varbench.methods.selection import (cpi, equicorrelated_s, gaussian_knockoffs, knockoff_threshold, knockoffs,
                                         loco_test, one_sided_t, permutation_test)
-from varbench.selection import Selection, as_selection, benjamini_hochberg, fdr_power, score_selection_result
+from varbench.scoring.selection import fdr_power, score_selection_result
 
 
 def test_benjamini_hochberg_hand_computed():

@@ -9,9 +9,8 @@ from scipy import stats
 
 from exact import dataset, linear_net
 from varbench.datasets.correlated import copula_marginals, correlated_linear
-from varbench.methods.base import sample_rows
+from varbench.methods.base import as_selection, sample_rows
 from varbench.methods.selection import permutation_row_test
-from varbench.selection import as_selection
 
 W = np.array([1.5, -1.0, 0.5, 0.0, 0.0])
 

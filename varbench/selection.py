@@ -1,54 +1,11 @@
-"""The selection track: methods that say, per variable, "keep" or "drop".
-
-A selection method (`_meta_.returns: selection`) returns a `Selection`: per-variable p-values
-(selected = Benjamini-Hochberg at level q, default 0.1) or the selected/rejected decisions
-themselves (e.g. the knockoff filter, which controls the FDR through its own threshold). It is
-scored against the relevant mask by the false discovery proportion (`fdr`: false selections /
-max(1, selections); averaged over seeds it estimates the FDR) and the power (`power`: relevant
-variables selected / relevant variables); weakly relevant variables (`GroundTruth.weak`) count as
-relevant for the FDR and are left out of the power. Logged as runs with kind=selection.
-
-The result type (`Selection`, with `as_selection` and `benjamini_hochberg`) is defined with the
-other method results in `varbench.methods.base` and importable from here too; the report's table
-of FDR / power over seeds is `varbench.report.tables.selection_table`.
+"""The selection track's names, importable from here as before; each lives where its job is:
+the result type `Selection`, `as_selection`, `benjamini_hochberg` and the level `Q` in
+`varbench.methods.base`; the scores (`fdr_power`, `score_selection_result`, `TRACK`) in
+`varbench.scoring.selection`; `SELECTION_METRICS` in the metric table, `varbench.scoring.table`.
 """
-from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
-
 from varbench.methods.base import Q, Selection, as_selection, benjamini_hochberg
-from varbench.tracking import vector_json
-
-TRACK = "selection"
-SELECTION_METRICS = ("fdr", "power")
-
-
-def fdr_power(selected: np.ndarray, relevant: np.ndarray, weak: np.ndarray | None = None) -> dict[str, float]:
-    """False discovery proportion and power of a selection (see the module docstring)."""
-    sel = np.asarray(selected, bool)
-    rel = np.asarray(relevant, bool)
-    strong = rel & ~(np.zeros_like(rel) if weak is None else np.asarray(weak, bool))
-    false = int(np.sum(sel & ~rel))
-    return {"fdr": false / max(1, int(sel.sum())),
-            "power": float(np.sum(sel & strong) / strong.sum()) if strong.any() else float("nan"),
-            "n_selected": float(sel.sum()), "n_false": float(false)}
-
-
-def score_selection_result(raw: Any, data: Any) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
-    """(metrics, tags, selected as 0/1) of one selection run (the runner's dispatch target)."""
-    sel = as_selection(raw, data.n_features)
-    metrics = fdr_power(sel.selected, data.truth.relevant, data.truth.weak)
-    metrics["q"] = float(sel.q)
-    metrics.update({f"extra_{k}": float(v) for k, v in sel.extras.items()})
-    tags = {"status": "ok", "selected": vector_json(sel.selected.astype(float))}
-    if sel.pvalues is not None:
-        tags["pvalues"] = vector_json(sel.pvalues)
-    if sel.statistic is not None:
-        tags["statistic"] = vector_json(np.asarray(sel.statistic, float))
-    return metrics, tags, sel.selected.astype(float)
-
+from varbench.scoring.selection import TRACK, fdr_power, score_selection_result
+from varbench.scoring.table import SELECTION_METRICS
 
 __all__ = ["Selection", "benjamini_hochberg", "as_selection", "fdr_power", "score_selection_result",
            "Q", "TRACK", "SELECTION_METRICS"]

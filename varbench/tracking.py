@@ -22,13 +22,14 @@ import logging
 import os
 import random
 import time
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from varbench.store_file import StoreError, check_sqlite, store_fault
 from varbench.store_template import fresh_store
+from varbench.tag_json import matrix_json, vector_json  # noqa: F401 - the store's tag encoding, imported from here too
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,15 +83,6 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[key] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
     return out
-
-
-def vector_json(v: Iterable[float]) -> str:
-    return json.dumps([float(f"{x:.6g}") for x in np.asarray(list(v), dtype=float)])
-
-
-def matrix_json(m: np.ndarray) -> str:
-    """A (d, d) matrix as a JSON list of rows, 6 significant digits."""
-    return json.dumps([[float(f"{x:.6g}") for x in row] for row in np.asarray(m, dtype=float)])
 
 
 class TrackingError(RuntimeError):

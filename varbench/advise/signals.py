@@ -95,7 +95,7 @@ def truth_free_ranking(runs: pd.DataFrame, metrics: tuple[str, ...] = VALIDATED)
         rows.append(row)
     out = pd.DataFrame(rows)
     lead = logged[0]  # the study's best-agreeing metric breaks ties
-    sign = -1.0 if METRIC_INFO[lead].higher_is_better else 1.0
+    sign = -METRIC_INFO[lead].sign  # ranks ascend: the better value first
     out = out.assign(_tie=sign * out[lead]).sort_values(["mean", "_tie"], na_position="last", kind="stable")
     return out.drop(columns="_tie").reset_index(drop=True)
 
@@ -257,8 +257,8 @@ def section(sig: Signals, semi: pd.DataFrame, free: pd.DataFrame, repeats: str, 
     cols = ["method", "truth-free place", "semi-synthetic place", "truth-free rank", *metric_cols,
             "Spearman vs planted"]
     lines += [markdown_table(table[cols], digits=0), "",
-              "Directions: " + "; ".join(f"`{m}` {'higher' if METRIC_INFO[m].higher_is_better else 'lower'} is "
-                                         "better" for m in metric_cols) + ". Places count every method shown "
+              "Directions: " + "; ".join(f"`{m}` {METRIC_INFO[m].direction}" for m in metric_cols)
+              + ". Places count every method shown "
               "(floors included); the comparison below leaves the floors out.", ""]
     if not sig.available:
         lines.append("No method has both a semi-synthetic and a truth-free score: nothing to compare.")

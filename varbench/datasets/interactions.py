@@ -48,6 +48,18 @@ def pair_matrix(groups: list[set[int]] | list[tuple[int, ...]], d: int) -> np.nd
     return M
 
 
+def upper_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the d (d - 1) / 2 pairs i < j (row-major order): the order
+    interaction matrices are read and scored in.
+
+    Examples
+    --------
+    >>> [p.tolist() for p in upper_pairs(3)]
+    [[0, 0, 1], [1, 2, 2]]
+    """
+    return np.triu_indices(d, k=1)
+
+
 def _cols(X: Any) -> list[Any]:
     return [X[:, j] for j in range(N_INPUTS)]
 
@@ -260,5 +272,5 @@ def _check_function(function: str) -> None:
         raise ValueError(f"function={function!r} is invalid: expected one of {tuple(TSANG_FUNCTIONS)}")
 
 
-__all__ = ["pair_matrix", "tsang", "tsang_function", "tsang_pairs", "tsang_bounds", "tsang_total_indices",
+__all__ = ["pair_matrix", "upper_pairs", "tsang", "tsang_function", "tsang_pairs", "tsang_bounds", "tsang_total_indices",
            "mc_total_indices", "sample_uniform", "TSANG_FUNCTIONS", "TSANG_GROUPS", "TSANG_USED"]

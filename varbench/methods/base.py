@@ -3,7 +3,9 @@
 A method is any callable ``method(model, data, rng, **params)`` where `model` is a
 `TrainedModel`, `data` a `Dataset` and `rng` a seeded `numpy.random.Generator`. It returns
 either an array of length d (global importance) or an `Attribution`; a selection method (the
-selection track, scored by `varbench.selection`) returns a `Selection`.
+selection track, scored by `varbench.scoring.selection`) returns a `Selection`; an interaction
+method (the interaction track, `varbench.methods.interactions`, scored by
+`varbench.scoring.interactions`) returns an `Interactions` or a (d, d) matrix.
 """
 from __future__ import annotations
 
@@ -133,6 +135,40 @@ def as_selection(result: Any, d: int) -> Selection:
     sel = np.asarray(result.selected)
     if sel.shape != (d,) or sel.dtype != bool:
         raise ValueError(f"Selection.selected must be {d} booleans, got {sel.tolist()}")
+    return result
+
+
+@dataclass
+class Interactions:
+    """An interaction method's output: its pairwise interaction strengths.
+
+    matrix: (d, d) symmetric, non-negative by convention (scores use |matrix|); the diagonal is
+        ignored and set to 0 by `as_interactions`.
+    extras: scalar diagnostics to log (e.g. an estimator's standard error).
+    """
+
+    matrix: np.ndarray
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+def as_interactions(result: object, d: int, rtol: float = 1e-5) -> Interactions:
+    """Normalise a method's return value: a (d, d) finite matrix, symmetric up to `rtol` of its
+    largest entry (then symmetrised exactly), with a zero diagonal. Raises ValueError otherwise."""
+    if not isinstance(result, Interactions):
+        result = Interactions(matrix=np.asarray(result, dtype=float))
+    M = np.asarray(result.matrix, dtype=float)
+    if M.shape != (d, d):
+        raise ValueError(f"method returned an interaction matrix of shape {M.shape}, expected ({d}, {d})")
+    if not np.all(np.isfinite(M)):
+        raise ValueError("method returned a non-finite interaction matrix")
+    scale = float(np.max(np.abs(M))) if M.size else 0.0
+    if np.max(np.abs(M - M.T), initial=0.0) > rtol * max(scale, 1e-300):
+        raise ValueError("method returned an asymmetric interaction matrix "
+                         f"(max |M - M.T| = {float(np.max(np.abs(M - M.T))):.3g})")
+    M = (M + M.T) / 2
+    np.fill_diagonal(M, 0.0)
+    result.matrix = M
+    result.extras = {str(k): float(v) for k, v in result.extras.items()}
     return result
 
 

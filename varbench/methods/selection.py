@@ -17,7 +17,7 @@
   of permuting x~_j on the test split; knockoff+ threshold at q (offset 1; offset 0 = the plain
   knockoff filter, which controls a modified FDR).
 p-values are turned into selections by Benjamini-Hochberg at q (`varbench.methods.base.as_selection`;
-scored by `varbench.selection`).
+scored by `varbench.scoring.selection`).
 """
 from __future__ import annotations
 

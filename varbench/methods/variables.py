@@ -70,12 +70,41 @@ def check_categorical(name: str, rule: str, data: Dataset) -> None:
 
 
 def sum_over_groups(values: np.ndarray, data: Dataset) -> np.ndarray:
-    """(..., d) per-column values -> (..., V) per-variable sums."""
+    """(..., d) per-column values -> (..., V) per-variable sums (signed: additive attributions).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> data = SimpleNamespace(variables=[("a", [0]), ("b", [1, 2])])
+    >>> sum_over_groups(np.array([0.5, -1.0, 2.0]), data).tolist()
+    [0.5, 1.0]
+    """
     return np.stack([values[..., cols].sum(axis=-1) for cols in column_sets(data)], axis=-1)
 
 
+def variable_level(values: np.ndarray, data: Dataset) -> np.ndarray:
+    """(d,) per-column magnitudes of a grouped dataset -> (V,) per variable: the sum of |value|
+    over each variable's columns (e.g. the model's own per-column truth). Values already per
+    variable, or an ungrouped dataset's, are returned unchanged. (A method's own result goes
+    through its groups rule instead: `to_variables`.)
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> data = SimpleNamespace(groups={"b": [1, 2]}, n_features=3, variables=[("a", [0]), ("b", [1, 2])])
+    >>> variable_level(np.array([0.5, -1.0, 2.0]), data).tolist()
+    [0.5, 3.0]
+    """
+    values = np.asarray(values, dtype=float)
+    if not getattr(data, "groups", None) or values.shape[0] != data.n_features:
+        return values
+    return sum_over_groups(np.abs(values), data)
+
+
 def to_variables(raw: object, data: Dataset, rule: str) -> Attribution:
-    """A method's raw result as an `Attribution` per variable (see the module note)."""
+    """A method's raw result as an `Attribution` per variable, by the method's groups `rule` (see
+    the module note): "joint" results are already per variable, "sum" ones are summed over each
+    group's columns (`sum_over_groups`)."""
     if not data.groups:
         return as_attribution(raw, data.n_features)
     if rule == "joint":

@@ -10,7 +10,7 @@ import numpy as np
 
 from varbench.models.loop import fit_compiled
 from varbench.models.trained import TrainedModel
-from varbench.scoring import auroc
+from varbench.rank_stats import auroc
 
 log = logging.getLogger(__name__)
 

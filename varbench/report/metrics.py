@@ -1,10 +1,11 @@
 """What the report knows about each metric of the run table: its direction (higher or lower is
 better) and its range (intervals are clipped to it, plots use it for axes and colours).
 
-Every score metric is declared once, in `varbench.scoring.METRIC_INFO` (those the report derives
-itself where runs did not log them, e.g. irrelevant_share in `prepare.add_truth_metrics`, too);
-this module reads it and adds the costs. A metric in the run table is shown and ranked by the
-report once it is declared there.
+Every score metric is declared once, in the metric table `varbench.scoring.METRIC_INFO` (those the
+report derives itself where runs did not log them, e.g. irrelevant_share in
+`prepare.add_truth_metrics`, too); a `Metric` is a name and its entry there, and this module adds
+the run's costs (seconds, model evaluations), which are not scores. A metric in the run table is
+shown and ranked by the report once it is declared there.
 """
 from __future__ import annotations
 
@@ -13,34 +14,30 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from varbench.scoring import METRIC_INFO
+from varbench.scoring import METRIC_INFO, MetricInfo
 from varbench.truth_free.validated import VALIDATED
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A score in the run table. lo/hi: the range every value lies in (inf where unbounded)."""
+    """A column of the run table the report knows: its name and how to read it, its entry in the
+    metric table (`info`), whose facts it shows under the report's names: higher_is_better, lo/hi
+    (the range every value lies in, inf where unbounded), sign (+1 if higher is better, -1 if
+    lower is: sign * value is always "higher is better") and direction (in words)."""
 
     name: str
-    higher_is_better: bool
-    lo: float
-    hi: float
+    info: MetricInfo
 
-    @property
-    def sign(self) -> float:
-        """+1 if higher is better, -1 if lower is: sign * value is always "higher is better"."""
-        return 1.0 if self.higher_is_better else -1.0
-
-    @property
-    def direction(self) -> str:
-        return "higher is better" if self.higher_is_better else "lower is better"
+    higher_is_better = property(lambda self: self.info.higher_is_better)
+    lo = property(lambda self: self.info.low)
+    hi = property(lambda self: self.info.high)
+    sign = property(lambda self: self.info.sign)
+    direction = property(lambda self: self.info.direction)
 
 
-METRICS: dict[str, Metric] = {n: Metric(n, i.higher_is_better, i.low, i.high) for n, i in METRIC_INFO.items()}
-COSTS: dict[str, Metric] = {
-    "seconds": Metric("seconds", False, 0.0, np.inf),
-    "n_model_evals": Metric("n_model_evals", False, 0.0, np.inf),
-}
+METRICS: dict[str, Metric] = {n: Metric(n, i) for n, i in METRIC_INFO.items()}
+_COST = MetricInfo(higher_is_better=False, low=0.0, high=np.inf, kind="cost")  # what a run spent, not a score
+COSTS: dict[str, Metric] = {name: Metric(name, _COST) for name in ("seconds", "n_model_evals")}
 
 
 def metric(name: str, key: str = "--metric") -> Metric:

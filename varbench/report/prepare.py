@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from varbench.registry import role_of as registered
+from varbench.registry import role_of  # the one role lookup; importable from varbench.report too
 from varbench.report.metrics import Metric, metric as metric_spec
 from varbench.scoring import irrelevant_share as share
 
@@ -31,12 +31,6 @@ HEADLINE = ("spearman", "topk_recall")          # the main track's table metrics
 INTERACTION_HEADLINE = ("pair_auroc", "pair_ap", "r_precision")
 TEXT_COLUMNS = ("study", "dataset", "model", "method", "status", "cell_status", "error", "task", "importance")
 DERIVED = ("quality", "quality_name", "low", "low_reason", "cell", "setting")
-
-
-def role_of(method: str, tag: str | None = None) -> str:
-    """'ceiling', 'floor' or 'method': the run's `role` tag, else the method's metadata
-    (varbench.registry), else 'method'."""
-    return registered(method, tag if isinstance(tag, str) else None)
 
 
 def build_filter(dataset: str | None = None, model: str | None = None, sweep: str | None = None,
@@ -182,7 +176,7 @@ def prepare(runs: pd.DataFrame, cells: pd.DataFrame | None, metric: str = "spear
     pre = df["study"] + ":" if many_studies else ""
     df["setting"] = pre + df["dataset"] + ((" / " + df["model"]) if df["model"].nunique() > 1 else "")
     tags = df["role"] if "role" in df else pd.Series(None, index=df.index, dtype=object)
-    df["role"] = [role_of(m, t) for m, t in zip(df["method"], tags)]
+    df["role"] = [role_of(m, t if isinstance(t, str) else None) for m, t in zip(df["method"], tags)]  # NaN: no tag
     cells = pd.DataFrame() if cells is None else cells.copy()
     if not cells.empty:
         cells["study"] = cells["study"].fillna("-") if "study" in cells else "-"

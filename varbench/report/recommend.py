@@ -7,8 +7,9 @@ import fnmatch
 import numpy as np
 import pandas as pd
 
+from varbench.registry import role_of
 from varbench.report.metrics import spec
-from varbench.report.prepare import ReportData, role_of
+from varbench.report.prepare import ReportData
 from varbench.report.stats import Comparison
 from varbench.report.tables import ALPHA, COVERAGE_MIN, ci_text, comparison
 from varbench.report.tiers import DatasetComparison, dataset_ci_table, dataset_level

@@ -14,10 +14,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from varbench.registry import role_of
 from varbench.report.metrics import METRICS, logged_metrics, ranking_candidates, ranking_metric, spec
-from varbench.report.prepare import CELL_KEY, ReportData, numeric, role_of
+from varbench.report.prepare import CELL_KEY, ReportData, numeric
 from varbench.report.stats import Comparison, block_ranks, compare, t_interval
-from varbench.selection import SELECTION_METRICS
+from varbench.scoring import SELECTION_METRICS
 
 LEVEL = 0.95            # confidence level of every interval
 ALPHA = 0.05            # significance level of every test
@@ -293,7 +294,7 @@ def summarize(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         if col not in df:
             df = df.assign(**{col: float("nan")})
     tags = df["role"] if "role" in df else pd.Series(None, index=df.index, dtype=object)
-    ceilings = {m for m, t in zip(df["method"], tags) if role_of(m, t) == "ceiling"}
+    ceilings = {m for m, t in zip(df["method"], tags) if role_of(m, t if isinstance(t, str) else None) == "ceiling"}
     g = df.groupby("method", sort=False)
     out = pd.DataFrame({
         "spearman": g["spearman"].mean(),

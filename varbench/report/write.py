@@ -10,13 +10,12 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from varbench.methods.base import Q
 from varbench.outdir import OutDir
 from varbench.report.discriminability import discriminability_table
 from varbench.report.importances import seed_intervals
 from varbench.report.metrics import METRICS
 from varbench.report.prepare import ReportData, numeric
-from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS
-from varbench.selection import Q, SELECTION_METRICS
 from varbench.report.recommend import coverage_note, recommendation
 from varbench.report.render import (Document, Figure, Link, Section, Table, Text, markdown_table, md_document, md_text,
                                     to_html, to_markdown)
@@ -25,6 +24,7 @@ from varbench.report.tiers import DatasetComparison, dataset_level
 from varbench.report.tables import (ALPHA, ceiling_table, ci_table, comparison, cost_table, coverage, failed_table,
                                     leaderboard, low_quality_table, rank_table, score_table, tidy_labels,
                                     selection_table, wide_comparison, with_ci)
+from varbench.scoring import ESTIMAND_METRICS, MAGNITUDE_METRICS, SELECTION_METRICS
 
 Progress = Callable[[str], None]
 

@@ -1,4 +1,5 @@
-"""Rank metrics of an importance vector against the ground truth, all tie-aware.
+"""The importance track's scores: an importance vector (or local attributions) against the
+ground truth, all tie-aware, and `score_importance_result`, the scoring of one importance run.
 
 Conventions (documented in docs/scoring.md):
 - Scores use |importance|: a sign says direction, not importance.
@@ -18,148 +19,22 @@ Conventions (documented in docs/scoring.md):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import ndcg_score, roc_auc_score
+from sklearn.metrics import ndcg_score
+
+from varbench.methods.base import Attribution
+from varbench.methods.uncertainty import with_uncertainty
+from varbench.rank_stats import auroc, expected_hits_at_k, rowwise_spearman, spearman
+from varbench.scoring.table import Scores
+from varbench.tag_json import vector_json
 
 if TYPE_CHECKING:
     from varbench.datasets.base import GroundTruth
 
-METRICS = ("spearman", "kendall", "topk_recall", "precision_at_k", "auroc")
-MAGNITUDE_METRICS = ("irrelevant_share", "importance_tv", "ndcg", "relevant_spearman", "decoy_share")
-ESTIMAND_METRICS = ("estimand_spearman", "estimand_tv")
-
-
-KINDS = ("rank", "magnitude", "estimand", "selection", "truth_free")
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """How to read a logged metric: its direction, its range (intervals are kept inside it), its
-    kind (rank / magnitude / estimand scores against a truth, selection decisions, or truth-free:
-    computed from the model, the data and the method's output alone, `varbench.truth_free`) and
-    what it costs beyond the method's own run (empty: scoring arithmetic only)."""
-
-    higher_is_better: bool = True
-    low: float = -1.0
-    high: float = 1.0
-    kind: str = "rank"
-    cost: str = ""
-
-
-_INF = float("inf")
-_CURVE = "one batched pass with the curves: rows x 2(V + 1) x background_size evaluations"
-
-# One place for every score metric the runner logs and the reports rank: add new metrics here.
-METRIC_INFO: dict[str, MetricInfo] = {
-    "spearman": MetricInfo(True, -1.0, 1.0),
-    "kendall": MetricInfo(True, -1.0, 1.0),
-    "topk_recall": MetricInfo(True, 0.0, 1.0),
-    "precision_at_k": MetricInfo(True, 0.0, 1.0),
-    "auroc": MetricInfo(True, 0.0, 1.0),
-    "local_spearman": MetricInfo(True, -1.0, 1.0),
-    "local_cosine": MetricInfo(True, -1.0, 1.0),
-    "model_spearman": MetricInfo(True, -1.0, 1.0),
-    "model_spearman_shapley": MetricInfo(True, -1.0, 1.0),
-    "model_spearman_sage": MetricInfo(True, -1.0, 1.0),
-    "pair_auroc": MetricInfo(True, 0.0, 1.0),
-    "pair_ap": MetricInfo(True, 0.0, 1.0),
-    "r_precision": MetricInfo(True, 0.0, 1.0),
-    # magnitude-aware scores (vs the relevance truth)
-    "irrelevant_share": MetricInfo(False, 0.0, 1.0, "magnitude"),
-    "importance_tv": MetricInfo(False, 0.0, 1.0, "magnitude"),
-    "ndcg": MetricInfo(True, 0.0, 1.0, "magnitude"),
-    "relevant_spearman": MetricInfo(True, -1.0, 1.0, "magnitude"),
-    "decoy_share": MetricInfo(False, 0.0, 1.0, "magnitude"),
-    # vs the truth of the method's own estimand, where the dataset gives one
-    "estimand_spearman": MetricInfo(True, -1.0, 1.0, "estimand"),
-    "estimand_tv": MetricInfo(False, 0.0, 1.0, "estimand"),
-    # selection track (returns: selection), vs the relevant mask
-    "fdr": MetricInfo(False, 0.0, 1.0, "selection"),
-    "power": MetricInfo(True, 0.0, 1.0, "selection"),
-    # truth-free (varbench.truth_free): normalised curves may step outside [0, 1], so unbounded
-    "deletion_auc": MetricInfo(True, -_INF, _INF, "truth_free", _CURVE),
-    "insertion_auc": MetricInfo(True, -_INF, _INF, "truth_free", _CURVE),
-    "pgi": MetricInfo(True, 0.0, _INF, "truth_free", _CURVE),
-    "pgu": MetricInfo(False, 0.0, _INF, "truth_free", _CURVE),
-    "deletion_auc_conditional": MetricInfo(True, -_INF, _INF, "truth_free",
-                                           "rows x (V + 1) x background_size evaluations + V Gaussian solves"),
-    "faithfulness_corr": MetricInfo(True, -1.0, 1.0, "truth_free",
-                                    "rows x n_subsets x background_size evaluations (with infidelity)"),
-    "infidelity": MetricInfo(False, 0.0, _INF, "truth_free",
-                             "rows x n_subsets x background_size evaluations (with faithfulness_corr)"),
-    "max_sensitivity": MetricInfo(False, 0.0, _INF, "truth_free",
-                                  "sensitivity_draws + 1 re-runs of the method on sensitivity_rows rows"),
-    "randomization_spearman_last": MetricInfo(False, -1.0, 1.0, "truth_free", "one re-run of the method"),
-    "randomization_spearman": MetricInfo(False, -1.0, 1.0, "truth_free", "one re-run of the method"),
-    "roar": MetricInfo(True, -_INF, _INF, "truth_free", "one retraining of the network"),
-    "roar_keep": MetricInfo(False, -_INF, _INF, "truth_free", "one retraining of the network"),
-}
-
-
-def metrics_of_kind(kind: str) -> tuple[str, ...]:
-    """The names of the metrics of one kind, in table order.
-
-    Examples
-    --------
-    >>> metrics_of_kind("estimand")
-    ('estimand_spearman', 'estimand_tv')
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r} is invalid: expected one of {KINDS}")
-    return tuple(n for n, i in METRIC_INFO.items() if i.kind == kind)
-
-
-def abs_sum_per_variable(values: np.ndarray, variables: list[tuple[str, list[int]]]) -> np.ndarray:
-    """Per-column importances as per-variable ones: the sum of |value| over each variable's columns
-    (a one-hot group's columns; identity for ungrouped columns)."""
-    v = np.abs(np.asarray(values, dtype=float))
-    return np.array([v[cols].sum() for _, cols in variables])
-
-
-@dataclass(frozen=True)
-class Scores:
-    """metrics: name -> value (NaN where undefined); status: "ok" or "undefined: ..."."""
-
-    metrics: dict[str, float]
-    status: str
-
-    @property
-    def finite(self) -> dict[str, float]:
-        return {k: v for k, v in self.metrics.items() if np.isfinite(v)}
-
-
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC of scores separating labels True from False: scikit-learn's `roc_auc_score`, the
-    Mann-Whitney share of correctly ordered pairs, ties counting 1/2. NaN when one class is empty
-    or a score is not finite."""
-    scores = np.asarray(scores, dtype=float)
-    labels = np.asarray(labels, dtype=bool)
-    if labels.all() or not labels.any() or not np.all(np.isfinite(scores)):
-        return float("nan")
-    return float(roc_auc_score(labels, scores))
-
-
-def expected_hits_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> float:
-    """Expected number of relevant features among the top k, ties broken uniformly at random."""
-    scores = np.asarray(scores, dtype=float)
-    relevant = np.asarray(relevant, dtype=bool)
-    cut = np.sort(scores)[::-1][k - 1]
-    above = scores > cut
-    tied = scores == cut
-    slots = k - int(above.sum())
-    return float(relevant[above].sum() + slots * relevant[tied].sum() / tied.sum())
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Tie-corrected Spearman correlation of |a| and |b|; NaN if either is constant."""
-    a, b = np.abs(np.asarray(a, float)), np.abs(np.asarray(b, float))
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(stats.spearmanr(a, b).statistic)
+METRICS = ("spearman", "kendall", "topk_recall", "precision_at_k", "auroc")  # what `score` returns
 
 
 def rank_truth(truth_importance: np.ndarray, weak: np.ndarray | None) -> np.ndarray:
@@ -327,14 +202,51 @@ def score_local(local: np.ndarray, local_truth: np.ndarray) -> dict[str, float]:
     return {"local_spearman": float(np.mean(rhos)) if rhos.size else float("nan"), "local_cosine": cos}
 
 
-def rowwise_spearman(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Tie-corrected Spearman correlation of each row of A with the same row of B (the Pearson
-    correlation of their average ranks, as `scipy.stats.spearmanr`); NaN where a row is constant."""
-    ra = stats.rankdata(A, axis=1)
-    rb = stats.rankdata(B, axis=1)
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    denom = np.sqrt(np.sum(ra * ra, axis=1) * np.sum(rb * rb, axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.sum(ra * rb, axis=1) / denom
-    return np.where((np.ptp(A, axis=1) > 0) & (np.ptp(B, axis=1) > 0), np.clip(rho, -1.0, 1.0), np.nan)
+
+def score_importance_result(att: Attribution, data: Any, k: int | None, model_truths: dict[str, np.ndarray] | None,
+                            estimand: str = "unknown", seed: int = 0
+                            ) -> tuple[dict[str, float], dict[str, str], np.ndarray]:
+    """(metrics, tags, importance) of one importance run, its `Attribution` already per variable
+    (a group of columns is one variable, as the method's `_meta_.groups` rule honours it:
+    `varbench.methods.variables.to_variables`).
+
+    Metrics: the scores of `score_against` where the data's truth is known; `score_local` where
+    the method's local attributions and the data's local truth both exist (ungrouped data);
+    each `model_truths` entry (e.g. model_spearman: the trained model's own truth, per
+    variable) as the Spearman correlation with it; extra_<name> for the method's extras. The
+    importance's uncertainty (`varbench.methods.uncertainty`, stream [seed, 1]) travels as tags
+    importance_std / importance_ci_low / _high.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from varbench.datasets.base import GroundTruth
+    >>> truth = GroundTruth(np.array([2.0, 1.0, 0.0]), np.array([True, True, False]), "planted")
+    >>> data = SimpleNamespace(truth=truth, groups=None)
+    >>> metrics, tags, imp = score_importance_result(Attribution(importance=np.array([0.9, 0.5, 0.1])), data, None, {})
+    >>> metrics["spearman"], tags["score_status"]
+    (1.0, 'ok')
+    """
+    att = with_uncertainty(att, np.random.default_rng([int(seed), 1]))
+    tags = {"status": "ok", "aggregation": att.aggregation}
+    if data.truth.known:
+        scores = score_against(att.importance, data.truth, k, estimand, att.aggregation)
+        metrics, tags["score_status"] = dict(scores.metrics), scores.status
+    else:
+        metrics, tags["score_status"] = {}, "no data truth (real target): scored against the model's own truth"
+    if att.local is not None and att.rows is not None and data.truth.local is not None and not data.groups:
+        metrics.update(score_local(att.local, data.truth.local(att.rows)))
+    for key, truth in (model_truths or {}).items():
+        if len(truth) == len(att.importance):
+            metrics[key] = spearman(att.importance, truth)
+    metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
+    if np.any(np.isfinite(att.std)) or np.any(np.isfinite(att.ci_low)):
+        tags.update(importance_std=vector_json(att.std), importance_ci_low=vector_json(att.ci_low),
+                    importance_ci_high=vector_json(att.ci_high))
+    return metrics, tags, att.importance
+
+
+__all__ = ["METRICS", "rank_truth", "score", "irrelevant_share", "importance_tv", "ndcg", "relevant_spearman",
+           "decoy_share", "magnitude_scores", "estimand_scores", "score_against", "score_local",
+           "score_importance_result"]
