@@ -84,13 +84,11 @@ def test_column_importances_summed_per_variable():
     from types import SimpleNamespace
 
     from varbench.methods.variables import variable_level
-    from varbench.scoring import abs_sum_per_variable  # the deprecated name: the same rule
 
     variables = [("a", [0]), ("colour", [1, 2, 3]), ("z", [4])]
     grouped = SimpleNamespace(groups={"colour": [1, 2, 3]}, n_features=5, variables=variables)
     values = np.array([0.5, -1.0, 2.0, 0.25, -3.0])
     assert variable_level(values, grouped).tolist() == [0.5, 3.25, 3.0]
-    assert abs_sum_per_variable(values, variables).tolist() == [0.5, 3.25, 3.0]
     assert variable_level(np.array([1.0, -2.0, 3.0]), grouped).tolist() == [1.0, -2.0, 3.0]  # already per variable
     ungrouped = SimpleNamespace(groups={}, n_features=5, variables=[(str(j), [j]) for j in range(5)])
     assert variable_level(values, ungrouped).tolist() == values.tolist()  # per column is per variable

@@ -42,7 +42,6 @@ def test_report_metrics_read_the_one_table():
     ("varbench.interactions", "varbench.methods.base", ["Interactions", "as_interactions"]),
     ("varbench.interactions", "varbench.datasets.interactions", ["pair_matrix", "upper_pairs"]),
     ("varbench.interactions.scoring", "varbench.scoring.interactions", ["score_interactions", "INTERACTION_METRICS"]),
-    ("varbench.interactions.track", "varbench.scoring.interactions", ["score_interaction_result", "TRACK"]),
     ("varbench.scoring", "varbench.rank_stats", ["auroc", "average_precision", "spearman", "rowwise_spearman"]),
 ])
 def test_old_import_paths_name_the_same_objects(old, new, names):
@@ -86,7 +85,7 @@ def test_score_importance_result_without_a_data_truth_scores_the_model_truth_onl
     assert "importance_std" not in tags
 
 
-@pytest.mark.parametrize("module", ["varbench.scoring", "varbench.scoring.table", "varbench.scoring.importance",
+@pytest.mark.parametrize("module", ["varbench.scoring.table", "varbench.scoring.importance",
                                     "varbench.scoring.interactions", "varbench.scoring.selection", "varbench.tag_json",
                                     "varbench.methods.variables", "varbench.datasets.interactions"])
 def test_docstring_examples_run(module):

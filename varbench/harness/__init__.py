@@ -10,8 +10,7 @@
 - `method_run`: one method run with fault isolation, timing and model-evaluation counts
   (`run_method`, `method_rng`);
 - `result_kinds`: the table of result kinds (importance, interactions, selection): how each is
-  recognised, scored and stored;
-- `importance_scoring`: the score of one importance result.
+  recognised, scored (by `varbench.scoring`'s one scorer per result kind) and stored.
 
 `varbench.runner` re-exports the public names under their old paths.
 """

@@ -13,7 +13,8 @@ import numpy as np
 from varbench.config import CellSpec, stable_hash
 from varbench.methods.model_truth import model_truth
 from varbench.models.cache import cached_arrays
-from varbench.scoring import abs_sum_per_variable, spearman
+from varbench.methods.variables import variable_level
+from varbench.scoring import spearman
 from varbench.tracking import vector_json
 
 log = logging.getLogger(__name__)
@@ -41,23 +42,6 @@ def cached_model_truth(spec: CellSpec, model: Any) -> tuple[dict[str, np.ndarray
     return cached_arrays(spec, "truth-" + stable_hash(opts), lambda: model_truth(
         model, spec.dataset, background_size=opts["background_size"], rows=opts["rows"],
         sobol_samples=opts["sobol_samples"], max_features=opts["max_features"], seed=spec.seed))
-
-
-def variable_level(values: np.ndarray, data: Any) -> np.ndarray:
-    """Column values of a grouped dataset summed (|.|) per variable (`scoring.abs_sum_per_variable`), e.g.
-    the model's own per-column truth; values already per variable, or an ungrouped dataset's,
-    unchanged. (Methods honour groups themselves: `varbench.methods.variables`.)
-
-    Examples
-    --------
-    >>> from varbench.datasets.synthetic import linear
-    >>> variable_level(np.array([1.0, -2.0]), linear(n_samples=100, seed=0))  # ungrouped: unchanged
-    array([ 1., -2.])
-    """
-    values = np.asarray(values, dtype=float)
-    if not getattr(data, "groups", None) or values.shape[0] != data.n_features:
-        return values
-    return abs_sum_per_variable(values, data.variables)
 
 
 def log_model_truth(spec: CellSpec, model: Any, tracker: Any, parent: str) -> dict[str, np.ndarray]:

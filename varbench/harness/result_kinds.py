@@ -11,13 +11,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from varbench.harness.importance_scoring import score_importance_result
-from varbench.interactions import Interactions
-from varbench.interactions.track import TRACK as INTERACTIONS_TRACK, score_interaction_result
+from varbench.methods.base import Interactions, Selection
 from varbench.methods.variables import to_variables
 from varbench.registry import MethodMeta
-from varbench.selection import TRACK as SELECTION_TRACK, Selection, score_selection_result
-from varbench.tracking import MAX_TAG, matrix_json, vector_json
+from varbench.scoring import score_importance_result
+from varbench.scoring.interactions import TRACK as INTERACTIONS_TRACK, score_interaction_result
+from varbench.scoring.selection import TRACK as SELECTION_TRACK, score_selection_result
+from varbench.tag_json import matrix_json, vector_json
+from varbench.tracking import MAX_TAG
 from varbench.truth_free.evaluate import truth_free_scores
 
 Scores = tuple[dict[str, float], dict[str, str], np.ndarray]

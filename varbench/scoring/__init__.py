@@ -12,11 +12,6 @@ Every name is importable from `varbench.scoring` itself, as before the package w
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import numpy as np
-
-from varbench.methods.variables import sum_over_groups
 from varbench.rank_stats import auroc, average_precision, expected_hits_at_k, rowwise_spearman, spearman
 from varbench.scoring.importance import (METRICS, decoy_share, estimand_scores, importance_tv, irrelevant_share,
                                          magnitude_scores, ndcg, rank_truth, relevant_spearman, score, score_against,
@@ -26,24 +21,9 @@ from varbench.scoring.selection import fdr_power, score_selection_result
 from varbench.scoring.table import (ESTIMAND_METRICS, KINDS, MAGNITUDE_METRICS, METRIC_INFO, SELECTION_METRICS,
                                     MetricInfo, Scores, metrics_of_kind)
 
-
-def abs_sum_per_variable(values: np.ndarray, variables: list[tuple[str, list[int]]]) -> np.ndarray:
-    """Deprecated name, kept for old imports: per-column values as per-variable magnitudes, the sum
-    of |value| over each variable's columns. The one rule is `varbench.methods.variables`
-    (`variable_level(values, data)`, by `sum_over_groups`).
-
-    Examples
-    --------
-    >>> abs_sum_per_variable(np.array([0.5, -1.0, 2.0]), [("a", [0]), ("b", [1, 2])]).tolist()
-    [0.5, 3.0]
-    """
-    return sum_over_groups(np.abs(np.asarray(values, dtype=float)), SimpleNamespace(variables=variables))
-
-
 __all__ = ["KINDS", "MetricInfo", "METRIC_INFO", "metrics_of_kind", "METRICS", "MAGNITUDE_METRICS",
            "ESTIMAND_METRICS", "SELECTION_METRICS", "INTERACTION_METRICS", "Scores",
            "auroc", "average_precision", "expected_hits_at_k", "spearman", "rowwise_spearman",
            "rank_truth", "score", "irrelevant_share", "importance_tv", "ndcg", "relevant_spearman", "decoy_share",
            "magnitude_scores", "estimand_scores", "score_against", "score_local", "score_importance_result",
-           "score_interactions", "score_interaction_result", "fdr_power", "score_selection_result",
-           "abs_sum_per_variable"]
+           "score_interactions", "score_interaction_result", "fdr_power", "score_selection_result"]
