@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 import varbench.schema as schema
+from varbench.bench.harness import Sizes
 from varbench.paths import conf_dir
 from varbench.registry import MethodMeta
 from varbench.schema import (CacheConfig, ConfigError, EvaluationConfig, ModelTruthConfig, ScoringConfig, Section,
@@ -49,6 +50,7 @@ def test_sections_declare_no_checks_of_their_own():
         assert cls.__post_init__ is Section.__post_init__, cls
         assert cls.KEY, cls
         cls()  # the declared defaults pass their own rules
+    assert Sizes.__post_init__ is Section.__post_init__  # the benchmark's sizes too (keyless: no prefix)
 
 
 def test_the_top_level_declares_every_section():
