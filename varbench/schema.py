@@ -82,13 +82,13 @@ class Section:
     --------
     >>> from dataclasses import dataclass, field
     >>> @dataclass
-    ... class Sizes(Section):
-    ...     KEY = "sizes"
+    ... class Sample(Section):
+    ...     KEY = "sample"
     ...     rows: int = field(default=10, metadata=at_least(1))
-    >>> Sizes(rows=0)
+    >>> Sample(rows=0)
     Traceback (most recent call last):
     ...
-    varbench.schema.ConfigError: sizes.rows=0 is invalid: expected an integer >= 1
+    varbench.schema.ConfigError: sample.rows=0 is invalid: expected an integer >= 1
     """
 
     KEY: ClassVar[str] = ""
