@@ -70,17 +70,19 @@ def train(
     y: np.ndarray,
     task: str,
     seed: int,
-    config: TrainerConfig = TrainerConfig(),
+    config: TrainerConfig | None = None,
     X_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
 ) -> TrainedModel:
     """Build with `build(n_features, task)`, fit with early stopping on a validation split
-    (best weights restored), and measure quality on the test split if given.
+    (best weights restored), and measure quality on the test split if given. config: None = the
+    declared defaults, `TrainerConfig()` (a fresh instance: sections are mutable dataclasses).
 
     Raises DivergedError if the training loss becomes NaN/inf.
     """
     import keras
 
+    config = TrainerConfig() if config is None else config
     set_seed(seed)
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)
