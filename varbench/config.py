@@ -1,12 +1,13 @@
 """Turn a composed Hydra config into a validated cell specification, before any training.
 
-Order (cheap first): top-level schema (varbench.schema: unknown keys, types, ranges), methods
-(each `_target_` imported and its parameters checked against its signature), trainer, model
-builder, dataset (generated: the generators validate their own arguments, then
-`validate_dataset`), scoring.k against the data, and finally one dry build of the network on
-the data's shape. Every error is a `ConfigError` naming the key and the value in one line.
-Nothing in a config is ever evaluated as code: `_target_`s are imported by dotted path (Hydra's
-target policy applies) and values are passed as data.
+Order (cheap first): the declared schema (varbench.schema: every section, the trainer's
+included; unknown keys, types, ranges), methods (each `_meta_` through the same schema, each
+`_target_` imported and its parameters checked against its signature), model builder, dataset
+(generated: the generators validate their own arguments, then `validate_dataset`), scoring.k
+against the data, and finally one dry build of the network on the data's shape. Every error is
+a `ConfigError` naming the key and the value in one line. Nothing in a config is ever evaluated
+as code: `_target_`s are imported by dotted path (Hydra's target policy applies) and values are
+passed as data.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from varbench.datasets.base import Dataset
 from varbench.models.layout import bind_groups
-from varbench.schema import (ON_LOW_QUALITY, ConfigError, EvaluationConfig, check_params, one_line, validate_config,
-                             validate_section)
+from varbench.schema import (ON_LOW_QUALITY, ConfigError, EvaluationConfig, TrainerConfig, check_params, one_line,
+                             validate_config)
 
 __all__ = ["CellSpec", "ConfigError", "ON_LOW_QUALITY", "resolve_cell", "stable_hash", "check_model_builds",
            "load_target", "METHOD_ARGS", "BUILD_ARGS"]
@@ -40,7 +41,7 @@ class CellSpec:
     model_name: str
     seed: int
     build: Callable[[int, str], Any]
-    trainer: Any  # TrainerConfig
+    trainer: TrainerConfig
     methods: dict[str, Callable[..., Any]]
     k: int | None
     quality_threshold: float | None
@@ -152,17 +153,6 @@ def _dataset(node: Any, seed: int) -> Dataset:
     return dataset
 
 
-def _trainer(node: Any) -> Any:
-    from varbench.models.trainer import TrainerConfig
-
-    try:
-        return validate_section(TrainerConfig, node if node is not None else {}, "trainer.")
-    except ConfigError:
-        raise
-    except ValueError as exc:  # TrainerConfig's own range checks
-        raise ConfigError(one_line(exc)) from None
-
-
 def check_model_builds(build: Callable[[int, str], Any], dataset: Dataset, key: str = "model") -> None:
     """Build the network once on the data's shape and run two rows through it: a builder
     whose arguments Keras refuses, or whose output is not one unit per row, fails here,
@@ -213,10 +203,7 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
     top = validate_config(c)
     seed = top.seed
 
-    methods_cfg = c["methods"]
-    if not isinstance(methods_cfg, dict) or not methods_cfg:
-        raise ConfigError(f"methods={methods_cfg!r} is invalid: expected at least one method "
-                          "(methods=SUITE or methods=[a,b])")
+    methods_cfg = c["methods"]  # a non-empty mapping (the schema); each node is checked here
     from varbench.registry import split_meta
 
     methods: dict[str, Callable[..., Any]] = {}
@@ -228,7 +215,7 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
         methods[name] = load_target(methods_cfg[name], f"methods.{name}", METHOD_ARGS, counts=True)
 
     trainer_cfg = c["trainer"] or {}
-    trainer = _trainer(trainer_cfg)
+    trainer = top.trainer or TrainerConfig()
     build = load_target(c["model"], "model", BUILD_ARGS)
     dataset = _dataset(c["dataset"], seed)
 

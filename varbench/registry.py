@@ -30,12 +30,12 @@ import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import yaml
 
 from varbench.paths import conf_dir, method_dir
-from varbench.schema import ConfigError
+from varbench.schema import ConfigError, Section, names_from, one_of, rule, validate_section
 
 META_KEY = "_meta_"
 RETURNS = ("importance", "interactions", "selection")
@@ -61,52 +61,31 @@ FAMILY_ORDER = ("weights", "perturbation", "conditional", "classic", "retrain", 
                 "shapley", "sensitivity", "baselines", "interactions", "selection")
 
 
-@dataclass(frozen=True)
-class MethodMeta:
-    """What a method is: its result type, estimand, requirements, scope, role and suites."""
+def _not_derived(suites: tuple[str, ...]) -> bool:
+    return all(suites) and not set(suites) & set(DERIVED_SUITES)
 
-    returns: str = "importance"
-    estimand: str = "unknown"
-    needs: tuple[str, ...] = ()
-    scope: str = "global"
-    role: str = "method"
-    suites: tuple[str, ...] = ()
-    explains: str = "output"
-    groups: str = "none"
-    categorical: str = "refuse"
+
+@dataclass(frozen=True)
+class MethodMeta(Section):
+    """What a method is: its result type, estimand, requirements, scope, role and suites. A config
+    section of the declared schema (varbench.schema): `validate_section` checks a `_meta_` block."""
+
+    KEY: ClassVar[str] = META_KEY
+    returns: str = field(default="importance", metadata=one_of(RETURNS))
+    estimand: str = field(default="unknown", metadata=one_of(ESTIMANDS))
+    needs: tuple[str, ...] = field(default=(), metadata=names_from(NEEDS))
+    scope: str = field(default="global", metadata=one_of(SCOPES))
+    role: str = field(default="method", metadata=one_of(ROLES))
+    suites: tuple[str, ...] = field(default=(), metadata=rule(
+        _not_derived, f"a list of suite names; the derived suites {sorted(DERIVED_SUITES)} are not listed"))
+    explains: str = field(default="output", metadata=one_of(EXPLAINS))
+    groups: str = field(default="none", metadata=one_of(GROUPS))
+    categorical: str = field(default="refuse", metadata=one_of(CATEGORICAL))
 
     @classmethod
     def from_node(cls, node: Any, key: str) -> "MethodMeta":
         """Validate a `_meta_` mapping (None = all defaults); ConfigError naming `key` otherwise."""
-        if node is None:
-            return cls()
-        if not isinstance(node, Mapping):
-            raise ConfigError(f"{key}.{META_KEY}={node!r} is invalid: expected a mapping")
-        unknown = sorted(set(node) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"{key}.{META_KEY} has unknown keys {unknown}: expected some of "
-                              f"{sorted(cls.__dataclass_fields__)}")
-        out: dict[str, Any] = {}
-        for name, allowed in (("returns", RETURNS), ("estimand", ESTIMANDS), ("scope", SCOPES), ("role", ROLES),
-                              ("explains", EXPLAINS), ("groups", GROUPS), ("categorical", CATEGORICAL)):
-            if name in node:
-                if node[name] not in allowed:
-                    raise ConfigError(f"{key}.{META_KEY}.{name}={node[name]!r} is invalid: expected one of {allowed}")
-                out[name] = node[name]
-        for name, allowed in (("needs", NEEDS), ("suites", None)):
-            if name in node:
-                value = node[name] if node[name] is not None else []
-                if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-                    raise ConfigError(f"{key}.{META_KEY}.{name}={value!r} is invalid: expected a list of names")
-                bad = [v for v in value if allowed is not None and v not in allowed]
-                if bad:
-                    raise ConfigError(f"{key}.{META_KEY}.{name} has {bad}: expected names from {allowed}")
-                out[name] = tuple(value)
-        clash = [s for s in out.get("suites", ()) if s in DERIVED_SUITES]
-        if clash:
-            raise ConfigError(f"{key}.{META_KEY}.suites lists {clash}: those suites are derived "
-                              "from the metadata, not listed")
-        return cls(**out)
+        return cls() if node is None else validate_section(cls, node, f"{key}.{META_KEY}.")
 
     def as_tags(self) -> dict[str, str]:
         """The facts a run carries as MLflow tags (reports group by them)."""

@@ -1,11 +1,19 @@
-"""Typed schema of varbench's configuration, and the one value checker shared by the schema and
-by the parameter checks of `_target_` nodes (datasets, models, methods).
+"""The declared schema of varbench's configuration and its one validator.
 
-The top-level keys, `scoring`, `tracking`, `cache`, `model_truth` and `evaluation` are dataclasses (registered
-with Hydra's ConfigStore as ``varbench_schema``, so a primary config may list it in its defaults
-to have Hydra enforce the types at composition too). `validate_config` checks a plain dict
-against them: unknown keys, types and ranges, each failure one line naming the key and value.
-The trainer's schema is `varbench.models.trainer.TrainerConfig` itself.
+Every config section is declared once, here or in the schema language defined here: a dataclass
+(`Section`) whose fields carry their type, their default (the one source of each default) and
+their rule (`rule`, `at_least`, `one_of`, `names_from` metadata). The sections: the top level
+(`VarbenchConfig`), `tracking`, `cache`, `scoring`, `model_truth`, `evaluation`, `trainer`
+(`TrainerConfig`, which `varbench.models.trainer` uses) and a method's `_meta_` block
+(`varbench.registry.MethodMeta`). One validator checks them all: `validate_section` (a config
+mapping: unknown keys, then each field) and a section's own construction from Python
+(`TrainerConfig(epochs=0)`) both go through `check_field`; each failure is one ConfigError line
+naming the key and the value. `validate_config` checks a resolved config's top level.
+
+`register_configs` registers `VarbenchConfig` with Hydra's ConfigStore as ``varbench_schema``
+(for a user's own primary config). conf/config.yaml does not list it: Hydra's structured merge
+would coerce values the validator refuses (``resume=1`` becomes true, ``trainer.lr=1`` becomes
+1.0 and changes the model's hash) and report type errors as multi-line OmegaConf errors.
 
 Parameters of `_target_` callables are checked against the callable's own signature
 (`check_params`): unknown names (with the valid ones listed), missing required parameters, and
@@ -23,10 +31,9 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Dict, Optional
 
 GROUP_KEYS = ("dataset", "model", "trainer", "methods", "tracking")
-ON_LOW_QUALITY = ("run", "skip")
 
 
 class ConfigError(ValueError):
@@ -44,112 +51,173 @@ def invalid(key: str, value: Any, expected: str) -> ConfigError:
 
 
 def rule(check: Callable[[Any], bool], expected: str) -> dict[str, Any]:
-    """Field metadata: a range check and the phrase describing a valid value."""
+    """Field metadata: a range check and the phrase describing a valid (non-null) value."""
     return {"check": check, "expected": expected}
 
 
-def _positive_int_or_none(v: Any) -> bool:
-    return v is None or v >= 1
+def at_least(low: float, what: str = "an integer", strict: bool = False) -> dict[str, Any]:
+    """Field metadata: a value >= `low` (> `low` with strict), described as `what >= low`."""
+    if strict:
+        return rule(lambda v: v > low, f"{what} > {low}")
+    return rule(lambda v: v >= low, f"{what} >= {low}")
 
 
-# --- the schema ---------------------------------------------------------------------------------
+def one_of(choices: tuple[Any, ...]) -> dict[str, Any]:
+    """Field metadata: a value among `choices`."""
+    return rule(lambda v: v in choices, f"one of {choices}")
+
+
+def names_from(choices: tuple[str, ...]) -> dict[str, Any]:
+    """Field metadata: a list of names, each among `choices`."""
+    return rule(lambda v: all(n in choices for n in v), f"a list of names from {choices}")
+
+
+class Section:
+    """A config section: a dataclass whose fields carry their type, default and rule (`rule`
+    metadata). Constructing one from Python (`TrainerConfig(epochs=0)`) runs the same checks as
+    validating a config mapping (`validate_section`); errors are prefixed with `KEY`. A section
+    declares no checks of its own (a test holds every subclass to this `__post_init__`).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass
+    ... class Sample(Section):
+    ...     KEY = "sample"
+    ...     rows: int = field(default=10, metadata=at_least(1))
+    >>> Sample(rows=0)
+    Traceback (most recent call last):
+    ...
+    varbench.schema.ConfigError: sample.rows=0 is invalid: expected an integer >= 1
+    """
+
+    KEY: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_fields(self, f"{self.KEY}." if self.KEY else "")
+
+
+# --- the schema: every section of the config, declared once -------------------------------------
 
 @dataclass
-class ScoringConfig:
+class ScoringConfig(Section):
     """How importances are scored (the upper bound of k, n_features, is checked with the data)."""
 
-    k: Optional[int] = field(default=None, metadata=rule(_positive_int_or_none, "an integer >= 1 or null"))
+    KEY: ClassVar[str] = "scoring"
+    k: Optional[int] = field(default=None, metadata=at_least(1))
 
 
 @dataclass
-class TrackingConfig:
+class TrackingConfig(Section):
     """Where runs are logged."""
 
+    KEY: ClassVar[str] = "tracking"
     uri: str = field(default="sqlite:///mlflow.db", metadata=rule(bool, "a non-empty tracking URI string"))
     experiment: str = field(default="varbench", metadata=rule(bool, "a non-empty experiment name"))
 
 
 @dataclass
-class CacheConfig:
+class CacheConfig(Section):
     """The trained-model cache folder (null disables it)."""
 
-    dir: Optional[str] = field(default=".varbench/models", metadata=rule(lambda v: v is None or bool(v),
-                                                                         "a folder path or null"))
+    KEY: ClassVar[str] = "cache"
+    dir: Optional[str] = field(default=".varbench/models", metadata=rule(bool, "a folder path or null"))
 
 
 @dataclass
-class ModelTruthConfig:
+class ModelTruthConfig(Section):
     """The trained model's own truth (varbench.methods.model_truth), computed per cell."""
 
+    KEY: ClassVar[str] = "model_truth"
     enabled: bool = True
-    max_features: int = field(default=10, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
-    rows: Optional[int] = field(default=100, metadata=rule(_positive_int_or_none, "an integer >= 1 or null"))
-    background_size: Optional[int] = field(default=32, metadata=rule(_positive_int_or_none,
-                                                                     "an integer >= 1 or null"))
-    sobol_samples: int = field(default=8192, metadata=rule(lambda v: v >= 2, "an integer >= 2"))
+    max_features: int = field(default=10, metadata=at_least(1))
+    rows: Optional[int] = field(default=100, metadata=at_least(1))
+    background_size: Optional[int] = field(default=32, metadata=at_least(1))
+    sobol_samples: int = field(default=8192, metadata=at_least(2))
 
 
 CONDITIONAL_SAMPLERS = ("gaussian", "none")
-
-
-def _fraction(v: Any) -> bool:
-    return 0 < v <= 1
+FRACTION = rule(lambda v: 0 < v <= 1, "a number in (0, 1]")
 
 
 @dataclass
-class EvaluationConfig:
+class EvaluationConfig(Section):
     """Which truth-free metrics (varbench.truth_free) score each method run, and their sizes.
     `curves` (deletion/insertion AUC, PGI, PGU) is cheap and on by default; `local`
     (faithfulness_corr, infidelity), `max_sensitivity` and `randomization` re-run the method or
     evaluate many perturbations (conf/evaluation/full.yaml); `roar` retrains twice per method."""
 
+    KEY: ClassVar[str] = "evaluation"
     curves: bool = True
-    conditional: str = field(default="gaussian", metadata=rule(lambda v: v in CONDITIONAL_SAMPLERS,
-                                                                 f"one of {CONDITIONAL_SAMPLERS}"))
-    rows: int = field(default=100, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
-    background_size: int = field(default=16, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
-    k_fraction: float = field(default=0.25, metadata=rule(_fraction, "a number in (0, 1]"))
+    conditional: str = field(default="gaussian", metadata=one_of(CONDITIONAL_SAMPLERS))
+    rows: int = field(default=100, metadata=at_least(1))
+    background_size: int = field(default=16, metadata=at_least(1))
+    k_fraction: float = field(default=0.25, metadata=FRACTION)
     local: bool = False
-    n_subsets: int = field(default=32, metadata=rule(lambda v: v >= 2, "an integer >= 2"))
-    subset_fraction: float = field(default=0.25, metadata=rule(_fraction, "a number in (0, 1]"))
+    n_subsets: int = field(default=32, metadata=at_least(2))
+    subset_fraction: float = field(default=0.25, metadata=FRACTION)
     max_sensitivity: bool = False
-    sensitivity_rows: int = field(default=8, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
-    sensitivity_draws: int = field(default=4, metadata=rule(lambda v: v >= 1, "an integer >= 1"))
-    radius: float = field(default=0.1, metadata=rule(lambda v: v > 0, "a number > 0"))
+    sensitivity_rows: int = field(default=8, metadata=at_least(1))
+    sensitivity_draws: int = field(default=4, metadata=at_least(1))
+    radius: float = field(default=0.1, metadata=at_least(0, "a number", strict=True))
     randomization: bool = False
     roar: bool = False
 
 
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
+
+
+@dataclass
+class TrainerConfig(Section):
+    """How a model is fitted (`varbench.models.trainer.train`). Validated on construction, before
+    any training. Not frozen: OmegaConf makes a frozen dataclass a read-only node, which Hydra could
+not compose conf/trainer/ into. These defaults are the shipped ones; conf/trainer/default.yaml repeats them for
+    the command line (a test checks they agree)."""
+
+    KEY: ClassVar[str] = "trainer"
+    epochs: int = field(default=200, metadata=at_least(0, strict=True))
+    batch_size: int = field(default=64, metadata=at_least(0, strict=True))
+    lr: float = field(default=3e-3, metadata=at_least(0, "a number", strict=True))
+    optimizer: str = field(default="adam", metadata=one_of(OPTIMIZERS))
+    patience: int = field(default=20, metadata=at_least(0))
+    val_fraction: float = field(default=0.2, metadata=rule(lambda v: 0 <= v < 1, "a number in [0, 1)"))
+    progress_every: int = 25  # log every N epochs; 0 = silent (display only: not part of the model's hash)
+
+
+ON_LOW_QUALITY = ("run", "skip")
+OUTPUTS = ("auto", "prob", "logit")
+
+
 @dataclass
 class VarbenchConfig:
-    """The primary config. Group keys (dataset, model, trainer, methods, tracking) are checked
-    by their own schemas or their targets' signatures; they are `Any` here. Defaults are what
-    an absent key means (conf/config.yaml sets the shipped values)."""
+    """The primary config. Group keys dataset, model and methods are `_target_` nodes checked
+    against their targets' signatures (`check_params`); they are `Any` here. Defaults are what
+    an absent key means (conf/config.yaml sets the shipped values; a test checks which differ)."""
 
     dataset: Any = None
     model: Any = None
-    trainer: Any = None
-    methods: Any = None
+    trainer: Optional[TrainerConfig] = field(default_factory=TrainerConfig)  # null = defaults
+    methods: Dict[str, Any] = field(default_factory=dict, metadata=rule(
+        bool, "at least one method (methods=SUITE or methods=[a,b])"))
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    seed: int = field(default=0, metadata=rule(lambda v: v >= 0, "an integer >= 0"))
+    seed: int = field(default=0, metadata=at_least(0))
     study: str = field(default="default", metadata=rule(bool, "a non-empty string"))
     scoring: Optional[ScoringConfig] = field(default_factory=ScoringConfig)  # null = defaults
-    quality_threshold: Optional[float] = field(default=None, metadata={"expected": "a finite number or null"})
-    on_low_quality: str = field(default="run", metadata=rule(lambda v: v in ON_LOW_QUALITY,
-                                                             f"one of {ON_LOW_QUALITY}"))
+    quality_threshold: Optional[float] = None
+    on_low_quality: str = field(default="run", metadata=one_of(ON_LOW_QUALITY))
     threads: Any = field(default="auto", metadata=rule(
         lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
-        "'auto', an integer >= 1 or null"))
+        "'auto', an integer >= 1"))
     resume: bool = True
-    output: str = field(default="auto", metadata=rule(lambda v: v in ("auto", "prob", "logit"),
-                                                       "one of ('auto', 'prob', 'logit')"))
+    output: str = field(default="auto", metadata=one_of(OUTPUTS))
     cache: Optional[CacheConfig] = None  # null = no model cache
     model_truth: Optional[ModelTruthConfig] = None  # null = not computed
     evaluation: Optional[EvaluationConfig] = None  # null = no truth-free metric
 
 
 def register_configs() -> None:
-    """Register the schema with Hydra's ConfigStore as `varbench_schema`."""
+    """Register the schema with Hydra's ConfigStore as `varbench_schema` (opt-in: see the module
+    docstring for why conf/config.yaml does not list it)."""
     from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name="varbench_schema", node=VarbenchConfig)
@@ -248,17 +316,59 @@ def _dataclass_of(tp: Any) -> Any:
     return None
 
 
+def check_field(key: str, value: Any, tp: Any, f: dataclasses.Field) -> None:
+    """The one check of a section's field: `value` fits the type hint `tp`, then the field's rule
+    (`rule` metadata; not applied to null). Raises ConfigError naming `key` and `value`.
+
+    Examples
+    --------
+    >>> f = dataclasses.fields(ScoringConfig)[0]
+    >>> check_field("scoring.k", 0, Optional[int], f)
+    Traceback (most recent call last):
+    ...
+    varbench.schema.ConfigError: scoring.k=0 is invalid: expected an integer >= 1 or null
+    """
+    expected = f.metadata.get("expected")
+    if expected is not None and matches(None, tp) and "null" not in expected:
+        expected += " or null"
+    check_value(key, value, tp, expected)
+    check = f.metadata.get("check")
+    if check is not None and value is not None and not check(value):
+        raise invalid(key, value, expected or describe(tp))
+
+
+def check_fields(obj: Any, prefix: str = "") -> None:
+    """Check every field of a section instance (nested section instances check themselves)."""
+    hints = _hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not dataclasses.is_dataclass(value):
+            check_field(f"{prefix}{f.name}", value, hints.get(f.name, Any), f)
+
+
 def validate_section(cls: Any, data: Any, prefix: str = "") -> Any:
-    """Check a mapping against dataclass `cls` (unknown keys, types, ranges) and return an
-    instance. Numbers given for string fields are taken as strings (`study=2024`)."""
+    """Check a mapping against section `cls` (unknown keys, then each field with `check_field`,
+    nested sections recursively) and return an instance. Numbers given for string fields are
+    taken as strings (`study=2024`); lists given for tuple fields become tuples.
+
+    Examples
+    --------
+    >>> validate_section(TrainerConfig, {"epochs": 5}, "trainer.").epochs
+    5
+    >>> validate_section(TrainerConfig, {"epochs": 0}, "trainer.")
+    Traceback (most recent call last):
+    ...
+    varbench.schema.ConfigError: trainer.epochs=0 is invalid: expected an integer > 0
+    """
     if not isinstance(data, cabc.Mapping):
         names = sorted(f.name for f in dataclasses.fields(cls))
         raise invalid(prefix.rstrip(".") or "config", data, f"a mapping of {names}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = unknown[0]
-        raise ConfigError(one_line(f"{prefix}{key}={data[key]!r} is not a known setting; valid: {sorted(fields)}"))
+        raise ConfigError(one_line(f"{prefix}{key}={data[key]!r} is not a known setting; valid: {sorted(fields)} "
+                                   f"(unknown keys {unknown})"))
     hints = _hints(cls)
     values: dict[str, Any] = {}
     for name, f in fields.items():
@@ -273,11 +383,9 @@ def validate_section(cls: Any, data: Any, prefix: str = "") -> Any:
             continue
         if tp in (str, Optional[str]) and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
-        expected = f.metadata.get("expected")
-        check_value(key, value, tp, expected)
-        check = f.metadata.get("check")
-        if check is not None and value is not None and not check(value):
-            raise invalid(key, value, expected or describe(tp))
+        check_field(key, value, tp, f)
+        if typing.get_origin(tp) is tuple and isinstance(value, list):
+            value = tuple(value)
         values[name] = value
     return cls(**values)
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from varbench.schema import Section, at_least, rule
 
 MET, NOT_MET, NOT_RUN, INFO = "met", "not met", "not run", "info"
 DISAGREE = "DISAGREES"  # a comparison whose values differ beyond its stated tolerance
@@ -17,38 +18,42 @@ DISAGREE = "DISAGREES"  # a comparison whose values differ beyond its stated tol
 
 # ------------------------------------------------------------------------------------ sizes
 
+COUNT = at_least(1)
+
+
 @dataclass(frozen=True)
-class Sizes:
+class Sizes(Section):
     """Problem sizes of one benchmark mode. Defaults are the full mode (the reference
-    settings: MLP 10-64-64-1 on Friedman #1, 3,000 training rows, 50 epochs, batch 64)."""
+    settings: MLP 10-64-64-1 on Friedman #1, 3,000 training rows, 50 epochs, batch 64).
+    A section of the declared schema (varbench.schema): checked on construction."""
 
     name: str = "full"
-    n_train: int = 3000
-    n_test: int = 1000
-    epochs: int = 50
-    batch_size: int = 64
+    n_train: int = field(default=3000, metadata=COUNT)
+    n_test: int = field(default=1000, metadata=COUNT)
+    epochs: int = field(default=50, metadata=COUNT)
+    batch_size: int = field(default=64, metadata=COUNT)
     lr: float = 0.003
-    seeds: int = 5                      # training: seeds (each one timed, both tools)
-    repeats: int = 3                    # methods: interleaved timing repeats per tool
-    perm_rows: int = 1000
-    perm_repeats: int = 10
-    shap_rows: int = 50
-    shap_background: int = 50
-    shap_coalitions: int = 200
+    seeds: int = field(default=5, metadata=COUNT)  # training: seeds (each one timed, both tools)
+    repeats: int = field(default=3, metadata=COUNT)  # methods: interleaved timing repeats per tool
+    perm_rows: int = field(default=1000, metadata=COUNT)
+    perm_repeats: int = field(default=10, metadata=COUNT)
+    shap_rows: int = field(default=50, metadata=COUNT)
+    shap_background: int = field(default=50, metadata=COUNT)
+    shap_coalitions: int = field(default=200, metadata=rule(lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2"))
     shap_exact: bool = True             # also time exact KernelSHAP (all 2^d - 2 coalitions)
-    lime_rows: int = 50
-    lime_samples: int = 1000
+    lime_rows: int = field(default=50, metadata=COUNT)
+    lime_samples: int = field(default=1000, metadata=at_least(2))
     eg_samples: tuple[int, ...] = (25, 50, 100, 200, 400, 800)  # expected-gradients sweep (includes shap's 200)
     eg_reference_steps: int = 256       # Gauss-Legendre nodes of the expected-gradients estimand
     perm_pairs: tuple[int, ...] = (3, 6, 12, 23, 46)  # permutation sweep, antithetic pairs (shap's default: 23 at d=10)
     shap_permutation: bool = True       # run shap's PermutationExplainer (its numba kernels compile on first use)
     perm_called_rows: int = 5           # rows for PermutationExplainer as called (keras predict per walk is slow)
-    ig_rows: int = 2000
-    ig_steps: int = 64
+    ig_rows: int = field(default=2000, metadata=COUNT)
+    ig_steps: int = field(default=64, metadata=COUNT)
     mem_rows: tuple[int, int] = (500, 2000)     # IG / permutation rows, small and large
     mem_chunks: tuple[int, int] = (1024, 8192)  # TrainedModel.chunk_size, small and large
     mem_shap_rows: tuple[int, int] = (64, 160)  # exact KernelSHAP rows (both >= 2 row blocks)
-    matmul_n: int = 2048
+    matmul_n: int = field(default=2048, metadata=COUNT)
     sage_rows: int = 200
     sage_permutations: int = 256
     stack_sizes: tuple[int, ...] = (8, 32)
@@ -62,19 +67,6 @@ class Sizes:
     shap_error_floor: float = 0.05
     lime_tolerance: float = 0.25        # max |diff| of global mean |coef|, share of lime's largest
     stack_mse_tolerance: float = 0.05   # stacked member vs the same seed trained alone: relative test MSE
-
-    def __post_init__(self) -> None:
-        for key in ("n_train", "n_test", "epochs", "batch_size", "seeds", "repeats", "perm_rows",
-                    "perm_repeats", "shap_rows", "shap_background", "lime_rows", "ig_rows",
-                    "ig_steps", "matmul_n"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r} is invalid: expected an integer >= 1")
-        if self.shap_coalitions < 2 or self.shap_coalitions % 2:
-            raise ValueError(f"shap_coalitions={self.shap_coalitions!r} is invalid: expected an even "
-                             "integer >= 2")
-        if self.lime_samples < 2:
-            raise ValueError(f"lime_samples={self.lime_samples!r} is invalid: expected an integer >= 2")
 
 
 FULL = Sizes()

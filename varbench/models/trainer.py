@@ -1,9 +1,11 @@
-"""The one trainer every model goes through: seeding, fitting with early stopping, quality."""
+"""The one trainer every model goes through: seeding, fitting with early stopping, quality.
+
+Its settings, `TrainerConfig`, are a config section declared in `varbench.schema`.
+"""
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -11,42 +13,13 @@ import numpy as np
 from varbench.models.loop import fit_compiled
 from varbench.models.trained import TrainedModel
 from varbench.rank_stats import auroc
+from varbench.schema import TrainerConfig  # declared with the other config sections, checked by their validator
 
 log = logging.getLogger(__name__)
-
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 
 
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss."""
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    """How a model is fitted. Validated on construction (before any training). These defaults are
-    the shipped ones; conf/trainer/default.yaml repeats them for the command line (a test checks)."""
-
-    epochs: int = 200
-    batch_size: int = 64
-    lr: float = 3e-3
-    optimizer: str = "adam"
-    patience: int = 20
-    val_fraction: float = 0.2
-    progress_every: int = 25
-
-    def __post_init__(self) -> None:
-        checks = [
-            ("epochs", isinstance(self.epochs, int) and self.epochs > 0, "an integer > 0"),
-            ("batch_size", isinstance(self.batch_size, int) and self.batch_size > 0, "an integer > 0"),
-            ("lr", isinstance(self.lr, (int, float)) and self.lr > 0, "a number > 0"),
-            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}"),
-            ("patience", isinstance(self.patience, int) and self.patience >= 0, "an integer >= 0"),
-            ("val_fraction", isinstance(self.val_fraction, (int, float)) and 0 <= self.val_fraction < 1,
-             "a number in [0, 1)"),
-        ]
-        for key, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"trainer.{key}={getattr(self, key)!r} is invalid: expected {expected}")
 
 
 def quality(model: TrainedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -97,17 +70,19 @@ def train(
     y: np.ndarray,
     task: str,
     seed: int,
-    config: TrainerConfig = TrainerConfig(),
+    config: TrainerConfig | None = None,
     X_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
 ) -> TrainedModel:
     """Build with `build(n_features, task)`, fit with early stopping on a validation split
-    (best weights restored), and measure quality on the test split if given.
+    (best weights restored), and measure quality on the test split if given. config: None = the
+    declared defaults, `TrainerConfig()` (a fresh instance: sections are mutable dataclasses).
 
     Raises DivergedError if the training loss becomes NaN/inf.
     """
     import keras
 
+    config = TrainerConfig() if config is None else config
     set_seed(seed)
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)

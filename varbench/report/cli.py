@@ -20,6 +20,7 @@ from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_l
 from varbench.report.protocol import DEFAULT_PROTOCOL, load_protocol, protocol_leaderboard, protocol_markdown
 from varbench.report.tables import format_summary, low_quality_table, summarize
 from varbench.report.write import files, selection_report, write_report
+from varbench.schema import TrackingConfig  # the one source of the tracking defaults
 
 MLFLOW_UI = "http://127.0.0.1:5000"    # `mlflow ui`'s default address, for links into a local store
 
@@ -71,8 +72,8 @@ def report_name(kind: str, label: str) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="varbench report", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--uri", default="sqlite:///mlflow.db", help="MLflow tracking URI")
-    p.add_argument("--experiment", default="varbench")
+    p.add_argument("--uri", default=TrackingConfig.uri, help="MLflow tracking URI")
+    p.add_argument("--experiment", default=TrackingConfig.experiment)
     p.add_argument("--study", help="only runs with this study tag (not with --leaderboard: its protocol names them)")
     p.add_argument("--dataset")
     p.add_argument("--model")
