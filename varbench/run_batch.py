@@ -76,6 +76,9 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 INSERT = {table: _insert(table, columns) for table, columns in COLUMNS.items()}
 
 
+_CHECKED: dict[str, bool] = {}  # "tables": whether _tables_match(), asked once per process
+
+
 def _tables_match() -> bool:
     """Whether the installed MLflow's tables have exactly the columns in COLUMNS (else a newer
     MLflow may expect a value varbench does not write: its runs are then written step by step)."""
@@ -99,9 +102,6 @@ def batches_supported(client: Any) -> bool:
     return _CHECKED["tables"]
 
 
-_CHECKED: dict[str, bool] = {}
-
-
 def write_finished_runs(client: Any, experiment_id: str, runs: list[FinishedRun]) -> bool:
     """Write `runs` into experiment `experiment_id` of the store behind `client`, terminated, in
     one transaction (one multi-row insert per table): all of them or, on any error, none. False,
@@ -116,7 +116,6 @@ def write_finished_runs(client: Any, experiment_id: str, runs: list[FinishedRun]
     True
     """
     from mlflow.entities import LifecycleStage, SourceType
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     from mlflow.utils.mlflow_tags import MLFLOW_USER
     from mlflow.utils.uri import append_to_uri_path
 
