@@ -113,6 +113,20 @@ def test_interruption_writes_the_buffer_then_marks_open_runs_killed(tracker, mon
     assert client.get_run(parent).info.status == "KILLED" and tracking.KILLED["runs"] == 1
 
 
+def test_an_interruption_marks_open_runs_killed_even_if_the_buffer_cannot_be_written(tracker, monkeypatch):
+    monkeypatch.setattr(tracking, "FLUSH_SECONDS", 1e9)
+    parent = tracker.start_run("cell", {"kind": "cell"})
+    lost = tracker.add_finished_run("m", TAGS, METRICS, parent)
+
+    def disk_error(*args):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(run_batch, "write_finished_runs", disk_error)
+    tracker.kill_open_runs()
+    assert tracker.pending == [] and _rows(tracker, [lost])["runs"] == []  # a rerun computes it again
+    assert tracker.client.get_run(parent).info.status == "KILLED"
+
+
 def test_a_failed_write_keeps_the_runs_buffered_and_nothing_is_written_twice(tracker, monkeypatch):
     parent = tracker.start_run("cell", {"kind": "cell"})
     monkeypatch.setattr(tracking, "FLUSH_SECONDS", 1e9)

@@ -124,7 +124,8 @@ def write_finished_runs(client: Any, experiment_id: str, runs: list[FinishedRun]
     if not runs:
         return True
     store = client._tracking_client.store
-    source, active, folder = SourceType.to_string(SourceType.UNKNOWN), LifecycleStage.ACTIVE, store.ARTIFACTS_FOLDER_NAME
+    source, active = SourceType.to_string(SourceType.UNKNOWN), LifecycleStage.ACTIVE
+    folder = store.ARTIFACTS_FOLDER_NAME
     with store.ManagedSessionMaker(read_only=False) as session:
         connection = session.connection()
         found = connection.exec_driver_sql("SELECT lifecycle_stage, artifact_location FROM experiments "

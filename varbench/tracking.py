@@ -327,7 +327,8 @@ class Tracker:
         try:
             self.flush()
         except Exception as exc:  # noqa: BLE001 - best effort while shutting down
-            log.warning("could not write %d finished run(s): %s", len(self.pending), exc)
+            log.warning("could not write %d finished run(s) (a rerun computes them again): %s", len(self.pending), exc)
+            self.pending = []  # not written (or written already): the open runs are marked KILLED all the same
         for run_id in list(self.open_runs):
             try:
                 self.log(run_id, tags={"status": "killed"})
