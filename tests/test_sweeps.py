@@ -45,6 +45,9 @@ def _writer(uri, worker, n):
                                   "seed": "0"}, parent_id=parent)
         t.log(child, metrics={"spearman": 0.5, "seconds": 0.1})
         t.end_run(child)
+        for method in ("a", "b", "c"):  # buffered: written in one transaction when the cell run ends (or sooner)
+            t.add_finished_run(method, {"kind": "method", "cell_hash": f"{worker}-{i}", "method": method,
+                                        "status": "ok", "seed": "0"}, {"spearman": 0.5, "seconds": 0.1}, parent)
         t.end_run(parent)
 
 
@@ -59,7 +62,10 @@ def test_concurrent_sqlite_writers_lose_nothing(tmp_path):
         p.join(180)
     assert all(p.exitcode == 0 for p in procs)
     runs = fetch_table(uri, "varbench")
-    assert len(runs) == 6 * 15 and runs["cell_hash"].is_unique
+    assert len(runs) == 6 * 15 * 4 and (runs.groupby(["cell_hash", "method"]).size() == 1).all()
+    assert runs["cell_hash"].nunique() == 6 * 15 and (runs["run_status"] == "FINISHED").all()
+    cells = fetch_cells(uri, "varbench").set_index("run_id")
+    assert len(cells) == 6 * 15 and (cells.loc[runs["parent_run_id"], "cell_hash"].values == runs["cell_hash"]).all()
 
 
 @pytest.mark.slow
@@ -169,12 +175,43 @@ def test_sigterm_leaves_store_consistent_and_rerun_completes(tmp_path):
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("varbench")
-    statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
-    assert "RUNNING" not in statuses and "KILLED" in statuses
+    statuses = {r.data.tags.get("method", r.data.tags.get("kind")): r.info.status
+                for r in client.search_runs([exp.experiment_id])}
+    assert statuses == {"cell": "KILLED", "random": "FINISHED"}  # `random`'s run written on the way out
     flag.unlink()
     rerun = _varbench(args, tmp_path, VARBENCH_TEST_SLOW=str(flag))
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "[1/1] slow" in rerun.stdout + rerun.stderr  # `random` is not run again
     _assert_each_cell_once(uri, 1, methods=("random", "slow"))
+
+
+def test_sigkill_loses_only_unwritten_runs_and_rerun_logs_nothing_twice(tmp_path):
+    """kill -9 while `slow` runs: `random`'s run, computed just before, is still buffered unless
+    FLUSH_SECONDS had passed since the last write. What was written stays; what was not is computed
+    again by the rerun, which takes the dead process's claim over; no pair is logged twice."""
+    flag = tmp_path / "slow"
+    flag.write_text("1")
+    args = ["-m", *SMALL, "seed=0", "methods=[random]", "+methods.slow._target_=user_methods.slow_once"]
+    proc = _popen(args, tmp_path, "out.log", VARBENCH_TEST_SLOW=str(flag))
+    _wait_for(lambda: "[1/2] random" in _read(tmp_path / "out.log"), 240, "`random` to be logged")
+    time.sleep(1)
+    proc.kill()
+    proc.wait(timeout=60)
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    statuses = {r.data.tags.get("method", r.data.tags.get("kind")): r.info.status
+                for r in client.search_runs([client.get_experiment_by_name("varbench").experiment_id])}
+    assert statuses in ({"cell": "RUNNING"}, {"cell": "RUNNING", "random": "FINISHED"}), statuses
+    flag.unlink()
+    rerun = _varbench(args, tmp_path)
+    text = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0 and "taking over" in text, text[-3000:]
+    assert ("[1/1] slow" if "random" in statuses else "[1/2] random") in text  # only what was not written
+    _assert_each_cell_once(uri, 1, methods=("random", "slow"))
+    assert [r.info.status for r in client.search_runs([client.get_experiment_by_name("varbench").experiment_id],
+                                                      "tags.kind = 'cell'")] == ["FINISHED"]
 
 
 def _popen(args, tmp_path, log_name, **env):

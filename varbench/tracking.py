@@ -37,6 +37,7 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "V
 
 MAX_TAG = 5000
 MAX_PARAM = 6000
+FLUSH_SECONDS = 2.0  # buffered finished runs are written once this long has passed since the last write
 
 
 class _RaisedNotLogged(logging.Filter):
@@ -183,6 +184,8 @@ class Tracker:
         check_sqlite(uri, content=False)  # a read-only store or folder, before the lock file is made there
         self.uri = uri
         self.open_runs: set[str] = set()
+        self.pending: list[tuple[Any, list[str]]] = []  # buffered finished runs, the runs each supersedes
+        self.last_write = time.monotonic()  # when this tracker last wrote to the store
         with store_lock(uri):
             check_sqlite(uri)  # under the lock (no store half-created): never replace an empty or damaged file
             fresh_store(uri)  # a new sqlite store is a copy of a pre-migrated template (no migration)
@@ -211,6 +214,7 @@ class Tracker:
         run = _retry(lambda: self.client.create_run(self.experiment_id, tags=tags, run_name=name), "create run",
                      uri=self.uri)
         self.open_runs.add(run.info.run_id)
+        self.last_write = time.monotonic()
         return run.info.run_id
 
     def log(self, run_id: str, metrics: dict[str, float] | None = None, params: dict[str, str] | None = None,
@@ -224,27 +228,77 @@ class Tracker:
         for i in range(0, max(len(m), len(p), len(t)), 100):  # MLflow caps a batch at 100 params
             _retry(lambda: self.client.log_batch(run_id, metrics=m[i:i + 100], params=p[i:i + 100],
                                                  tags=t[i:i + 100]), "log batch", uri=self.uri)
+        self.last_write = time.monotonic()
 
     def log_finished_run(self, name: str, tags: dict[str, str], metrics: dict[str, float], parent_id: str,
                          status: str = "FINISHED", artifact: tuple[str, str] | None = None) -> str:
-        """A run that is already over (a method run), written terminated with its tags and metrics:
-        one transaction on a sqlite store (varbench.run_batch); on a server, or with an `artifact`
-        (text, file name: written before the run is terminated), created, logged and terminated in
-        turn. Its run id."""
-        from varbench.run_batch import write_finished_run
+        """A run that is already over (a method run), written now, terminated, with its tags and
+        metrics: one transaction on a sqlite store (varbench.run_batch); on a server, or with an
+        `artifact` (text, file name: written before the run is terminated), created, logged and
+        terminated in turn. Its run id. (`add_finished_run` buffers a cell's runs instead.)"""
+        from varbench.run_batch import finished_run, write_finished_runs
 
         tags = {**{k: str(v)[:MAX_TAG] for k, v in tags.items()}, "mlflow.parentRunId": parent_id}
         if artifact is None:
-            run_id = _retry(lambda: write_finished_run(self.client, self.experiment_id, name, tags, metrics, {},
-                                                       status), "log run", uri=self.uri)
-            if run_id is not None:
-                return run_id
+            run = finished_run(name, tags, metrics, {}, status)
+            if _retry(lambda: write_finished_runs(self.client, self.experiment_id, [run]), "log run", uri=self.uri):
+                self.last_write = time.monotonic()
+                return run.run_id
         run_id = self.start_run(name, tags)
         if artifact is not None:
             self.log_text(run_id, *artifact)
         self.log(run_id, metrics=metrics)
         self.end_run(run_id, status)
         return run_id
+
+    def add_finished_run(self, name: str, tags: dict[str, str], metrics: dict[str, float], parent_id: str,
+                         status: str = "FINISHED", artifact: tuple[str, str] | None = None,
+                         supersedes: Iterable[str] = ()) -> str:
+        """`log_finished_run`, buffered: the run is written with the other buffered runs in one
+        transaction (`flush`), and the runs it `supersedes` (earlier failed or killed attempts)
+        are deleted once it is written. Its run id (known before the run is written).
+
+        The buffer is flushed by `end_run` (the cell's run ends), by `kill_open_runs` (an
+        interruption), and here once FLUSH_SECONDS have passed since this tracker last wrote to
+        the store, so a process killed outright (SIGKILL) loses only runs computed in the last
+        FLUSH_SECONDS (a rerun computes them again: they were never written). A run with an
+        artifact, or any run on a store that takes no batches (a server), is written at once.
+        """
+        from varbench.run_batch import batches_supported, finished_run
+
+        if artifact is not None or not batches_supported(self.client):
+            self.flush()
+            run_id = self.log_finished_run(name, tags, metrics, parent_id, status, artifact)
+            self._delete_runs(list(supersedes))
+            return run_id
+        tags = {**{k: str(v)[:MAX_TAG] for k, v in tags.items()}, "mlflow.parentRunId": parent_id}
+        run = finished_run(name, tags, metrics, {}, status)
+        self.pending.append((run, list(supersedes)))
+        if time.monotonic() - self.last_write > FLUSH_SECONDS:
+            self.flush()
+        return run.run_id
+
+    def flush(self) -> None:
+        """Write the buffered finished runs (`add_finished_run`) in one transaction, then delete
+        the runs they supersede. On a failed write the runs stay buffered (all or none was
+        written: their ids are fixed, so a later flush can never write one twice)."""
+        from varbench.run_batch import write_finished_runs
+
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        try:
+            _retry(lambda: write_finished_runs(self.client, self.experiment_id, [run for run, _ in pending]),
+                   "log runs", uri=self.uri)
+        except BaseException:
+            self.pending = pending + self.pending
+            raise
+        self.last_write = time.monotonic()
+        self._delete_runs([old for _, olds in pending for old in olds])
+
+    def _delete_runs(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            self.delete_run(run_id)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         _retry(lambda: self.client.log_text(run_id, text, name), "log artifact", uri=self.uri)
@@ -253,11 +307,20 @@ class Tracker:
         _retry(lambda: self.client.log_artifact(run_id, path, folder), "log artifact", uri=self.uri)
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        """Mark `run_id` terminated with `status`, after writing the buffered runs (its children)."""
+        self.flush()
         _retry(lambda: self.client.set_terminated(run_id, status), "end run", uri=self.uri)
         self.open_runs.discard(run_id)
+        self.last_write = time.monotonic()
 
     def kill_open_runs(self) -> None:
-        """Mark every run this tracker left open as KILLED (on interruption)."""
+        """Write the buffered finished runs, then mark every run this tracker left open as KILLED
+        (on interruption)."""
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - best effort while shutting down
+            log.warning("could not write %d finished run(s) (a rerun computes them again): %s", len(self.pending), exc)
+            self.pending = []  # not written (or written already): the open runs are marked KILLED all the same
         for run_id in list(self.open_runs):
             try:
                 self.log(run_id, tags={"status": "killed"})

@@ -1,6 +1,7 @@
 """Tracking costs: creating a fresh sqlite store (a copy of the pre-migrated template,
-`varbench.store_template`, against MLflow's own schema migration), and logging one method run (one
-transaction, `varbench.run_batch`, against creating, logging and terminating it in turn)."""
+`varbench.store_template`, against MLflow's own schema migration), and logging one method run (a
+cell's runs buffered and written in one transaction, `varbench.run_batch`, as the runner does;
+against one transaction per run, and creating, logging and terminating each run in turn)."""
 from __future__ import annotations
 
 import tempfile
@@ -12,7 +13,8 @@ from varbench.bench.harness import INFO, Context, Result, Section, median, side_
 from varbench.bench.render import fmt, table
 
 STORE_AIM = 1.0  # issue 28: a fresh store in well under a second (seconds, at most)
-RUNS_PER_REPEAT = 20  # method runs logged per repeat and path
+RUNS_PER_REPEAT = 24  # method runs logged per repeat and path
+CELL_RUNS = 12  # method runs of a cell (the default study's), written in one transaction
 # what a method run logs: the contract's metrics and tags (docs/tracking.md), an 8-variable vector
 METRICS = ("spearman", "kendall", "topk_recall", "precision_at_k", "auroc", "seconds", "n_model_evals", "quality_r2",
            "model_spearman", "model_spearman_shapley", "irrelevant_share", "importance_tv", "ndcg",
@@ -25,8 +27,14 @@ TAGS = {"study": "bench", "dataset": "linear", "model": "mlp", "seed": "0", "tas
 
 
 def _logging(tracker: Any, parent: str, runs: int) -> dict[str, float]:
-    """CPU milliseconds per method run, written in one transaction and step by step."""
+    """CPU milliseconds per method run: a cell's runs in one transaction (buffered, written when
+    the cell ends), one transaction per run, and step by step."""
     metrics = {k: 0.5 for k in METRICS}
+
+    def cell_batch(i: int) -> None:  # as the runner writes a cell's runs (the cell run's end flushes them)
+        tracker.add_finished_run(f"m{i}", {**TAGS, "method": f"m{i}"}, metrics, parent)
+        if i % CELL_RUNS == CELL_RUNS - 1:
+            tracker.flush()
 
     def one_transaction(i: int) -> None:
         tracker.log_finished_run(f"m{i}", {**TAGS, "method": f"m{i}"}, metrics, parent)
@@ -37,11 +45,13 @@ def _logging(tracker: Any, parent: str, runs: int) -> dict[str, float]:
         tracker.end_run(child)
 
     out = {}
-    for name, fn in (("one transaction", one_transaction), ("step by step", step_by_step)):
+    for name, fn in (("a cell's runs in one transaction", cell_batch), ("one transaction per run", one_transaction),
+                     ("step by step", step_by_step)):
         fn(-1)  # first statements compiled, untimed
         start = time.process_time()
         for i in range(runs):
             fn(i)
+        tracker.flush()
         out[name] = 1000 * (time.process_time() - start) / runs
     return out
 
@@ -80,16 +90,18 @@ def bench_store(ctx: Context) -> Section:
         "",
         f"Logging one method run ({len(METRICS)} metrics, {len(TAGS) + 1} tags with an 8-variable importance "
         f"vector, as the runner does), process CPU milliseconds per run over {RUNS_PER_REPEAT * ctx.sizes.repeats} "
-        "runs: written terminated in one transaction, and created, logged and terminated in turn (three).",
+        f"runs: written terminated, {CELL_RUNS} runs (a cell's) to a transaction as the runner does, one run to a "
+        "transaction, and each run created, logged and terminated in turn (three transactions).",
         "",
         table(["path", "CPU ms per method run"], [[k, fmt(v)] for k, v in cpu_ms.items()]),
     ])
     result = Result("fresh tracking store from the template", copy_s, "MLflow migration", migrate_s,
                     figure=copy_s, unit="s", target=STORE_AIM, at_most=True,
                     status=verdict(copy_s, STORE_AIM, at_most=True))
-    logging_row = Result("logging a method run in one transaction (CPU seconds)", cpu_ms["one transaction"] / 1000,
+    batch = cpu_ms["a cell's runs in one transaction"]
+    logging_row = Result("logging a method run in one transaction with its cell's runs (CPU seconds)", batch / 1000,
                          "step by step", cpu_ms["step by step"] / 1000, status=INFO)
     return Section("Tracking store and logging", [result, logging_row], body,
                    {"store_create_seconds": copy_s, "store_create_migration_seconds": migrate_s,
-                    "overhead_per_method_run_ms": cpu_ms["one transaction"],
+                    "overhead_per_method_run_ms": batch,
                     "overhead_per_method_run_stepwise_ms": cpu_ms["step by step"]})

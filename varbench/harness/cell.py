@@ -131,12 +131,11 @@ def _run_cell(cfg: DictConfig, spec: CellSpec, tracker: Any, sweep: str, prev: P
         if payload is not None:  # the payload as its kind stores it: tags, and an artifact when too long
             stored, artifact = kind.store(payload)
             tags.update(stored)
-        child = tracker.log_finished_run(name, {**base_tags, "kind": kind.run_kind, "method": name,
+        child = tracker.add_finished_run(name, {**base_tags, "kind": kind.run_kind, "method": name,
                                                 "cell_status": cell_status, "method_hash": hashes.get(name, ""),
                                                 **tags}, metrics, parent,
-                                         "FINISHED" if tags["status"] == "ok" else "FAILED", artifact)
-        for old in stale.get(hashes.get(name, ""), []):  # superseded failed/killed attempts
-            tracker.delete_run(old)
+                                         "FINISHED" if tags["status"] == "ok" else "FAILED", artifact,
+                                         supersedes=stale.get(hashes.get(name, ""), []))  # failed/killed attempts
         result.rows.append({**base_tags, "method": name, **tags, **metrics, "run_id": child})
         key = "spearman" if data.truth.known else "model_spearman"
         log.info("[%d/%d] %-22s %s %s=%s %.2fs", i, len(todo), name, tags["status"], key,
