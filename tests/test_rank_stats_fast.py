@@ -59,14 +59,15 @@ def test_spearman_equals_scipy_bit_for_bit():
         expected = scipy_spearman(a, b)
         assert same(spearman(a, b), expected), (a, b)
         n_defined += np.isfinite(expected)
-    assert n_defined > 100  # half the pairs have no constant vector, so many cases are defined: the comparison is not all NaN == NaN
+    assert n_defined > 100  # half the pairs have no constant vector: not all NaN == NaN
 
 
 def test_spearman_against_reuses_ranks_exactly():
     for _ in range(100):
         n = int(RNG.integers(2, 15))
         a = RNG.integers(-3, 4, n).astype(float) if RNG.random() < 0.5 else RNG.standard_normal(n)
-        others = [RNG.integers(0, 3, n).astype(float), RNG.random(n), np.ones(n), -RNG.random(n)]
+        others = [RNG.integers(0, 3, n).astype(float), RNG.random(n), np.ones(n),
+                  -RNG.random(n)]
         got = spearman_against(a, others)
         assert len(got) == len(others)
         for g, b in zip(got, others):
