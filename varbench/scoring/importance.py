@@ -27,7 +27,7 @@ from sklearn.metrics import ndcg_score
 
 from varbench.methods.base import Attribution
 from varbench.methods.uncertainty import with_uncertainty
-from varbench.rank_stats import auroc, expected_hits_at_k, rowwise_spearman, spearman
+from varbench.rank_stats import auroc, expected_hits_at_k, rowwise_spearman, spearman, spearman_against, trusted_inputs
 from varbench.scoring.table import Scores
 from varbench.tag_json import vector_json
 
@@ -125,7 +125,10 @@ def ndcg(importance: np.ndarray, truth_importance: np.ndarray) -> float:
         return float("nan")
     if imp.size == 1:  # scikit-learn refuses one item; its only order is the ideal one
         return 1.0
-    return float(ndcg_score(gain[None, :], imp[None, :], ignore_ties=False))
+    if not (np.isfinite(imp).all() and np.isfinite(gain).all()):  # scikit-learn's own error
+        return float(ndcg_score(gain[None, :], imp[None, :], ignore_ties=False))
+    with trusted_inputs():
+        return float(ndcg_score(gain[None, :], imp[None, :], ignore_ties=False))
 
 
 def relevant_spearman(importance: np.ndarray, truth_importance: np.ndarray, relevant: np.ndarray) -> float:
@@ -237,9 +240,8 @@ def score_importance_result(att: Attribution, data: Any, k: int | None, model_tr
         metrics, tags["score_status"] = {}, "no data truth (real target): scored against the model's own truth"
     if att.local is not None and att.rows is not None and data.truth.local is not None and not data.groups:
         metrics.update(score_local(att.local, data.truth.local(att.rows)))
-    for key, truth in (model_truths or {}).items():
-        if len(truth) == len(att.importance):
-            metrics[key] = spearman(att.importance, truth)
+    same_length = {key: truth for key, truth in (model_truths or {}).items() if len(truth) == len(att.importance)}
+    metrics.update(zip(same_length, spearman_against(att.importance, list(same_length.values()))))
     metrics.update({f"extra_{k_}": float(v) for k_, v in att.extras.items()})
     if np.any(np.isfinite(att.std)) or np.any(np.isfinite(att.ci_low)):
         tags.update(importance_std=vector_json(att.std), importance_ci_low=vector_json(att.ci_low),
