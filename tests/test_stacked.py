@@ -208,7 +208,7 @@ def test_stopped_members_drop_out_and_keep_their_results(kw):
     members = _members(range(6))
     kept, dropped = {}, {}
     full = train_stacked(build, "regression", cfg, members, lanes=2, shrink=False, stats=kept)
-    shrunk = train_stacked(build, "regression", cfg, members, lanes=2, stats=dropped)
+    shrunk = train_stacked(build, "regression", cfg, members, lanes=2, min_drop=1, stats=dropped)
     epochs = [m.quality["epochs"] for m in full]
     assert len(set(epochs)) > 2  # members stop at different epochs
     assert kept["member_epochs"] == len(members) * max(epochs) and kept["shrinks"] == 0

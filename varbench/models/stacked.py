@@ -47,6 +47,10 @@ from varbench.models.trained import TrainedModel
 from varbench.models.trainer import DivergedError, TrainerConfig, finish_model, head_args, set_seed, split_rows
 
 OPTIMIZERS = ("adam", "sgd")
+# A stack shrinks only when this many stopped slices would go: a new lane shape costs a trace
+# (~0.3 s CPU for an MLP the first time in a process), one stopped slice ~2 ms an epoch
+# (results/performance.md's 10-64-64-1 MLP, 2,400 training rows, batch 64).
+MIN_DROP = 8
 
 
 @dataclass(frozen=True)
@@ -362,7 +366,8 @@ def _seeded_builds(build: Callable[..., Any], task: str, members: Sequence[Membe
 
 def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
                   members: Sequence[Member], lanes: int | None = None, shrink: bool = True,
-                  stats: dict[str, float] | None = None) -> list[TrainedModel | DivergedError]:
+                  min_drop: int | None = None, stats: dict[str, float] | None = None
+                  ) -> list[TrainedModel | DivergedError]:
     """Train every member's model (built by `build(n_features, task)` after seeding with its
     seed, as `trainer.train` does) in one compiled graph. Returns, per member, its
     `TrainedModel` (train_seconds = the stack's time / S) or the `DivergedError` its solo
@@ -375,8 +380,9 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     steps.
 
     `shrink`: members that stopped (early stopping, divergence) drop out of the stack once the
-    live members are at most half of the stack: the live ones move, with their weights and
-    optimizer state as they are, into a stack of their size (one new trace per halving), so a
+    live members are at most half of the stack and at least `min_drop` (default `MIN_DROP`)
+    slices would go: the live ones move, with their weights and optimizer state as they are,
+    into a stack of their size (a new trace per new lane shape, kept for later stacks), so a
     stack costs about what its members cost. `shrink=False` keeps computing stopped members
     until the last stops (their updates never reach their results): the same results.
     `stats`, if given, receives `member_epochs` (member slices computed, summed over epochs),
@@ -404,6 +410,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"trainer.optimizer={config.optimizer!r} is not stackable (stacks support {OPTIMIZERS})")
     S = len(members)
+    min_drop = MIN_DROP if min_drop is None else max(1, int(min_drop))
     start = time.perf_counter()
     nets = _seeded_builds(build, task, members)
     rngs, tr_idx, va_idx = [], [], []
@@ -416,7 +423,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     layers = _layers(nets[0])
     if isinstance(layers, str):
         raise ValueError(f"model is not stackable: {layers}")
-    if len({tuple(w.shape for w in net.get_weights()) for net in nets}) != 1:
+    if len({tuple(tuple(w.shape) for w in net.weights) for net in nets}) != 1:
         raise ValueError(f"members={S} build networks of different shapes (class counts differ): a stack needs one")
     n = len(tr_idx[0])
     has_val = len(va_idx[0]) > 0
@@ -443,7 +450,8 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     for _ in range(config.epochs):
         if not active.any():
             break
-        if shrink and 2 * active.sum() <= sum(g.size for g in groups):
+        size = sum(g.size for g in groups)
+        if shrink and 2 * active.sum() <= size and size - active.sum() >= min_drop:
             for g in groups:
                 set_aside(g, active)
             groups = _regroup(groups, np.flatnonzero(active), n_lanes)
