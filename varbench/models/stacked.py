@@ -447,6 +447,15 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     diverged = np.zeros(S, bool)
     best_val, waited, saved = np.full(S, math.inf), np.zeros(S, int), np.zeros(S, bool)
     member_epochs, shrinks = 0, 0
+    bound: dict[str, Any] = {}  # the graphs' concrete functions for the current lanes
+
+    def run(name: str, *args: Any) -> Any:
+        """Call a graph through its concrete function (a polymorphic call would match the
+        signature of every variable on each call, ~ms per call)."""
+        if name not in bound:
+            bound[name] = getattr(graphs, name).get_concrete_function(*args)
+        return bound[name](*args)
+
     for _ in range(config.epochs):
         if not active.any():
             break
@@ -455,6 +464,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
             for g in groups:
                 set_aside(g, active)
             groups = _regroup(groups, np.flatnonzero(active), n_lanes)
+            bound.clear()
             shrinks += 1
         order = np.concatenate([g.index for g in groups])  # member positions of the stack's outputs
         member_epochs += len(order)
@@ -462,7 +472,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
                              tf.int32) for g in groups]
         lanes_args = tuple(g.args() for g in groups)
         loss = np.full(S, np.nan)
-        loss[order] = graphs.epoch(lanes_args, perms, step).numpy()
+        loss[order] = run("epoch", lanes_args, perms, step).numpy()
         for s in np.flatnonzero(active):
             losses[s].append(float(loss[s]))
             if not math.isfinite(loss[s]):
@@ -470,7 +480,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
         if not (has_val and config.patience > 0):
             continue
         val = np.full(S, np.inf)
-        val[order] = graphs.val(lanes_args).numpy()
+        val[order] = run("val", lanes_args).numpy()
         improved = active & (val < best_val)
         best_val[improved], waited[improved] = val[improved], 0
         waited[active & ~improved] += 1
@@ -479,7 +489,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
         frozen = improved | (stopped & ~saved)  # a stopped model never saved keeps its weights now
         saved |= frozen
         if frozen[order].any():
-            graphs.keep_best(lanes_args, [tf.constant(frozen[g.index]) for g in groups])
+            run("keep_best", lanes_args, [tf.constant(frozen[g.index]) for g in groups])
     for g in groups:
         set_aside(g, np.zeros(S, bool))
     seconds = (time.perf_counter() - start) / S
