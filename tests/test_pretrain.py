@@ -69,7 +69,7 @@ def test_multiclass_cells_are_stacked_with_heads_sized_from_their_labels(tmp_pat
                 for s in (0, 1)]
     cells = [cell_of(c) for c in cfgs]
     stats = pretrain(cells)
-    assert stats["stacked_models"] == 2 and stats["stacks"] == 1
+    assert stats["stacked_models"] == 2 and stats["stacks"] == 1 and stats["member_epochs"] == 2 * 2  # 2 epochs each
     for cell in cells:
         model, cached = load_or_train(cell.spec)
         k = int(np.max(np.concatenate([cell.spec.dataset.y_train, cell.spec.dataset.y_test]))) + 1

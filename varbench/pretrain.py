@@ -68,13 +68,14 @@ def plan(cells: Sequence[Cell], max_models: int) -> list[list[Cell]]:
 
 def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
     """Train the cells' models in stacks and store each in the model cache (cells without a
-    cache folder, or already cached, are skipped). Returns counts and seconds."""
+    cache folder, or already cached, are skipped). Returns counts (`member_epochs`: model
+    slices the stacks computed, summed over epochs) and seconds."""
     from varbench.models.cache import is_cached, store
     from varbench.models.stacked import Member, train_stacked, unsupported
 
     todo = [c for c in cells if c.spec.cache_dir and not is_cached(c.spec)]
     stats = {"cells": float(len(cells)), "stacked_models": 0.0, "stacks": 0.0, "diverged": 0.0, "model_truths": 0.0,
-             "seconds": 0.0}
+             "member_epochs": 0.0, "seconds": 0.0}
     start = time.perf_counter()
     for stack in plan(todo, max_models):
         first = stack[0].spec
@@ -88,8 +89,9 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
         members = [Member(c.spec.dataset.X_train, c.spec.dataset.y_train, c.spec.seed, c.spec.dataset.X_test,
                           c.spec.dataset.y_test) for c in stack]
         t0 = time.perf_counter()
+        counts: dict[str, float] = {}
         try:
-            results = train_stacked(first.build, first.dataset.task, first.trainer, members)
+            results = train_stacked(first.build, first.dataset.task, first.trainer, members, stats=counts)
         except ValueError as exc:  # e.g. members whose labels size different heads: not one stack
             log.info("pre-training: %s/%s not stacked (%s); its jobs train one by one",
                      first.dataset_name, first.model_name, exc)
@@ -103,6 +105,7 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
             trained.append((cell, model))
             stats["stacked_models"] += 1
         stats["model_truths"] += model_truths(trained)
+        stats["member_epochs"] += counts["member_epochs"]  # stopped members drop out of their stack
         stats["stacks"] += 1
         log.info("pre-training: %d %s/%s models in one stack, %.1f s", len(stack), first.dataset_name,
                  first.model_name, time.perf_counter() - t0)
