@@ -233,3 +233,22 @@ def test_stacks_of_one_shape_trace_once():
     traced = graphs.epoch.experimental_get_tracing_count()
     train_stacked(_build(), "regression", cfg, _members([4, 5]), lanes=1)
     assert graphs.epoch.experimental_get_tracing_count() == traced == 1
+
+
+def test_members_of_other_input_widths_share_a_stack_exactly():
+    """Inputs zero-padded to the widest member meet zero first-layer rows that stay zero, so each
+    member trains as in a stack of its own width: same epochs, weights equal up to float32
+    rounding (matmuls of another inner size), kernels returned at the member's own width."""
+    cfg = TrainerConfig(epochs=8, batch_size=32, lr=0.02, patience=2, progress_every=0)
+    build = _build(l1=1e-4)
+    data = [linear(n_samples=240, n_features=d, n_relevant=2, seed=s) for s, d in ((0, 3), (1, 6), (2, 3), (3, 5))]
+    members = [Member(d.X_train, d.y_train, s, d.X_test, d.y_test) for s, d in enumerate(data)]
+    mixed = train_stacked(build, "regression", cfg, members, lanes=1)
+    for m, got in zip(members, mixed):
+        alone = train_stacked(build, "regression", cfg, [m], lanes=1)[0]
+        assert got.keras.get_weights()[0].shape == (m.X.shape[1], 8)
+        assert got.quality["epochs"] == alone.quality["epochs"]
+        for a, b in zip(got.keras.get_weights(), alone.keras.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
+        for key in alone.quality:
+            assert got.quality[key] == pytest.approx(alone.quality[key], rel=1e-4, abs=1e-5), key

@@ -1,6 +1,6 @@
 """Stacked pre-training of a multirun: before any job starts, the sweep's cells are grouped by
-what their models share (architecture, trainer settings, data shape, task), each group is
-trained as stacks of up to `max_models` networks (varbench.models.stacked) and every model is
+what their models share (architecture, trainer settings, row count, task; input widths may
+differ), each group is trained as stacks of up to `max_models` networks (varbench.models.stacked) and every model is
 written to the model cache under its own cell's model hash, with its model truth (the
 stack's models computed concurrently, one per inter-op thread, exactly as the job would
 compute it). Each job then runs unchanged: it finds its model and model truth in the cache
@@ -39,13 +39,14 @@ class Cell:
 
 def group_key(cell: Cell) -> str:
     """Cells whose models can share a stack have the same key: the architecture, trainer
-    settings (display-only keys aside), data shapes and task; seeds and data values may differ."""
+    settings (display-only keys aside), row counts, label shape and task; seeds, data values and
+    input widths may differ (a stack zero-pads narrower inputs exactly: `stacked._padded`)."""
     from varbench.config import stable_hash
 
     data = cell.spec.dataset
     trainer = {k: v for k, v in (cell.trainer_cfg or {}).items() if k != "progress_every"}
     return stable_hash({"model": cell.model_cfg, "trainer": trainer, "task": data.task,
-                        "X": list(data.X_train.shape), "y": list(data.y_train.shape)})
+                        "rows": int(data.X_train.shape[0]), "y": list(data.y_train.shape)})
 
 
 def plan(cells: Sequence[Cell], max_models: int) -> list[list[Cell]]:

@@ -138,18 +138,22 @@ class _Group:
 
     @staticmethod
     def make(index: np.ndarray, members: Sequence[Member], nets: Sequence[Any], tr_idx: Sequence[np.ndarray],
-             va_idx: Sequence[np.ndarray]) -> "_Group":
+             va_idx: Sequence[np.ndarray], width: int) -> "_Group":
+        """The lane of members `index`, inputs zero-padded to `width` columns (see `_padded`)."""
         import keras
         import tensorflow as tf
 
         def stacked(rows: Sequence[np.ndarray], of_y: bool) -> Any:
-            return tf.constant(np.stack([np.asarray(members[i].y if of_y else members[i].X, np.float32)[rows[i]]
+            if of_y:
+                return tf.constant(np.stack([np.asarray(members[i].y, np.float32)[rows[i]] for i in index]))
+            return tf.constant(np.stack([_padded(np.asarray(members[i].X, np.float32)[rows[i]], width, 1)
                                          for i in index]))
 
         dense = [[layer for layer in nets[i].layers if isinstance(layer, keras.layers.Dense)] for i in index]
         params = []
         for j in range(len(dense[0])):
-            params.append(np.stack([d[j].kernel.numpy() for d in dense]))
+            params.append(np.stack([_padded(d[j].kernel.numpy(), width, 0) if j == 0 else d[j].kernel.numpy()
+                                    for d in dense]))
             params.append(np.stack([d[j].bias.numpy() for d in dense]))
         return _Group(index=index, seeds=tf.constant([members[i].seed for i in index], tf.int64),
                       Xt=stacked(tr_idx, False), yt=stacked(tr_idx, True),
@@ -165,6 +169,16 @@ class _Group:
         """The lane as the compiled graphs take it."""
         return self.seeds, self.Xt, self.yt, self.Xv, self.yv, tuple(self.params), tuple(self.best), \
             tuple(self.slots)
+
+
+def _padded(a: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """`a` with zeros appended along `axis` up to `width`. Members of other input widths share a
+    stack exactly this way: zero input columns meet zero first-layer rows, whose gradient is
+    exactly zero (0 x anything finite), so Adam/SGD and L1/L2 leave them zero and every
+    product they add to a member's sums is an exact zero."""
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (0, width - a.shape[axis])
+    return np.pad(a, pad) if width > a.shape[axis] else a
 
 
 def _regroup(groups: Sequence[_Group], live: np.ndarray, lanes: int) -> list[_Group]:
@@ -205,10 +219,11 @@ def _test_probabilities(weights: Sequence[np.ndarray], members: Sequence[Member]
     from varbench.models.trained import detect_head, head_probabilities
 
     if any(m.X_test is None or m.y_test is None for m in members) \
-            or len({np.shape(m.X_test) for m in members}) != 1:
+            or len({np.shape(m.X_test)[0] for m in members}) != 1:
         return None
     head = detect_head(net, task)
-    x = tf.constant(np.stack([np.asarray(m.X_test, np.float32) for m in members]))
+    width = int(weights[0].shape[1])
+    x = tf.constant(np.stack([_padded(np.asarray(m.X_test, np.float32), width, 1) for m in members]))
     # eager: a few ops once per stack
     return head_probabilities(head, _forward(layers, [tf.constant(w) for w in weights], None, x)).numpy()
 
@@ -371,7 +386,9 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     """Train every member's model (built by `build(n_features, task)` after seeding with its
     seed, as `trainer.train` does) in one compiled graph. Returns, per member, its
     `TrainedModel` (train_seconds = the stack's time / S) or the `DivergedError` its solo
-    training would raise. All members must share the input width, row count and task.
+    training would raise. All members must share the row count, label shape and task; inputs
+    of other widths share the stack zero-padded to the widest (exact up to float32 rounding of
+    matmuls of another inner size: see `_padded`).
 
     `lanes`: the stack is cut into this many independent sub-stacks in the graph, which
     TensorFlow's inter-op threads run concurrently (default: the inter-op thread count). A
@@ -404,7 +421,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
 
     if not members:
         return []
-    shapes = {(m.X.shape, np.shape(m.y)) for m in members}
+    shapes = {(np.shape(m.X)[0], np.shape(m.y)) for m in members}  # input widths may differ (zero-padded)
     if len(shapes) != 1:
         raise ValueError(f"members={len(members)} have different data shapes {sorted(shapes)}: a stack needs one")
     if config.optimizer not in OPTIMIZERS:
@@ -423,13 +440,17 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     layers = _layers(nets[0])
     if isinstance(layers, str):
         raise ValueError(f"model is not stackable: {layers}")
-    if len({tuple(tuple(w.shape) for w in net.weights) for net in nets}) != 1:
+    widths = [int(np.shape(m.X)[1]) for m in members]
+    width = max(widths)
+    if min(widths) < width and layers[0].kind != "dense":
+        raise ValueError(f"members of input widths {sorted(set(widths))} need a first Dense layer to share a stack")
+    if len({(tuple(net.weights[0].shape[1:]), *(tuple(w.shape) for w in net.weights[1:])) for net in nets}) != 1:
         raise ValueError(f"members={S} build networks of different shapes (class counts differ): a stack needs one")
     n = len(tr_idx[0])
     has_val = len(va_idx[0]) > 0
     parts = _partition(S, lanes)
     n_lanes = len(parts)
-    groups = [_Group.make(idx, members, nets, tr_idx, va_idx) for idx in parts]
+    groups = [_Group.make(idx, members, nets, tr_idx, va_idx, width) for idx in parts]
     graphs = _graphs(layers, task, config)
     step = tf.Variable(0, dtype=tf.int64)
     n_params = len(groups[0].params)
@@ -505,8 +526,10 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
             out.append(DivergedError(f"training diverged: loss became {losses[s][-1]} after "
                                      f"{len(losses[s])} epochs"))
             continue
+        if np.any(weights[0][s][widths[s]:]):  # cannot happen (see _padded): never return a wrong model
+            raise RuntimeError(f"member {s}: zero-padded first-layer rows changed in training")
         for j, layer in enumerate(dense):
-            layer.set_weights([weights[2 * j][s], weights[2 * j + 1][s]])
+            layer.set_weights([weights[2 * j][s][:widths[s]] if j == 0 else weights[2 * j][s], weights[2 * j + 1][s]])
         out.append(finish_model(net, build, task, m.seed, config, seconds, losses[s], m.X_test, m.y_test,
                                 None if P_test is None else P_test[s]))
     return out
