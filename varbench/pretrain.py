@@ -3,9 +3,9 @@ what their models share (architecture, trainer settings, row count, task; input 
 differ), each group is trained as stacks of up to `max_models` networks
 (varbench.models.stacked) and every model is written to the model cache under its own cell's
 model hash, with its model truth (the stack's models computed concurrently, one per inter-op
-thread, exactly as the job would compute it). Each job then runs unchanged: it finds its model and model truth in the cache
-(`model_cached=True`, `model_truth_cached=True`), so resume, claims and the cache keep working
-per cell.
+thread, exactly as the job would compute it). Each job then runs unchanged: it finds its model
+and model truth in the cache (`model_cached=True`, `model_truth_cached=True`), so resume, claims
+and the cache keep working per cell.
 
 Why a Hydra callback in the parent process: it is the one place that sees every job of a
 multirun before the launcher starts them, for the basic, joblib and Ray launchers alike (the
