@@ -24,6 +24,7 @@ def test_plan_groups_by_architecture_trainer_and_shape_and_cuts_stacks():
     stacks = plan(cells, max_models=2)
     assert [[c.spec.model_hash for c in s] for s in stacks] == [["h0", "h1"], ["h2", "h3"]]  # h4 alone: its job
     assert group_key(_cell("a", 0)) == group_key(_cell("b", 7))
+    assert group_key(_cell("a", 0, d=3)) == group_key(_cell("b", 0, d=5))  # widths share a stack, zero-padded
     other = _cell("c", 0)
     other.trainer_cfg["progress_every"] = 1  # display only: same stack
     assert group_key(other) == group_key(_cell("a", 0))
@@ -69,7 +70,7 @@ def test_multiclass_cells_are_stacked_with_heads_sized_from_their_labels(tmp_pat
                 for s in (0, 1)]
     cells = [cell_of(c) for c in cfgs]
     stats = pretrain(cells)
-    assert stats["stacked_models"] == 2 and stats["stacks"] == 1
+    assert stats["stacked_models"] == 2 and stats["stacks"] == 1 and stats["member_epochs"] == 2 * 2  # 2 epochs each
     for cell in cells:
         model, cached = load_or_train(cell.spec)
         k = int(np.max(np.concatenate([cell.spec.dataset.y_train, cell.spec.dataset.y_test]))) + 1

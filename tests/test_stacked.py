@@ -195,3 +195,60 @@ def test_a_builder_drawing_from_tensorflows_global_seed_gets_the_full_seed_per_m
             assert np.array_equal(a, b)
         firsts.append(solo[0].flat[0])
     assert len(set(firsts)) == 3  # the seeds give different weights: the check is not vacuous
+
+
+@pytest.mark.parametrize("kw", [{}, {"dropout": 0.1}])
+def test_stopped_members_drop_out_and_keep_their_results(kw):
+    """Members stopping at different epochs leave the stack (it shrinks as the live count halves):
+    every member's weights and quality equal those of the stack that keeps computing stopped
+    members to the end (the previous behaviour; measured bitwise, tolerance 1e-6 for float32
+    rounding of batched matmuls of another batch size), and the stack computes fewer member-epochs."""
+    cfg = TrainerConfig(epochs=30, batch_size=32, lr=0.02, patience=2, progress_every=0)
+    build = _build(**kw)
+    members = _members(range(6))
+    kept, dropped = {}, {}
+    full = train_stacked(build, "regression", cfg, members, lanes=2, shrink=False, stats=kept)
+    shrunk = train_stacked(build, "regression", cfg, members, lanes=2, min_drop=1, stats=dropped)
+    epochs = [m.quality["epochs"] for m in full]
+    assert len(set(epochs)) > 2  # members stop at different epochs
+    assert kept["member_epochs"] == len(members) * max(epochs) and kept["shrinks"] == 0
+    assert dropped["shrinks"] >= 1 and dropped["member_epochs"] < kept["member_epochs"]
+    assert dropped["member_epochs"] <= 2 * sum(epochs)  # a stack never holds more than twice its live members
+    for a, b in zip(full, shrunk):
+        assert a.quality["epochs"] == b.quality["epochs"]
+        for wa, wb in zip(a.keras.get_weights(), b.keras.get_weights()):
+            np.testing.assert_allclose(wa, wb, atol=1e-6, rtol=1e-6)
+        for key in a.quality:
+            assert b.quality[key] == pytest.approx(a.quality[key], rel=1e-6, abs=1e-6), key
+
+
+def test_stacks_of_one_shape_trace_once():
+    """The compiled functions take the stack as arguments: a second stack of the same architecture,
+    settings and lane sizes (other seeds and data) reuses the first one's trace."""
+    from varbench.models import stacked
+
+    cfg = TrainerConfig(epochs=2, batch_size=32, lr=0.011, patience=0, progress_every=0)
+    train_stacked(_build(), "regression", cfg, _members([0, 1]), lanes=1)
+    graphs = next(g for k, g in stacked._GRAPHS.items() if k[3] == 0.011)
+    traced = graphs.epoch.experimental_get_tracing_count()
+    train_stacked(_build(), "regression", cfg, _members([4, 5]), lanes=1)
+    assert graphs.epoch.experimental_get_tracing_count() == traced == 1
+
+
+def test_members_of_other_input_widths_share_a_stack_exactly():
+    """Inputs zero-padded to the widest member meet zero first-layer rows that stay zero, so each
+    member trains as in a stack of its own width: same epochs, weights equal up to float32
+    rounding (matmuls of another inner size), kernels returned at the member's own width."""
+    cfg = TrainerConfig(epochs=8, batch_size=32, lr=0.02, patience=2, progress_every=0)
+    build = _build(l1=1e-4)
+    data = [linear(n_samples=240, n_features=d, n_relevant=2, seed=s) for s, d in ((0, 3), (1, 6), (2, 3), (3, 5))]
+    members = [Member(d.X_train, d.y_train, s, d.X_test, d.y_test) for s, d in enumerate(data)]
+    mixed = train_stacked(build, "regression", cfg, members, lanes=1)
+    for m, got in zip(members, mixed):
+        alone = train_stacked(build, "regression", cfg, [m], lanes=1)[0]
+        assert got.keras.get_weights()[0].shape == (m.X.shape[1], 8)
+        assert got.quality["epochs"] == alone.quality["epochs"]
+        for a, b in zip(got.keras.get_weights(), alone.keras.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
+        for key in alone.quality:
+            assert got.quality[key] == pytest.approx(alone.quality[key], rel=1e-4, abs=1e-5), key

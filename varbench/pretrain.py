@@ -1,11 +1,11 @@
 """Stacked pre-training of a multirun: before any job starts, the sweep's cells are grouped by
-what their models share (architecture, trainer settings, data shape, task), each group is
-trained as stacks of up to `max_models` networks (varbench.models.stacked) and every model is
-written to the model cache under its own cell's model hash, with its model truth (the
-stack's models computed concurrently, one per inter-op thread, exactly as the job would
-compute it). Each job then runs unchanged: it finds its model and model truth in the cache
-(`model_cached=True`, `model_truth_cached=True`), so resume, claims and the cache keep working
-per cell.
+what their models share (architecture, trainer settings, row count, task; input widths may
+differ), each group is trained as stacks of up to `max_models` networks
+(varbench.models.stacked) and every model is written to the model cache under its own cell's
+model hash, with its model truth (the stack's models computed concurrently, one per inter-op
+thread, exactly as the job would compute it). Each job then runs unchanged: it finds its model
+and model truth in the cache (`model_cached=True`, `model_truth_cached=True`), so resume, claims
+and the cache keep working per cell.
 
 Why a Hydra callback in the parent process: it is the one place that sees every job of a
 multirun before the launcher starts them, for the basic, joblib and Ray launchers alike (the
@@ -39,13 +39,14 @@ class Cell:
 
 def group_key(cell: Cell) -> str:
     """Cells whose models can share a stack have the same key: the architecture, trainer
-    settings (display-only keys aside), data shapes and task; seeds and data values may differ."""
+    settings (display-only keys aside), row counts, label shape and task; seeds, data values and
+    input widths may differ (a stack zero-pads narrower inputs exactly: `stacked._padded`)."""
     from varbench.config import stable_hash
 
     data = cell.spec.dataset
     trainer = {k: v for k, v in (cell.trainer_cfg or {}).items() if k != "progress_every"}
     return stable_hash({"model": cell.model_cfg, "trainer": trainer, "task": data.task,
-                        "X": list(data.X_train.shape), "y": list(data.y_train.shape)})
+                        "rows": int(data.X_train.shape[0]), "y": list(data.y_train.shape)})
 
 
 def plan(cells: Sequence[Cell], max_models: int) -> list[list[Cell]]:
@@ -68,13 +69,14 @@ def plan(cells: Sequence[Cell], max_models: int) -> list[list[Cell]]:
 
 def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
     """Train the cells' models in stacks and store each in the model cache (cells without a
-    cache folder, or already cached, are skipped). Returns counts and seconds."""
+    cache folder, or already cached, are skipped). Returns counts (`member_epochs`: model
+    slices the stacks computed, summed over epochs) and seconds."""
     from varbench.models.cache import is_cached, store
     from varbench.models.stacked import Member, train_stacked, unsupported
 
     todo = [c for c in cells if c.spec.cache_dir and not is_cached(c.spec)]
     stats = {"cells": float(len(cells)), "stacked_models": 0.0, "stacks": 0.0, "diverged": 0.0, "model_truths": 0.0,
-             "seconds": 0.0}
+             "member_epochs": 0.0, "seconds": 0.0}
     start = time.perf_counter()
     for stack in plan(todo, max_models):
         first = stack[0].spec
@@ -88,8 +90,9 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
         members = [Member(c.spec.dataset.X_train, c.spec.dataset.y_train, c.spec.seed, c.spec.dataset.X_test,
                           c.spec.dataset.y_test) for c in stack]
         t0 = time.perf_counter()
+        counts: dict[str, float] = {}
         try:
-            results = train_stacked(first.build, first.dataset.task, first.trainer, members)
+            results = train_stacked(first.build, first.dataset.task, first.trainer, members, stats=counts)
         except ValueError as exc:  # e.g. members whose labels size different heads: not one stack
             log.info("pre-training: %s/%s not stacked (%s); its jobs train one by one",
                      first.dataset_name, first.model_name, exc)
@@ -103,6 +106,7 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
             trained.append((cell, model))
             stats["stacked_models"] += 1
         stats["model_truths"] += model_truths(trained)
+        stats["member_epochs"] += counts["member_epochs"]  # stopped members drop out of their stack
         stats["stacks"] += 1
         log.info("pre-training: %d %s/%s models in one stack, %.1f s", len(stack), first.dataset_name,
                  first.model_name, time.perf_counter() - t0)

@@ -6,14 +6,18 @@ so S models stepped together cost little more than one. Every weight gets a lead
 shuffle (the same `numpy` streams `trainer.train` draws from its seed), its own Adam/SGD state,
 early stopping with best-weight restore, and its own divergence flag. A model that stops is
 frozen: its best weights (or, if it never improved, its weights at that epoch) are set aside
-when it stops and are what it returns; its slice of the stack is still computed until every
-model has stopped, but those updates are masked out of its result. Slices never mix (the
-objective is a sum of per-model losses), so a diverging model cannot disturb the others. The
+when it stops and are what it returns. Stopped models drop out: once the live models are at
+most half of the stack, they move (weights, best weights, optimizer moments as they are) into a
+stack of their size, so a stack costs about the member-epochs its members train, at one new
+trace per halving. Slices never mix (the objective is a sum of per-model losses), so a
+diverging model cannot disturb the others, and dropping one changes no other's arithmetic. The
 stack is cut into lanes (one per inter-op thread): independent chains in one graph (each lane's
 epoch a loop of its own, so no lane waits for another between steps), which TensorFlow runs
-concurrently, one core each. Test quality is measured for the whole stack in
-one pass. Each model comes out as an ordinary Keras network in a `TrainedModel`, as
-`trainer.train` returns it, so every method runs on it unchanged.
+concurrently, one core each. Test quality is measured for the whole stack in one pass. The
+compiled functions take the stack as arguments and are kept per architecture and trainer
+settings, so stacks of one shape trace once per process. Each model comes out as an ordinary
+Keras network in a `TrainedModel`, as `trainer.train` returns it, so every method runs on it
+unchanged.
 
 Equivalence with `trainer.train` (tested in tests/test_stacked.py):
 - networks without dropout: the same initial weights, splits, shuffles and update rule, so each
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -42,6 +47,10 @@ from varbench.models.trained import TrainedModel
 from varbench.models.trainer import DivergedError, TrainerConfig, finish_model, head_args, set_seed, split_rows
 
 OPTIMIZERS = ("adam", "sgd")
+# A stack shrinks only when this many stopped slices would go: a new lane shape costs a trace
+# (~0.3 s CPU for an MLP the first time in a process), one stopped slice ~2 ms an epoch
+# (results/performance.md's 10-64-64-1 MLP, 2,400 training rows, batch 64).
+MIN_DROP = 8
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class _Group:
     """One lane of a stack: its members' data and stacked variables (leading model axis)."""
 
     index: np.ndarray            # member positions in the stack
-    seeds: list[int]
+    seeds: Any                   # int64 (size,): each member's dropout stream
     Xt: Any
     yt: Any
     Xv: Any
@@ -129,42 +138,204 @@ class _Group:
 
     @staticmethod
     def make(index: np.ndarray, members: Sequence[Member], nets: Sequence[Any], tr_idx: Sequence[np.ndarray],
-             va_idx: Sequence[np.ndarray]) -> "_Group":
+             va_idx: Sequence[np.ndarray], width: int) -> "_Group":
+        """The lane of members `index`, inputs zero-padded to `width` columns (see `_padded`)."""
         import keras
         import tensorflow as tf
 
         def stacked(rows: Sequence[np.ndarray], of_y: bool) -> Any:
-            return tf.constant(np.stack([np.asarray(members[i].y if of_y else members[i].X, np.float32)[rows[i]]
+            if of_y:
+                return tf.constant(np.stack([np.asarray(members[i].y, np.float32)[rows[i]] for i in index]))
+            return tf.constant(np.stack([_padded(np.asarray(members[i].X, np.float32)[rows[i]], width, 1)
                                          for i in index]))
 
         dense = [[layer for layer in nets[i].layers if isinstance(layer, keras.layers.Dense)] for i in index]
         params = []
         for j in range(len(dense[0])):
-            params.append(tf.Variable(np.stack([d[j].kernel.numpy() for d in dense])))
-            params.append(tf.Variable(np.stack([d[j].bias.numpy() for d in dense])))
-        return _Group(index=index, seeds=[members[i].seed for i in index],
+            params.append(np.stack([_padded(d[j].kernel.numpy(), width, 0) if j == 0 else d[j].kernel.numpy()
+                                    for d in dense]))
+            params.append(np.stack([d[j].bias.numpy() for d in dense]))
+        return _Group(index=index, seeds=tf.constant([members[i].seed for i in index], tf.int64),
                       Xt=stacked(tr_idx, False), yt=stacked(tr_idx, True),
-                      Xv=stacked(va_idx, False), yv=stacked(va_idx, True), params=params,
+                      Xv=stacked(va_idx, False), yv=stacked(va_idx, True), params=[tf.Variable(p) for p in params],
                       best=[tf.Variable(p) for p in params],
-                      slots=[(tf.Variable(tf.zeros_like(p)), tf.Variable(tf.zeros_like(p))) for p in params])
+                      slots=[(tf.Variable(np.zeros_like(p)), tf.Variable(np.zeros_like(p))) for p in params])
+
+    def state(self) -> list[np.ndarray]:
+        """Every variable's value (params, best, first and second moments), model axis first."""
+        return [v.numpy() for v in (*self.params, *self.best, *(v for pair in self.slots for v in pair))]
+
+    def args(self) -> tuple[Any, ...]:
+        """The lane as the compiled graphs take it."""
+        return self.seeds, self.Xt, self.yt, self.Xv, self.yv, tuple(self.params), tuple(self.best), \
+            tuple(self.slots)
 
 
-def _test_probabilities(groups: Sequence[_Group], members: Sequence[Member], net: Any, task: str,
-                        forward: Callable[..., Any]) -> np.ndarray | None:
+def _padded(a: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """`a` with zeros appended along `axis` up to `width`. Members of other input widths share a
+    stack exactly this way: zero input columns meet zero first-layer rows, whose gradient is
+    exactly zero (0 x anything finite), so Adam/SGD and L1/L2 leave them zero and every
+    product they add to a member's sums is an exact zero."""
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (0, width - a.shape[axis])
+    return np.pad(a, pad) if width > a.shape[axis] else a
+
+
+def _regroup(groups: Sequence[_Group], live: np.ndarray, lanes: int) -> list[_Group]:
+    """The live members (positions, ascending) moved into fresh lanes: their data, weights, best
+    weights and optimizer moments copied as they are (every member's arithmetic is per slice,
+    so who else shares its lane does not enter its result)."""
+    import tensorflow as tf
+
+    where = {int(s): (g, j) for g in groups for j, s in enumerate(g.index)}
+    states = {id(g): g.state() for g in groups}
+    n_params = len(groups[0].params)
+    out = []
+    for index in _partition(len(live), lanes):
+        index = live[index]
+        picks = [where[int(s)] for s in index]
+
+        def take(get: Callable[[_Group], Any]) -> Any:
+            return tf.stack([get(g)[j] for g, j in picks])
+
+        values = [np.stack([states[id(g)][k][j] for g, j in picks]) for k in range(4 * n_params)]
+        params, best = values[:n_params], values[n_params:2 * n_params]
+        moments = values[2 * n_params:]
+        out.append(_Group(index=index, seeds=take(lambda g: g.seeds), Xt=take(lambda g: g.Xt),
+                          yt=take(lambda g: g.yt), Xv=take(lambda g: g.Xv), yv=take(lambda g: g.yv),
+                          params=[tf.Variable(p) for p in params], best=[tf.Variable(p) for p in best],
+                          slots=[(tf.Variable(moments[2 * k]), tf.Variable(moments[2 * k + 1]))
+                                 for k in range(n_params)]))
+    return out
+
+
+def _test_probabilities(weights: Sequence[np.ndarray], members: Sequence[Member], net: Any, task: str,
+                        layers: Sequence[_Layer]) -> np.ndarray | None:
     """Every member's outputs on its test rows in probability units, (S, n_test, k), in one pass
-    of the stack (its parameters holding the returned weights); None unless every member has
+    of the stack holding the returned `weights` (each (S, ...)); None unless every member has
     test rows of one shape (each model then measures its own quality)."""
     import tensorflow as tf
 
     from varbench.models.trained import detect_head, head_probabilities
 
     if any(m.X_test is None or m.y_test is None for m in members) \
-            or len({np.shape(m.X_test) for m in members}) != 1:
+            or len({np.shape(m.X_test)[0] for m in members}) != 1:
         return None
     head = detect_head(net, task)
-    tests = [tf.constant(np.stack([np.asarray(members[i].X_test, np.float32) for i in g.index])) for g in groups]
-    # eager: a few ops once per stack (a tf.function made per call would retrace every stack)
-    return tf.concat([head_probabilities(head, forward(g, x, False)) for g, x in zip(groups, tests)], 0).numpy()
+    width = int(weights[0].shape[1])
+    x = tf.constant(np.stack([_padded(np.asarray(m.X_test, np.float32), width, 1) for m in members]))
+    # eager: a few ops once per stack
+    return head_probabilities(head, _forward(layers, [tf.constant(w) for w in weights], None, x)).numpy()
+
+
+def _forward(layers: Sequence[_Layer], params: Sequence[Any], seeds: Any, x: Any, counter: Any = None) -> Any:
+    """The stacked networks' outputs (models, rows, k); with a dropout `counter`, in training
+    mode (each model's masks from its own seed's stream, as its solo training would draw them)."""
+    import tensorflow as tf
+
+    h, k, drop = x, 0, 0
+    for layer in layers:
+        if layer.kind == "dense":
+            h = layer.activation(tf.linalg.matmul(h, params[k]) + tf.expand_dims(params[k + 1], 1))
+            k += 2
+        elif counter is not None and layer.rate > 0:
+            keep = tf.stack([tf.random.stateless_uniform(tf.shape(h)[1:], seed=tf.stack([seed, counter * 16 + drop]))
+                             >= layer.rate for seed in tf.unstack(seeds)])
+            h = tf.where(keep, h / (1.0 - layer.rate), tf.zeros_like(h))
+            drop += 1
+    return h
+
+
+@dataclass
+class _Graphs:
+    """A stack's compiled functions; each takes the lanes (`_Group.args`) as arguments, so one
+    trace serves every stack of the same architecture, settings and lane shapes."""
+
+    epoch: Any
+    val: Any
+    keep_best: Any
+
+
+_GRAPHS: "OrderedDict[tuple[Any, ...], _Graphs]" = OrderedDict()
+_GRAPHS_KEPT = 4
+
+
+def _graphs(layers: Sequence[_Layer], task: str, config: TrainerConfig) -> _Graphs:
+    """The compiled epoch, validation and best-weight functions of a stack (cached per
+    architecture and trainer settings; tracing happens once per lane shapes)."""
+    key = (tuple(layers), task, config.optimizer, float(config.lr), int(config.batch_size))
+    if key in _GRAPHS:
+        _GRAPHS.move_to_end(key)
+        return _GRAPHS[key]
+    graphs = _make_graphs(list(layers), task, config.optimizer, float(config.lr), int(config.batch_size))
+    _GRAPHS[key] = graphs
+    while len(_GRAPHS) > _GRAPHS_KEPT:
+        _GRAPHS.popitem(last=False)
+    return graphs
+
+
+def _make_graphs(layers: list[_Layer], task: str, optimizer: str, lr: float, bs: int) -> _Graphs:
+    import tensorflow as tf
+
+    loss_fn = output_loss(task)
+    dense_layers = [x for x in layers if x.kind == "dense"]
+
+    def penalties(params, size):
+        total = tf.zeros([size])
+        for k, layer in enumerate(dense_layers):
+            if layer.l1 > 0:  # as keras.regularizers.L1L2: l1 sum |W| + l2 sum W^2
+                total += layer.l1 * tf.reduce_sum(tf.abs(params[2 * k]), axis=[1, 2])
+            if layer.l2 > 0:
+                total += layer.l2 * tf.reduce_sum(tf.square(params[2 * k]), axis=[1, 2])
+        return total
+
+    def update(params, slots, grads, b1, b2):  # Keras's Adam / SGD update rule, one fused kernel per variable
+        for p, grad, (m, v) in zip(params, grads, slots):
+            if optimizer == "sgd":
+                tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=tf.constant(lr), delta=grad)
+            else:
+                tf.raw_ops.ResourceApplyAdam(var=p.handle, m=m.handle, v=v.handle, beta1_power=b1, beta2_power=b2,
+                                             lr=tf.constant(lr), beta1=tf.constant(0.9), beta2=tf.constant(0.999),
+                                             epsilon=tf.constant(1e-7), grad=grad)
+
+    @tf.function
+    def epoch(lanes, perms, step):
+        start = step.read_value()
+        totals = []
+        n = int(lanes[0][1].shape[1])
+        n_batches = int(math.ceil(n / bs))
+        for (seeds, Xt, yt, _, _, params, _, slots), perm in zip(lanes, perms):
+            # one loop per lane: independent chains, no barrier per step
+            size = int(Xt.shape[0])
+            total = tf.zeros([size])
+            for i in tf.range(n_batches):
+                counter = start + tf.cast(i, tf.int64)  # the dropout masks' counter; Adam's t is counter + 1
+                t = tf.cast(counter + 1, tf.float32)
+                b1, b2 = tf.pow(0.9, t), tf.pow(0.999, t)
+                idx = perm[:, i * bs: tf.minimum((i + 1) * bs, n)]
+                xb, yb = tf.gather(Xt, idx, axis=1, batch_dims=1), tf.gather(yt, idx, axis=1, batch_dims=1)
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(yb, _forward(layers, params, seeds, xb, counter))
+                    objective = tf.reduce_sum(loss + penalties(params, size))
+                update(params, slots, tape.gradient(objective, params), b1, b2)
+                total = total + loss * tf.cast(tf.shape(idx)[1], tf.float32)
+            totals.append(total)
+        with tf.control_dependencies(totals):
+            step.assign_add(n_batches)
+        return tf.concat(totals, 0) / n
+
+    @tf.function
+    def val(lanes):
+        return tf.concat([loss_fn(yv, _forward(layers, params, seeds, Xv)) for seeds, _, _, Xv, yv, params, _, _
+                          in lanes], 0)
+
+    @tf.function
+    def keep_best(lanes, masks):
+        for (_, _, _, _, _, params, best, _), mask in zip(lanes, masks):
+            for p, b in zip(params, best):
+                b.assign(tf.where(tf.reshape(mask, [-1] + [1] * (len(p.shape) - 1)), p, b))
+
+    return _Graphs(epoch, val, keep_best)
 
 
 def unsupported(build: Callable[..., Any], n_features: int, task: str, config: TrainerConfig,
@@ -209,28 +380,54 @@ def _seeded_builds(build: Callable[..., Any], task: str, members: Sequence[Membe
 
 
 def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
-                  members: Sequence[Member], lanes: int | None = None) -> list[TrainedModel | DivergedError]:
+                  members: Sequence[Member], lanes: int | None = None, shrink: bool = True,
+                  min_drop: int | None = None, stats: dict[str, float] | None = None
+                  ) -> list[TrainedModel | DivergedError]:
     """Train every member's model (built by `build(n_features, task)` after seeding with its
     seed, as `trainer.train` does) in one compiled graph. Returns, per member, its
     `TrainedModel` (train_seconds = the stack's time / S) or the `DivergedError` its solo
-    training would raise. All members must share the input width, row count and task.
+    training would raise. All members must share the row count, label shape and task; inputs
+    of other widths share the stack zero-padded to the widest (exact up to float32 rounding of
+    matmuls of another inner size: see `_padded`).
 
     `lanes`: the stack is cut into this many independent sub-stacks in the graph, which
     TensorFlow's inter-op threads run concurrently (default: the inter-op thread count). A
     model's result does not depend on its lane beyond float32 rounding of the batched matmuls.
     Each lane runs its epoch as a loop of its own, so lanes never wait for each other between
-    steps."""
+    steps.
+
+    `shrink`: members that stopped (early stopping, divergence) drop out of the stack once the
+    live members are at most half of the stack and at least `min_drop` (default `MIN_DROP`)
+    slices would go: the live ones move, with their weights and optimizer state as they are,
+    into a stack of their size (a new trace per new lane shape, kept for later stacks), so a
+    stack costs about what its members cost. `shrink=False` keeps computing stopped members
+    until the last stops (their updates never reach their results): the same results.
+    `stats`, if given, receives `member_epochs` (member slices computed, summed over epochs),
+    `shrinks` and `seconds`.
+
+    Examples
+    --------
+    >>> from varbench.datasets.synthetic import linear
+    >>> from varbench.models.mlp import build_mlp
+    >>> from varbench.models.trainer import TrainerConfig
+    >>> data = [linear(n_samples=120, seed=s) for s in (0, 1)]
+    >>> members = [Member(d.X_train, d.y_train, s, d.X_test, d.y_test) for s, d in enumerate(data)]
+    >>> cfg = TrainerConfig(epochs=3, batch_size=32, progress_every=0)
+    >>> [m.quality["epochs"] for m in train_stacked(build_mlp, "regression", cfg, members)]
+    [3.0, 3.0]
+    """
     import keras
     import tensorflow as tf
 
     if not members:
         return []
-    shapes = {(m.X.shape, np.shape(m.y)) for m in members}
+    shapes = {(np.shape(m.X)[0], np.shape(m.y)) for m in members}  # input widths may differ (zero-padded)
     if len(shapes) != 1:
         raise ValueError(f"members={len(members)} have different data shapes {sorted(shapes)}: a stack needs one")
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"trainer.optimizer={config.optimizer!r} is not stackable (stacks support {OPTIMIZERS})")
     S = len(members)
+    min_drop = MIN_DROP if min_drop is None else max(1, int(min_drop))
     start = time.perf_counter()
     nets = _seeded_builds(build, task, members)
     rngs, tr_idx, va_idx = [], [], []
@@ -243,100 +440,68 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     layers = _layers(nets[0])
     if isinstance(layers, str):
         raise ValueError(f"model is not stackable: {layers}")
-    if len({tuple(w.shape for w in net.get_weights()) for net in nets}) != 1:
+    widths = [int(np.shape(m.X)[1]) for m in members]
+    width = max(widths)
+    if min(widths) < width and layers[0].kind != "dense":
+        raise ValueError(f"members of input widths {sorted(set(widths))} need a first Dense layer to share a stack")
+    if len({(tuple(net.weights[0].shape[1:]), *(tuple(w.shape) for w in net.weights[1:])) for net in nets}) != 1:
         raise ValueError(f"members={S} build networks of different shapes (class counts differ): a stack needs one")
     n = len(tr_idx[0])
     has_val = len(va_idx[0]) > 0
-    groups = [_Group.make(idx, members, nets, tr_idx, va_idx) for idx in _partition(S, lanes)]
+    parts = _partition(S, lanes)
+    n_lanes = len(parts)
+    groups = [_Group.make(idx, members, nets, tr_idx, va_idx, width) for idx in parts]
+    graphs = _graphs(layers, task, config)
     step = tf.Variable(0, dtype=tf.int64)
-    loss_fn = output_loss(task)
-    lr = float(config.lr)
-    dense_layers = [x for x in layers if x.kind == "dense"]
+    n_params = len(groups[0].params)
+    returned: list[list[np.ndarray] | None] = [None] * S  # weights of members that left the stack
 
-    def forward(g: "_Group", x, training: bool, counter=None):
-        h, k, drop = x, 0, 0
-        for layer in layers:
-            if layer.kind == "dense":
-                h = layer.activation(tf.linalg.matmul(h, g.params[k]) + tf.expand_dims(g.params[k + 1], 1))
-                k += 2
-            elif training and layer.rate > 0:  # each model's masks from its own seed's stream
-                keep = tf.stack([tf.random.stateless_uniform(
-                    tf.shape(h)[1:], seed=tf.stack([tf.constant(seed, tf.int64), counter * 16 + drop])) >= layer.rate
-                    for seed in g.seeds])
-                h = tf.where(keep, h / (1.0 - layer.rate), tf.zeros_like(h))
-                drop += 1
-        return h
-
-    def penalties(g: "_Group"):
-        total = tf.zeros([g.size])
-        for k, layer in enumerate(dense_layers):
-            if layer.l1 > 0:  # as keras.regularizers.L1L2: l1 sum |W| + l2 sum W^2
-                total += layer.l1 * tf.reduce_sum(tf.abs(g.params[2 * k]), axis=[1, 2])
-            if layer.l2 > 0:
-                total += layer.l2 * tf.reduce_sum(tf.square(g.params[2 * k]), axis=[1, 2])
-        return total
-
-    def update(g: "_Group", grads, b1, b2):  # Keras's Adam / SGD update rule, one fused kernel per variable
-        for p, grad, (m, v) in zip(g.params, grads, g.slots):
-            if config.optimizer == "sgd":
-                tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=tf.constant(lr), delta=grad)
-            else:
-                tf.raw_ops.ResourceApplyAdam(var=p.handle, m=m.handle, v=v.handle, beta1_power=b1, beta2_power=b2,
-                                             lr=tf.constant(lr), beta1=tf.constant(0.9), beta2=tf.constant(0.999),
-                                             epsilon=tf.constant(1e-7), grad=grad)
-
-    n_batches = int(math.ceil(n / config.batch_size))
-    bs = config.batch_size
-
-    @tf.function
-    def epoch_step(perms):
-        start = step.read_value()
-        totals = []
-        for g, perm in zip(groups, perms):  # one loop per lane: independent chains, no barrier per step
-            total = tf.zeros([g.size])
-            for i in tf.range(n_batches):
-                counter = start + tf.cast(i, tf.int64)  # the dropout masks' counter; Adam's t is counter + 1
-                t = tf.cast(counter + 1, tf.float32)
-                b1, b2 = tf.pow(0.9, t), tf.pow(0.999, t)
-                idx = perm[:, i * bs: tf.minimum((i + 1) * bs, n)]
-                xb, yb = tf.gather(g.Xt, idx, axis=1, batch_dims=1), tf.gather(g.yt, idx, axis=1, batch_dims=1)
-                with tf.GradientTape() as tape:
-                    loss = loss_fn(yb, forward(g, xb, True, counter))
-                    objective = tf.reduce_sum(loss + penalties(g))
-                update(g, tape.gradient(objective, g.params), b1, b2)
-                total = total + loss * tf.cast(tf.shape(idx)[1], tf.float32)
-            totals.append(total)
-        with tf.control_dependencies(totals):
-            step.assign_add(n_batches)
-        return tf.concat(totals, 0) / n
-
-    @tf.function
-    def val_step():
-        return tf.concat([loss_fn(g.yv, forward(g, g.Xv, False)) for g in groups], 0)
-
-    @tf.function
-    def keep_best(improved):
-        for g in groups:
-            mask = tf.gather(improved, g.index)
-            for p, b in zip(g.params, g.best):
-                b.assign(tf.where(tf.reshape(mask, [g.size] + [1] * (len(p.shape) - 1)), p, b))
+    def set_aside(g: _Group, keep: np.ndarray) -> None:
+        """Store the returned weights of g's members outside `keep` (best if saved, else current)."""
+        state = g.state()
+        for j, s in enumerate(g.index):
+            if not keep[s]:
+                returned[s] = [state[k + (n_params if saved[s] else 0)][j] for k in range(n_params)]
 
     active = np.ones(S, bool)
     losses: list[list[float]] = [[] for _ in range(S)]
     diverged = np.zeros(S, bool)
     best_val, waited, saved = np.full(S, math.inf), np.zeros(S, int), np.zeros(S, bool)
+    member_epochs, shrinks = 0, 0
+    bound: dict[str, Any] = {}  # the graphs' concrete functions for the current lanes
+
+    def run(name: str, *args: Any) -> Any:
+        """Call a graph through its concrete function (a polymorphic call would match the
+        signature of every variable on each call, ~ms per call)."""
+        if name not in bound:
+            bound[name] = getattr(graphs, name).get_concrete_function(*args)
+        return bound[name](*args)
+
     for _ in range(config.epochs):
         if not active.any():
             break
-        perm = np.stack([rngs[s].permutation(n) if active[s] else np.arange(n) for s in range(S)])
-        loss = epoch_step([tf.constant(perm[g.index], tf.int32) for g in groups]).numpy()
+        size = sum(g.size for g in groups)
+        if shrink and 2 * active.sum() <= size and size - active.sum() >= min_drop:
+            for g in groups:
+                set_aside(g, active)
+            groups = _regroup(groups, np.flatnonzero(active), n_lanes)
+            bound.clear()
+            shrinks += 1
+        order = np.concatenate([g.index for g in groups])  # member positions of the stack's outputs
+        member_epochs += len(order)
+        perms = [tf.constant(np.stack([rngs[s].permutation(n) if active[s] else np.arange(n) for s in g.index]),
+                             tf.int32) for g in groups]
+        lanes_args = tuple(g.args() for g in groups)
+        loss = np.full(S, np.nan)
+        loss[order] = run("epoch", lanes_args, perms, step).numpy()
         for s in np.flatnonzero(active):
             losses[s].append(float(loss[s]))
             if not math.isfinite(loss[s]):
                 diverged[s], active[s] = True, False
         if not (has_val and config.patience > 0):
             continue
-        val = val_step().numpy()
+        val = np.full(S, np.inf)
+        val[order] = run("val", lanes_args).numpy()
         improved = active & (val < best_val)
         best_val[improved], waited[improved] = val[improved], 0
         waited[active & ~improved] += 1
@@ -344,15 +509,16 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
         active &= ~stopped
         frozen = improved | (stopped & ~saved)  # a stopped model never saved keeps its weights now
         saved |= frozen
-        if frozen.any():
-            keep_best(tf.constant(frozen))
+        if frozen[order].any():
+            run("keep_best", lanes_args, [tf.constant(frozen[g.index]) for g in groups])
+    for g in groups:
+        set_aside(g, np.zeros(S, bool))
     seconds = (time.perf_counter() - start) / S
+    if stats is not None:
+        stats.update(member_epochs=float(member_epochs), shrinks=float(shrinks), seconds=seconds * S)
 
-    for g in groups:  # each model's returned weights, in its slice of the stack
-        for p, b in zip(g.params, g.best):
-            p.assign(tf.where(tf.reshape(tf.constant(saved[g.index]), [g.size] + [1] * (len(p.shape) - 1)), b, p))
-    P_test = _test_probabilities(groups, members, nets[0], task, forward)
-    returned = [np.concatenate([p.numpy() for p in ps]) for ps in zip(*(g.params for g in groups))]
+    weights = [np.stack([returned[s][k] for s in range(S)]) for k in range(n_params)]
+    P_test = _test_probabilities(weights, members, nets[0], task, layers)
     out: list[TrainedModel | DivergedError] = []
     for s, (m, net) in enumerate(zip(members, nets)):
         dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
@@ -360,9 +526,10 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
             out.append(DivergedError(f"training diverged: loss became {losses[s][-1]} after "
                                      f"{len(losses[s])} epochs"))
             continue
-        weights = [w[s] for w in returned]
+        if np.any(weights[0][s][widths[s]:]):  # cannot happen (see _padded): never return a wrong model
+            raise RuntimeError(f"member {s}: zero-padded first-layer rows changed in training")
         for j, layer in enumerate(dense):
-            layer.set_weights(weights[2 * j: 2 * j + 2])
+            layer.set_weights([weights[2 * j][s][:widths[s]] if j == 0 else weights[2 * j][s], weights[2 * j + 1][s]])
         out.append(finish_model(net, build, task, m.seed, config, seconds, losses[s], m.X_test, m.y_test,
                                 None if P_test is None else P_test[s]))
     return out
