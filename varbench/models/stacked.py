@@ -260,6 +260,12 @@ _GRAPHS: "OrderedDict[tuple[Any, ...], _Graphs]" = OrderedDict()
 _GRAPHS_KEPT = 4
 
 
+def clear_compiled() -> None:
+    """Forget the compiled stack functions kept for reuse: the next stack traces again, as one
+    model trained by `trainer.train` does (the bench times both that way)."""
+    _GRAPHS.clear()
+
+
 def _graphs(layers: Sequence[_Layer], task: str, config: TrainerConfig) -> _Graphs:
     """The compiled epoch, validation and best-weight functions of a stack (cached per
     architecture and trainer settings; tracing happens once per lane shapes)."""
