@@ -11,6 +11,8 @@ from typing import Any
 
 from varbench.bench.harness import INFO, Context, Result, Section, median, side_by_side, verdict
 from varbench.bench.render import fmt, table
+from varbench.store_template import ensure_template
+import varbench.tracking as tracking
 
 STORE_AIM = 1.0  # issue 28: a fresh store in well under a second (seconds, at most)
 RUNS_PER_REPEAT = 24  # method runs logged per repeat and path
@@ -57,9 +59,6 @@ def _logging(tracker: Any, parent: str, runs: int) -> dict[str, float]:
 
 
 def bench_store(ctx: Context) -> Section:
-    import varbench.tracking as tracking
-    from varbench.store_template import ensure_template
-
     ensure_template()  # built once per machine and MLflow version, untimed (as a study finds it)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
