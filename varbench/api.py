@@ -16,15 +16,18 @@ import numpy as np
 import pandas as pd
 
 from varbench.api_checks import check_call
-from varbench.datasets.base import Dataset, GroundTruth
+from varbench.datasets.base import Dataset, GroundTruth, _check_groups, variables
 from varbench.methods.uncertainty import LEVEL, with_uncertainty
 from varbench.methods.outputs import combine, explain_outputs
 from varbench.methods.variables import check_categorical, check_groups, to_variables
 from varbench.models.inputs import Variables, from_model
-from varbench.models.trained import TrainedModel
+from varbench.models.layer_view import embedding_view
+from varbench.models.trained import TrainedModel, detect_head
 from varbench.models.wrappers import unwrap
 from varbench.progress import expected_evals, progress_bar
 from varbench.refits import ESTIMATOR, refit_importance
+from varbench.registry import method_info, registry
+from varbench.registry import available_methods as _available
 
 # `se` is the standard error of `importance` (not a standard deviation across rows or repeats, which
 # is what scikit-learn's permutation_importance calls importances_std); `std` is the same column
@@ -42,8 +45,6 @@ def available_methods() -> list[str]:
     >>> "kernel_shap" in available_methods() and "oracle" not in available_methods()
     True
     """
-    from varbench.registry import available_methods as _available
-
     return _available("importance")
 
 
@@ -60,8 +61,6 @@ def describe_methods() -> pd.DataFrame:
     >>> table.loc["permutation", "categorical"]
     'resample'
     """
-    from varbench.registry import registry
-
     rows = []
     for name in available_methods():
         m = registry()[name].meta
@@ -92,10 +91,8 @@ def method_callable(name: str, **params: Any):
     >>> method_callable("permutation", n_repeats=2).keywords["n_repeats"]
     2
     """
-    from hydra.utils import instantiate
+    from hydra.utils import instantiate  # lazy: Hydra loads when a method is first built
     from omegaconf import OmegaConf
-
-    from varbench.registry import method_info
 
     cfg = OmegaConf.merge(method_info(name).config, params, {"_partial_": True})
     return instantiate(cfg)
@@ -137,8 +134,6 @@ def _labels(y: Any, model: TrainedModel, name: str) -> np.ndarray:
 
 def _check_label_task(model: Any, task: str | None, y: Any) -> None:
     """A linear output with 0/1 labels: regression or logit? Not guessed: ask (one line)."""
-    from varbench.models.trained import detect_head
-
     if task is not None or isinstance(model, TrainedModel) or not hasattr(model, "outputs"):
         return
     head = detect_head(model, None)
@@ -152,8 +147,6 @@ def _check_label_task(model: Any, task: str | None, y: Any) -> None:
 def _wrap(model: Any, task: str | None, output: str, inputs: Variables) -> TrainedModel:
     """The user's network as a TrainedModel, its task read from the head where it can be, taking
     the variable matrix through `inputs` unless that is the network's own (n, d) float table."""
-    from varbench.models.trained import detect_head
-
     decode = None if inputs.is_plain else inputs
     if isinstance(model, TrainedModel):
         return model if decode is None else dataclasses.replace(model, inputs=decode, _fns={})
@@ -282,8 +275,6 @@ def importance(
     >>> r["importance"].idxmax()
     'x0'
     """
-    from varbench.registry import method_info
-
     if refits is not None or fit_kwargs is not None:
         return refit_importance(importance, model, X, y, refits=refits, fit_kwargs=fit_kwargs, X_train=X_train,
                                 y_train=y_train, seed=seed, feature_names=feature_names, method=method, task=task,
@@ -323,8 +314,6 @@ def importance(
                          f"{inputs.structure} inputs {[s.name for s in inputs.slots]}: use e.g. permutation")
     run_model, run_data = wrapped, data
     if meta.categorical == "embedding" and data.categorical:  # gradients at the embedding outputs
-        from varbench.models.layer_view import embedding_view
-
         run_model, run_data, grouped = embedding_view(wrapped, data, method)
 
     all_params = {k_: v for k_, v in info.config.items() if k_ != "_target_"} | params
@@ -384,8 +373,6 @@ def _explains(kind: str, model: TrainedModel, per_output: bool) -> str:
 def _user_data(X: np.ndarray, y: np.ndarray, X_train: np.ndarray, y_train: np.ndarray, task: str,
                names: list[str], groups: dict[str, list[Any]] | None, categorical: Sequence[int] = ()) -> Dataset:
     """The user's data as a Dataset with an unknown truth (one entry per variable)."""
-    from varbench.datasets.base import _check_groups, variables
-
     n_var = len(variables(names, _check_groups(groups, names)))
     unknown = GroundTruth(importance=np.ones(n_var), relevant=np.ones(n_var, bool), definition="unknown (user data)")
     return Dataset(X_train=X_train, y_train=y_train, X_test=X, y_test=y, task=task, truth=unknown,

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from varbench.datasets.base import Dataset
 from varbench.models.layout import bind_groups
+from varbench.registry import split_meta
 from varbench.schema import (ON_LOW_QUALITY, ConfigError, EvaluationConfig, TrainerConfig, check_params, one_line,
                              validate_config)
 
@@ -159,7 +160,7 @@ def check_model_builds(build: Callable[[int, str], Any], dataset: Dataset, key: 
     before any training (imports TensorFlow)."""
     import numpy as np
 
-    from varbench.models.trainer import head_args
+    from varbench.models.trainer import head_args  # lazy: the trainer loads scipy and scikit-learn
 
     d = dataset.n_features
     extra = head_args(dataset.task, dataset.y_train)
@@ -204,7 +205,6 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
     seed = top.seed
 
     methods_cfg = c["methods"]  # a non-empty mapping (the schema); each node is checked here
-    from varbench.registry import split_meta
 
     methods: dict[str, Callable[..., Any]] = {}
     meta: dict[str, Any] = {}

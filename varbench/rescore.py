@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from varbench.config import _dataset
 from varbench.paths import conf_dir
+from varbench.registry import registry
 
 
 @functools.lru_cache(maxsize=256)
 def dataset_truth(name: str, seed: int):
     """The GroundTruth of conf/dataset/<name>.yaml generated with `seed`."""
-    from varbench.config import _dataset
-
     path = conf_dir() / "dataset" / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"dataset={name!r} has no config {path}")
@@ -38,7 +38,6 @@ def _estimand(row: pd.Series) -> str:
     tag = row.get("estimand")
     if isinstance(tag, str) and tag:
         return tag
-    from varbench.registry import registry
 
     info = registry().get(str(row["method"]))
     return info.meta.estimand if info is not None else "unknown"
@@ -46,7 +45,7 @@ def _estimand(row: pd.Series) -> str:
 
 def rescore(runs: pd.DataFrame) -> pd.DataFrame:
     """`runs` with every score recomputed for the ok rows that carry an importance vector."""
-    from varbench.scoring import score_against
+    from varbench.scoring import score_against  # lazy: scoring loads scipy and scikit-learn
 
     out = runs.copy()
     for i, row in runs.iterrows():

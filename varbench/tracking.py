@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import numpy as np
 import pandas as pd
 
+import varbench.run_batch as run_batch  # the module, so that a test's patch of its functions is seen
 from varbench.store_file import StoreError, check_sqlite, store_fault
 from varbench.store_template import fresh_store
 from varbench.tag_json import matrix_json, vector_json  # noqa: F401 - the store's tag encoding, imported from here too
@@ -236,12 +237,11 @@ class Tracker:
         metrics: one transaction on a sqlite store (varbench.run_batch); on a server, or with an
         `artifact` (text, file name: written before the run is terminated), created, logged and
         terminated in turn. Its run id. (`add_finished_run` buffers a cell's runs instead.)"""
-        from varbench.run_batch import finished_run, write_finished_runs
-
         tags = {**{k: str(v)[:MAX_TAG] for k, v in tags.items()}, "mlflow.parentRunId": parent_id}
         if artifact is None:
-            run = finished_run(name, tags, metrics, {}, status)
-            if _retry(lambda: write_finished_runs(self.client, self.experiment_id, [run]), "log run", uri=self.uri):
+            run = run_batch.finished_run(name, tags, metrics, {}, status)
+            if _retry(lambda: run_batch.write_finished_runs(self.client, self.experiment_id, [run]), "log run",
+                      uri=self.uri):
                 self.last_write = time.monotonic()
                 return run.run_id
         run_id = self.start_run(name, tags)
@@ -264,15 +264,13 @@ class Tracker:
         FLUSH_SECONDS (a rerun computes them again: they were never written). A run with an
         artifact, or any run on a store that takes no batches (a server), is written at once.
         """
-        from varbench.run_batch import batches_supported, finished_run
-
-        if artifact is not None or not batches_supported(self.client):
+        if artifact is not None or not run_batch.batches_supported(self.client):
             self.flush()
             run_id = self.log_finished_run(name, tags, metrics, parent_id, status, artifact)
             self._delete_runs(list(supersedes))
             return run_id
         tags = {**{k: str(v)[:MAX_TAG] for k, v in tags.items()}, "mlflow.parentRunId": parent_id}
-        run = finished_run(name, tags, metrics, {}, status)
+        run = run_batch.finished_run(name, tags, metrics, {}, status)
         self.pending.append((run, list(supersedes)))
         if time.monotonic() - self.last_write > FLUSH_SECONDS:
             self.flush()
@@ -282,13 +280,11 @@ class Tracker:
         """Write the buffered finished runs (`add_finished_run`) in one transaction, then delete
         the runs they supersede. On a failed write the runs stay buffered (all or none was
         written: their ids are fixed, so a later flush can never write one twice)."""
-        from varbench.run_batch import write_finished_runs
-
         if not self.pending:
             return
         pending, self.pending = self.pending, []
         try:
-            _retry(lambda: write_finished_runs(self.client, self.experiment_id, [run for run, _ in pending]),
+            _retry(lambda: run_batch.write_finished_runs(self.client, self.experiment_id, [run for run, _ in pending]),
                    "log runs", uri=self.uri)
         except BaseException:
             self.pending = pending + self.pending

@@ -5,11 +5,14 @@ import argparse
 import logging
 import shlex
 import sys
+from pathlib import Path
+
+from varbench.outdir import FORCE_HELP
+from varbench.schema import ConfigError
 
 
 def parser() -> argparse.ArgumentParser:
-    from varbench.advise.plan import BUDGETS
-    from varbench.outdir import FORCE_HELP
+    from varbench.advise.plan import BUDGETS  # lazy: the package varbench.advise loads the whole pipeline
 
     p = argparse.ArgumentParser(prog="varbench advise", description=(
         "Plant known targets on your table's covariates, rank the importance methods for data like "
@@ -42,10 +45,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run advise; bad input is one line on stderr and exit status 2."""
-    from pathlib import Path
-
-    from varbench.advise.core import DEFAULT_OUT, advise
-    from varbench.schema import ConfigError
+    from varbench.advise.core import DEFAULT_OUT, advise  # lazy: the whole pipeline (pandas, scikit-learn)
 
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

@@ -26,10 +26,13 @@ import varbench.advise.plan as plan
 from varbench.advise.own_model import encoded_for_model, load_model, with_model
 from varbench.advise.rank import (CellInfo, broken_model, partner_credit, quality, rank_methods, reachable,
                                   real_importance)
+import varbench.advise.render as render
 from varbench.advise.run import run_all, validate
 from varbench.advise.signals import compare, real_methods, truth_free_ranking
-from varbench.datasets.table import Encoded
+from varbench.datasets.planted import n_relevant_for, unfit
+from varbench.datasets.table import Encoded, encode_table, read_table
 from varbench.outdir import OutDir
+from varbench.tracking import Tracker, fetch_cells, fetch_table
 
 log = logging.getLogger("varbench.advise")
 DEFAULT_OUT = "outputs/advise"
@@ -42,8 +45,6 @@ ADVISE_KEYS = {"columns": "--drop", "drop": "--drop", "impute": "--impute", "tas
 def _families(cov: Any, families: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     """The families that can be planted on these covariates, and why the others cannot (in the
     table's terms: no option the user never set)."""
-    from varbench.datasets.planted import unfit
-
     ok, skipped = [], {}
     for fam in families:
         why = unfit(fam, len(cov.variables), len(cov.numeric))
@@ -65,8 +66,6 @@ def _fetch(uri: str, experiment: str, study: str, specs: dict[Any, Any], methods
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """This plan's method runs and cells from the store (resumed cells included), matched by the
     cells' config hashes, so runs of the same table with other options never mix in."""
-    from varbench.tracking import fetch_cells, fetch_table
-
     hashes = {spec.cell_hash for _, spec in specs.values()}
     runs = fetch_table(uri, experiment, f"tags.study = '{study}'")
     cells = fetch_cells(uri, experiment, f"tags.study = '{study}'")
@@ -120,9 +119,6 @@ def prepare(data: str | Path | pd.DataFrame, target: str, out: str | Path | None
     >>> p = prepare("my.csv", "price", budget="tiny")  # doctest: +SKIP
     >>> p.methods, p.left_out                          # doctest: +SKIP
     """
-    from varbench.datasets.planted import n_relevant_for
-    from varbench.datasets.table import encode_table, read_table
-
     b = plan.budget(budget)
     if not (isinstance(snr, (int, float)) and snr > 0):
         raise ValueError(f"--snr={snr!r} is invalid: expected a number > 0")
@@ -232,8 +228,6 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
         real_runs, real_cells = _fetch(uri, experiment, study, real_specs, on_real)
     t_real = time.perf_counter() - t0
 
-    import varbench.advise.render as render
-
     broken = broken_model(real_cells, first.quality_threshold) if top else None
     facts = {"name": p.name, "target": target, "task": enc.task, "rows": enc.X.shape[0], "columns": enc.X.shape[1],
              "variables": variables, "encoding": enc.record(), "families": p.families, "snr": snr,
@@ -265,8 +259,6 @@ def advise(data: str | Path | pd.DataFrame, target: str, out: str | Path | None 
 
 def _log_report(uri: str, experiment: str, study: str, paths: list[Path]) -> None:
     """The report's files (those this run wrote) as one MLflow run tagged kind=report."""
-    from varbench.tracking import Tracker
-
     tracker = Tracker(uri, experiment)
     run = tracker.start_run("advise-report", {"kind": "report", "study": study})
     for p in sorted(paths):

@@ -17,7 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from varbench.datasets.table import Encoded
+from varbench.api import method_callable
+from varbench.datasets.base import Dataset, GroundTruth
+from varbench.datasets.encoding import apply_encoding, read_encoding
+from varbench.datasets.table import Encoded, split_rows
+from varbench.harness.method_run import method_rng
+from varbench.methods.outputs import explain_outputs
+from varbench.models.trained import TrainedModel
+from varbench.models.trainer import quality as model_quality
+from varbench.registry import method_info
+from varbench.schema import EvaluationConfig
+from varbench.truth_free.evaluate import truth_free_scores
 
 log = logging.getLogger("varbench.advise")
 
@@ -31,8 +41,6 @@ def encoded_for_model(model_path: str, encoding_path: str | None, frame: pd.Data
     --------
     >>> enc = encoded_for_model("my.keras", "encoding.json", pd.read_csv("my.csv"), "price", "my.csv")  # doctest: +SKIP
     """
-    from varbench.datasets.encoding import apply_encoding, read_encoding
-
     if encoding_path is None:
         raise ValueError(f"--model {model_path} needs --encoding FILE: the encoding.json of the table the model was "
                          "trained on (varbench.datasets.table.load_encoded(...).save('encoding.json')); varbench "
@@ -46,7 +54,7 @@ def encoded_for_model(model_path: str, encoding_path: str | None, frame: pd.Data
 def load_model(model_path: str, enc: Encoded, encoding_path: str) -> Any:
     """The user's Keras model (safe mode), checked to take the columns of its encoding `enc`; a
     one-line ValueError naming `--model` otherwise."""
-    import keras
+    import keras  # lazy: TensorFlow loads only when a network is used
 
     try:
         net = keras.models.load_model(model_path, safe_mode=True, compile=False)
@@ -64,17 +72,6 @@ def with_model(net: Any, enc: Encoded, methods: list[str], seeds: int) -> tuple[
     seeds on one split (seed 0) of one model, so the spread is the method's own noise; each run
     also gets the default truth-free scores (`evaluation` default, on the rows and draws of seed 0);
     not logged to MLflow. Returns (runs, one row of test quality)."""
-    from varbench.api import method_callable
-    from varbench.datasets.base import Dataset, GroundTruth
-    from varbench.datasets.table import split_rows
-    from varbench.methods.outputs import explain_outputs
-    from varbench.models.trained import TrainedModel
-    from varbench.models.trainer import quality as model_quality
-    from varbench.registry import method_info
-    from varbench.harness.method_run import method_rng
-    from varbench.schema import EvaluationConfig
-    from varbench.truth_free.evaluate import truth_free_scores
-
     train, test = split_rows(enc.X.shape[0], 0.25, np.random.default_rng(0))
     n_var = len(enc.variables)
     unknown = GroundTruth(importance=np.zeros(n_var), relevant=np.zeros(n_var, bool), known=False,

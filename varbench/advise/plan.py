@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from varbench.datasets.planted import FAMILIES
+from varbench.registry import registry, suites
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,6 @@ def budget(name: str) -> Budget:
 def methods_for(b: Budget) -> list[str]:
     """The benchmarked methods: importance methods of the budget's suites (ceilings, which read the
     truth, and retraining methods excluded; floors kept as the no-skill reference)."""
-    from varbench.registry import registry, suites
-
     reg, named = registry(), suites()
     out: list[str] = []
     for s in b.suites:
@@ -67,8 +66,6 @@ def left_out(methods: list[str], groups: dict[str, list[int]]) -> dict[str, str]
     >>> left_out(["permutation", "conditional_permutation"], {"colour": [3, 4, 5]})["conditional_permutation"][:40]
     'judges each encoded column alone and can'
     """
-    from varbench.registry import registry
-
     reg = registry()
     if not groups:
         return {}

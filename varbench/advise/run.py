@@ -6,17 +6,19 @@ import time
 from typing import Any, Callable
 
 from varbench.advise.plan import Cell
+from varbench.config import resolve_cell
+from varbench.harness.cell import run_cell
+from varbench.paths import conf_dir
 
 log = logging.getLogger("varbench.advise")
 
 
 def compose(overrides: tuple[str, ...] | list[str]) -> Any:
     """The primary config with these overrides (Hydra's compose API; no Hydra run directory)."""
+    # lazy: Hydra is loaded only when a config is composed
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-
-    from varbench.paths import conf_dir
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):
@@ -25,8 +27,6 @@ def compose(overrides: tuple[str, ...] | list[str]) -> Any:
 
 def validate(cells: list[Cell], common: list[str]) -> dict[Cell, Any]:
     """Compose and validate every cell before anything trains or is logged (raises ConfigError)."""
-    from varbench.config import resolve_cell
-
     specs = {}
     for cell in cells:
         cfg = compose([*common, *cell.overrides])
@@ -37,9 +37,7 @@ def validate(cells: list[Cell], common: list[str]) -> dict[Cell, Any]:
 def run_all(cells: list[Cell], specs: dict[Cell, Any], sweep: str, phase: str,
             on_done: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """Run the cells in order; returns seconds spent {"train": ..., "methods": ..., "total": ...}."""
-    import keras
-
-    from varbench.harness.cell import run_cell
+    import keras  # lazy: TensorFlow loads only when a network is used
 
     total = time.perf_counter()
     train = methods = 0.0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -45,6 +46,7 @@ from varbench.bench.store import bench_store  # noqa: E402
 from varbench.bench.study import bench_study  # noqa: E402
 from varbench.bench.threads import bench_threads  # noqa: E402
 from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
+from varbench.models.runtime import start_tensorflow, thread_plan  # noqa: E402
 from varbench.outdir import FORCE_HELP, OutDir, OutDirError  # noqa: E402
 
 __all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT_MET", "NOT_RUN", "QUICK", "TINY", "Context", "Result", "Section",
@@ -77,12 +79,9 @@ def run(sizes: Sizes, out: str | Path | OutDir | None = None,
     training section runs first: it provides the model and the measured peak the others use."""
     folders = ([out if isinstance(out, OutDir) else OutDir(out, "bench")] if out is not None else []) + (
         [OutDir(RESULTS, "bench", force=True)] if write_results else [])  # --write-results: the explicit flag
-    import logging
-
     logger = logging.getLogger("varbench")
     level = logger.level
     logger.setLevel(logging.WARNING)  # the profiled cell's per-method log lines
-    from varbench.models.runtime import start_tensorflow, thread_plan
 
     start_tensorflow(thread_plan("auto"))  # as a job runs (no effect if TensorFlow already started)
     start, load_start = time.perf_counter(), _load()

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from varbench.datasets.synthetic import friedman1
+from varbench.models.runtime import thread_counts
 from varbench.schema import Section, at_least, rule
 
 MET, NOT_MET, NOT_RUN, INFO = "met", "not met", "not run", "info"
@@ -176,7 +178,7 @@ def _available(module: str) -> str | None:
 
 def _kernel_shap_available() -> str | None:
     try:
-        from varbench.methods.shapley import kernel_shap  # noqa: F401
+        from varbench.methods.shapley import kernel_shap  # noqa: F401 - the probe is this import
     except Exception as exc:  # noqa: BLE001
         return f"varbench.methods.shapley.kernel_shap is not importable ({type(exc).__name__}: {exc})"
     return None
@@ -204,8 +206,6 @@ class Context:
 
 def make_context(sizes: Sizes) -> Context:
     """Friedman #1 at the benchmark's sizes (seed 0), plus a larger test set for IG and memory."""
-    from varbench.datasets.synthetic import friedman1
-
     n = sizes.n_train + sizes.n_test
     data = friedman1(n_samples=n, test_fraction=sizes.n_test / n, seed=0)
     big_rows = max(sizes.ig_rows, *sizes.mem_rows)
@@ -215,7 +215,7 @@ def make_context(sizes: Sizes) -> Context:
 
 def _trainer_config(s: Sizes) -> Any:
     """The shared trainer's config for sizes `s` (a TrainerConfig)."""
-    from varbench.models.trainer import TrainerConfig
+    from varbench.models.trainer import TrainerConfig  # lazy: the trainer loads scikit-learn (rank_stats)
 
     # no validation split and no early stopping: the same work as model.fit below
     return TrainerConfig(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, patience=0,
@@ -230,7 +230,6 @@ def measure_peak_flops(n: int, repeats: int = 5) -> float:
     intra-op thread count."""
     import tensorflow as tf
 
-    from varbench.models.runtime import thread_counts
 
     lanes = thread_counts()[1]
     pairs = [(tf.random.normal((n, n), dtype=tf.float32, seed=2 * i + 1),

@@ -8,6 +8,8 @@ import numpy as np
 
 from varbench.bench.harness import Context, Section, _kernel_shap_available
 from varbench.bench.render import table
+from varbench.methods.gradients import integrated_gradients
+from varbench.methods.perturbation import permutation
 
 
 def peak_bytes(fn: Callable[[], Any]) -> int:
@@ -23,9 +25,6 @@ def peak_bytes(fn: Callable[[], Any]) -> int:
 
 
 def bench_memory(ctx: Context) -> Section:
-    from varbench.methods.gradients import integrated_gradients
-    from varbench.methods.perturbation import permutation
-
     s, model, big = ctx.sizes, ctx.model, ctx.big
     d = big.n_features
     cases: list[tuple[str, int, Callable[[int], Any], int]] = [
@@ -36,7 +35,7 @@ def bench_memory(ctx: Context) -> Section:
     ]
     shap_missing = _kernel_shap_available()
     if shap_missing is None:
-        from varbench.methods.shapley import kernel_shap
+        from varbench.methods.shapley import kernel_shap  # lazy: only once the probe above found it importable
 
         bg_rows = min(s.shap_background, big.X_train.shape[0])
         cases.append((f"kernel_shap exact (background {bg_rows})", (2**d - 2) * bg_rows,

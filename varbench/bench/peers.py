@@ -11,6 +11,9 @@ import numpy as np
 from varbench.bench.harness import (DISAGREE, INFO, NOT_RUN, Context, Result, Section, _available,
                                     _kernel_shap_available, median, side_by_side, verdict)
 from varbench.bench.render import fmt, table
+from varbench.datasets.base import Dataset
+from varbench.methods.perturbation import permutation
+from varbench.methods.surrogate import lime
 
 
 # ------------------------------------------------------------------------------------ shared
@@ -72,8 +75,6 @@ def _subset(data: Any, X_test: np.ndarray, y_test: np.ndarray, X_train: np.ndarr
             y_train: np.ndarray | None = None) -> Any:
     """The dataset restricted to given rows, so a method and its peer see exactly the same rows
     (methods use every row when asked for at least as many as there are)."""
-    from varbench.datasets.base import Dataset
-
     return Dataset(X_train=data.X_train if X_train is None else X_train,
                    y_train=data.y_train if y_train is None else y_train,
                    X_test=X_test, y_test=y_test, task=data.task, truth=data.truth, name=data.name)
@@ -82,8 +83,6 @@ def _subset(data: Any, X_test: np.ndarray, y_test: np.ndarray, X_train: np.ndarr
 # ------------------------------------------------------------------------------------ permutation
 
 def bench_permutation(ctx: Context) -> Section:
-    from varbench.methods.perturbation import permutation
-
     s, model = ctx.sizes, ctx.model
     name = "permutation importance"
     missing = _available("sklearn.inspection")
@@ -146,7 +145,7 @@ def bench_kernel_shap(ctx: Context) -> Section:
         return Section("KernelSHAP", [Result(name, None, "shap.KernelExplainer", status=NOT_RUN, why=missing)])
     import shap
 
-    from varbench.methods.shapley import kernel_shap
+    from varbench.methods.shapley import kernel_shap  # lazy: only once the probe above found it importable
 
     d = data.n_features
     X, bg = data.X_test[:s.shap_rows], data.X_train[:s.shap_background]
@@ -218,8 +217,7 @@ def bench_kernel_shap(ctx: Context) -> Section:
 # ------------------------------------------------------------------------------------ LIME
 
 def bench_lime(ctx: Context) -> Section:
-    from varbench.methods.surrogate import lime
-    from varbench.scoring import spearman
+    from varbench.scoring import spearman  # lazy: scoring loads scikit-learn
 
     s, model, data = ctx.sizes, ctx.model, ctx.data
     name = f"LIME ({s.lime_samples} samples/row)"

@@ -12,6 +12,7 @@ from typing import Any
 
 from varbench.bench.harness import Context, Result, Section, timed
 from varbench.bench.render import fmt, table
+from varbench.paths import conf_dir
 
 
 LIBRARIES = (("tf.function tracing (autograph, gast)", ("autograph", "gast")),
@@ -37,9 +38,9 @@ def bench_profile(ctx: Context) -> Section:
     overrides = ctx.sizes.profile
     if overrides is None:
         return Section("Where the time goes", [], "Not profiled in this mode.")
+    # lazy: Hydra and the cell runner (scikit-learn, omegaconf) load only when a cell is profiled
     from hydra import compose, initialize_config_dir
 
-    from varbench.paths import conf_dir
     from varbench.harness.cell import run_cell
 
     def profiled(seed: int, uri: str) -> tuple[dict, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from varbench.bench.harness import DISAGREE, NOT_MET, NOT_RUN, Result, Section, Sizes, _version
+from varbench.models.runtime import thread_counts
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -71,7 +72,6 @@ def render(sections: Sequence[Section], sizes: Sizes, seconds: float, load_start
                   f"{(r.ratio / r.target if r.at_most else r.target / r.ratio):.2f}." + (f" {r.why}" if r.why else "")
                   for r in misses]
     disagree = [f"- **{r.name}**: {r.agreement}" for r in results if r.status == DISAGREE]
-    from varbench.models.runtime import thread_counts
 
     intra, inter = thread_counts()
     out = [

@@ -8,6 +8,10 @@ import numpy as np
 
 from varbench.bench.harness import INFO, Context, Result, Section, median, side_by_side, timed, verdict
 from varbench.bench.render import fmt, table
+from varbench.methods.gradients import integrated_gradients
+from varbench.methods.perturbation import permutation
+from varbench.methods.shapley import kernel_shap, sage
+from varbench.methods.surrogate import lime
 
 ROOFLINE_AIM = 0.25  # issue 16: batch methods at least this share of the measured matmul peak
 
@@ -19,8 +23,6 @@ def forward_flops(net: Any) -> float:
 
 
 def bench_ig(ctx: Context) -> Section:
-    from varbench.methods.gradients import integrated_gradients
-
     s, model = ctx.sizes, ctx.model
     model.gradient(ctx.big.X_test[:8]), model.predict(ctx.big.X_test[:8])
     times, outs = side_by_side({"varbench": lambda r: integrated_gradients(
@@ -42,11 +44,6 @@ def bench_roofline(ctx: Context) -> Section:
     """Each batched method once at the benchmark's sizes: its model evaluations (the engine's
     count), seconds, and share of the roofline. A gradient evaluation is counted as 2 forward
     passes of FLOPs (forward, and the backward pass to the input)."""
-    from varbench.methods.gradients import integrated_gradients
-    from varbench.methods.perturbation import permutation
-    from varbench.methods.shapley import kernel_shap, sage
-    from varbench.methods.surrogate import lime
-
     s, model, data = ctx.sizes, ctx.model, ctx.data
     flops = forward_flops(model.keras)
     methods: dict[str, tuple[Callable[[np.random.Generator], Any], float]] = {

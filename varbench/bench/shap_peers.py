@@ -17,6 +17,8 @@ from varbench.bench.harness import (NOT_RUN, Context, Result, Section, _availabl
                                     side_by_side, verdict)
 from varbench.bench.peers import WAYS_TEXT, _compare, _predictors, _rel_error, _subset
 from varbench.bench.render import fmt, table
+from varbench.methods.gradients import _integrated, deep_shap, expected_gradients
+from varbench.methods.shapley import kernel_shap, sampling_shapley
 
 EG_DEFAULT, PERM_DEFAULT_EVALS = 200, 500  # shap's defaults: GradientExplainer nsamples, PermutationExplainer max_evals
 
@@ -99,7 +101,6 @@ def bench_shap_explainers(ctx: Context) -> Section:
     missing = _available("shap")
     if missing:
         return Section(_TITLE, [Result(n, None, "shap", status=NOT_RUN, why=missing) for n in _NAMES.values()])
-    from varbench.methods.shapley import kernel_shap
 
     s, model, data = ctx.sizes, ctx.model, ctx.data
     X, bg = data.X_test[:s.shap_rows], data.X_train[:s.shap_background]
@@ -127,7 +128,6 @@ def _expected_gradients_part(ctx: Context, sub: Any, exact: np.ndarray) -> Part:
     each background row (Gauss-Legendre), averaged."""
     import shap
 
-    from varbench.methods.gradients import _integrated, expected_gradients
 
     s, model, X, bg = ctx.sizes, ctx.model, sub.X_test, sub.X_train
     estimand = np.mean([_integrated(model, X, b, s.eg_reference_steps, "gausslegendre", None)[0] for b in bg], axis=0)
@@ -170,7 +170,6 @@ def _deep_shap_part(ctx: Context, sub: Any, exact: np.ndarray) -> Part:
     equal error (float rounding) at every background size: the equal-error ratio is the time ratio."""
     import shap
 
-    from varbench.methods.gradients import deep_shap
 
     s, model, X, bg = ctx.sizes, ctx.model, sub.X_test, sub.X_train
     explainer = _quiet(lambda: shap.DeepExplainer(model.keras, bg))
@@ -207,7 +206,6 @@ def _permutation_part(ctx: Context, sub: Any, exact: np.ndarray) -> Part:
                        why=f"{s.name} mode skips it (shap compiles numba kernels on first use: 5-60 s)")], {}, []
     import shap
 
-    from varbench.methods.shapley import sampling_shapley
 
     X, bg, d = sub.X_test, sub.X_train, data.n_features
     walk = 2 * d + 1  # shap's evaluations per antithetic pair of orders

@@ -11,6 +11,8 @@ from typing import Any
 
 from varbench.bench.harness import INFO, Context, Result, Section, median, side_by_side, verdict
 from varbench.bench.render import fmt, table
+from varbench.store_template import ensure_template
+import varbench.tracking as tracking
 
 STORE_AIM = 1.0  # issue 28: a fresh store in well under a second (seconds, at most)
 OVERHEAD_AIM = 5.0  # issue 28: scoring and logging one method run, CPU milliseconds at most
@@ -80,9 +82,6 @@ def _scoring(runs: int) -> float:
 
 
 def bench_store(ctx: Context) -> Section:
-    import varbench.tracking as tracking
-    from varbench.store_template import ensure_template
-
     ensure_template()  # built once per machine and MLflow version, untimed (as a study finds it)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

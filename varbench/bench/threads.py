@@ -10,17 +10,18 @@ import subprocess
 import sys
 from typing import Any
 
-from varbench.bench.harness import INFO, Context, Result, Section, Sizes, _trainer_config, timed
+from varbench.bench.harness import INFO, MODES, Context, Result, Section, Sizes, _trainer_config, make_context, timed
 from varbench.bench.render import fmt, table
+from varbench.bench.training import stack_members
+from varbench.models.mlp import build_mlp
+from varbench.models.runtime import start_tensorflow, thread_plan
 
 STACK = 8
 
 
 def _measure(sizes: Sizes) -> dict[str, float]:
     """In this process (threads already set): seconds to train one model and a stack of 8."""
-    from varbench.bench.harness import make_context
-    from varbench.bench.training import stack_members
-    from varbench.models.mlp import build_mlp
+    # lazy: the trainers load scikit-learn (rank_stats)
     from varbench.models.stacked import train_stacked
     from varbench.models.trainer import train
 
@@ -40,7 +41,6 @@ def _measure(sizes: Sizes) -> dict[str, float]:
 def bench_threads(ctx: Context) -> Section:
     if ctx.sizes.name == "tiny":
         return Section("Threads", [], "Not measured in this mode (two extra TensorFlow processes).")
-    from varbench.models.runtime import thread_plan
 
     cpus = os.cpu_count() or 1
     steps = ctx.sizes.epochs * -(-ctx.sizes.n_train // ctx.sizes.batch_size)
@@ -70,9 +70,6 @@ def bench_threads(ctx: Context) -> Section:
 
 def main(argv: list[str]) -> None:
     """`python -m varbench.bench.threads INTRA INTER MODE`: print the timings as one JSON line."""
-    from varbench.bench.harness import MODES
-    from varbench.models.runtime import start_tensorflow
-
     start_tensorflow((int(argv[0]), int(argv[1])))
     print(json.dumps(_measure(MODES[argv[2]])))
 

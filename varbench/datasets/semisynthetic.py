@@ -18,14 +18,13 @@ from varbench.datasets._common import additive_local, check, make_dataset
 from varbench.datasets.additive import COMPONENTS, component
 from varbench.datasets.base import TASKS, Dataset, GroundTruth
 from varbench.datasets.planted import FAMILIES, plant
+from varbench.datasets.table import SUFFIXES, encode_table, load_encoded
 
 SOURCES = ("diabetes", "breast_cancer", "wine")
 
 
 def is_file_source(source: object) -> bool:
     """Whether `source` names a user's table (a .csv/.tsv/.parquet path) rather than a bundled one."""
-    from varbench.datasets.table import SUFFIXES
-
     return isinstance(source, str) and source not in SOURCES and any(
         source.lower().endswith(suffix) for suffix in SUFFIXES)
 
@@ -156,8 +155,6 @@ def semisynthetic(
 
 def _covariates(source: str, target: str | None, columns, drop, impute, max_levels=None):
     """The encoded covariates of a bundled or user table (varbench.datasets.table.Encoded)."""
-    from varbench.datasets.table import encode_table, load_encoded
-
     if is_file_source(source):
         return load_encoded(str(source), None, None, columns=columns, drop=[*(drop or []), *([target] if target else [])],
                             impute=impute, max_levels=max_levels)

@@ -14,6 +14,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
 
+from varbench.models.runtime import thread_counts
+
 T = TypeVar("T")
 P = TypeVar("P")
 R = TypeVar("R")
@@ -26,8 +28,6 @@ _POOL: dict[int, ThreadPoolExecutor] = {}
 
 def _lanes() -> int:
     """How many blocks the engine evaluates at once: TensorFlow's inter-op thread count."""
-    from varbench.models.runtime import thread_counts
-
     return thread_counts()[1]
 
 

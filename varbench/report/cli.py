@@ -14,13 +14,16 @@ from typing import Sequence
 
 import pandas as pd
 
-from varbench.outdir import FORCE_HELP
+from varbench.outdir import FORCE_HELP, OutDir, OutDirError
 from varbench.report.metrics import METRICS, logged_metrics, ranking_metric
+from varbench.report.plots import importance_cells, parse_cell
 from varbench.report.prepare import INTERACTION_HEADLINE, build_filter, filter_label, prepare
 from varbench.report.protocol import DEFAULT_PROTOCOL, load_protocol, protocol_leaderboard, protocol_markdown
 from varbench.report.tables import format_summary, low_quality_table, summarize
 from varbench.report.write import files, selection_report, write_report
 from varbench.schema import TrackingConfig  # the one source of the tracking defaults
+from varbench.store_file import StoreError
+from varbench.tracking import Tracker, experiment_id, fetch_cells, fetch_table, open_existing_store
 
 MLFLOW_UI = "http://127.0.0.1:5000"    # `mlflow ui`'s default address, for links into a local store
 
@@ -50,8 +53,6 @@ def run_url(uri: str, experiment_id: str | None) -> tuple[object, str]:
 
 def log_to_mlflow(uri: str, experiment: str, paths: Sequence[Path], tags: dict[str, str], name: str) -> str:
     """Log the report's files as one run tagged kind=report; returns the run id."""
-    from varbench.tracking import Tracker
-
     tracker = Tracker(uri, experiment)
     run = tracker.start_run(name, {"kind": "report", **tags})
     try:
@@ -110,9 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry (`varbench report ...`): 0 on success, 1 if there is nothing to report or
     logging failed, 2 for invalid arguments, a refused --out or an unusable store (one line;
     --debug, or HYDRA_FULL_ERROR=1 set by the user, shows the traceback instead)."""
-    from varbench.outdir import OutDirError
-    from varbench.store_file import StoreError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or (os.environ.get("HYDRA_FULL_ERROR") == "1"
                                   and os.environ.get("VARBENCH_FULL_ERROR") != "set")  # as varbench.cli
@@ -126,9 +124,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     progress = Progress(args.quiet)
-    from varbench.report.plots import importance_cells, parse_cell
-    from varbench.outdir import OutDir
-    from varbench.tracking import experiment_id, fetch_cells, fetch_table, open_existing_store
 
     protocol = None
     try:
