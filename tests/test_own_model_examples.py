@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "own-model.md"
-SECTION = PAGE.read_text().split("## Several inputs, embeddings, FeatureSpace, scikeras", 1)[1]
+SECTION = PAGE.read_text().split("## Several inputs, embeddings, FeatureSpace, scikeras", 1)[1].split("\n## ", 1)[0]
 EXAMPLES = re.findall(r"```python\n(.*?)```", SECTION, flags=re.S)
 
 
