@@ -33,9 +33,19 @@ def _debug() -> bool:
 
 
 def _job(cfg) -> None:
-    """One Hydra job = one cell. In a multirun a failing cell is reported in one line and the
-    sweep goes on (the summary and the exit code show it)."""
+    """One Hydra job = one cell (Hydra's basic, joblib and Ray launchers call this per job)."""
     from hydra.core.hydra_config import HydraConfig
+
+    terminate_as_exit()
+    hc = HydraConfig.get()
+    _configure_worker(cfg.get("threads", "auto"), hc)
+    run_reported(cfg, hc)
+
+
+def run_reported(cfg, hc) -> None:
+    """Run the cell `cfg` (its Hydra config `hc` set): in a multirun a failing cell is reported in
+    one line and the sweep goes on (the summary and the exit code show it). Shared by `_job` and
+    the varbench launcher (`varbench.batch`), which runs a sweep's cells in one process."""
     from hydra.types import RunMode
 
     from varbench.callbacks import EXIT, sweep_total
@@ -43,10 +53,7 @@ def _job(cfg) -> None:
     from varbench.runner import run_cell
     from varbench.schema import one_line
 
-    _terminate_as_exit()
-    hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
-    _configure_worker(cfg.get("threads", "auto"), hc)
     sweep = str(hc.sweep.dir if multirun else hc.run.dir)
     choices = dict(hc.runtime.choices)
     if multirun:
@@ -125,7 +132,7 @@ def watch_parent(poll: float = 1.0, grace: float = 20.0) -> None:
     _WATCH["thread"].start()
 
 
-def _terminate_as_exit() -> None:
+def terminate_as_exit() -> None:
     """Turn SIGTERM into SystemExit so open MLflow runs get marked KILLED on the way out."""
 
     def handler(signum, frame):
@@ -139,6 +146,10 @@ def _terminate_as_exit() -> None:
 
 def _hydra_main() -> None:
     import hydra
+
+    from varbench.batch import register_launcher
+
+    register_launcher()
 
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(_job)()
 
