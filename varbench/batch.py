@@ -5,7 +5,7 @@ config again (the sweep check composed it already), writes a `.hydra/` folder of
 and a log file per job, and varbench's job function resets Keras before every cell. The varbench
 launcher (`hydra/launcher=varbench`, the default of a multirun; the Hydra plugin is
 `hydra_plugins.varbench_launcher`) runs the same cells through the same function
-(`varbench.cli.run_reported`, which calls `varbench.runner.run_cell`) with:
+(`varbench.cell_job.run_reported`, which calls `varbench.runner.run_cell`) with:
 
 - each job's config composed once: the sweep check (`varbench.sweep.check_sweep`) and the
   pre-training callback take it from `composed`, which keeps it for the launcher, keyed by
@@ -20,7 +20,6 @@ marked KILLED) are those of `run_reported` and `run_cell`, unchanged.
 """
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from pathlib import Path
@@ -31,15 +30,12 @@ from hydra.core.utils import (JobReturn, JobRuntime, JobStatus, configure_log, e
                               setup_globals)
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from varbench.composed import STATS, composed, forget, task_config
+
 log = logging.getLogger("varbench")
 
-LAUNCHER = "hydra_plugins.varbench_launcher.launcher.VarbenchLauncher"
 RESETS = ("auto", "always", "never")
 JOBS_FILE = "jobs.txt"  # in the sweep folder: `#N overrides` per cell, to rerun one
-
-# composed job configs of the running multirun, by job overrides (filled by `composed`)
-_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
-STATS = {"composed": 0, "reused": 0, "keras_resets": 0}
 
 
 def register_launcher() -> None:
@@ -51,50 +47,13 @@ def register_launcher() -> None:
     Plugins.instance().register(VarbenchLauncher)
 
 
-def uses_launcher(config: DictConfig) -> bool:
-    """Whether the multirun `config` runs its cells with the varbench launcher."""
-    return str(config.hydra.launcher.get("_target_", "")) == LAUNCHER
-
-
-def composed(loader: Any, config: DictConfig, overrides: Sequence[str]) -> DictConfig:
-    """The job config of `overrides` (with its `hydra` node, not to be modified): composed by
-    `loader` once, then taken from the store when the varbench launcher runs the sweep.
-
-    Examples
-    --------
-    >>> from varbench.batch import composed  # used by varbench.sweep and varbench.pretrain
-    """
-    key = tuple(overrides)
-    if key in _COMPOSED:
-        STATS["reused"] += 1
-        return _COMPOSED[key]
-    cfg = loader.load_sweep_config(config, list(overrides))
-    STATS["composed"] += 1
-    if uses_launcher(config):
-        _COMPOSED[key] = cfg
-    return cfg
-
-
-def task_config(cfg: DictConfig) -> DictConfig:
-    """A copy of a job config without its `hydra` node: what the job function receives."""
-    task = copy.deepcopy(cfg)
-    with read_write(task), open_dict(task):
-        del task["hydra"]
-    return task
-
-
-def forget() -> None:
-    """Drop the composed configs (the sweep is over)."""
-    _COMPOSED.clear()
-
-
 class KerasReset:
     """Decides, cell by cell, whether to reset Keras's global state first (see the module doc)."""
 
     def __init__(self, mode: str = "auto") -> None:
         if mode not in RESETS:
             raise ValueError(f"hydra.launcher.keras_reset={mode!r} is invalid: expected one of {', '.join(RESETS)}")
-        self.mode, self.previous = mode, None
+        self.mode, self.previous, self.count = mode, None, 0
 
     def before(self, task: DictConfig) -> bool:
         """Reset if needed before the cell `task`; returns whether it did."""
@@ -105,7 +64,7 @@ class KerasReset:
             import keras
 
             keras.backend.clear_session()
-            STATS["keras_resets"] += 1
+            self.count += 1
         return need
 
 
@@ -117,7 +76,7 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
     --------
     >>> from varbench.batch import launch  # called by the varbench launcher plugin
     """
-    from varbench import cli
+    from varbench.cell_job import terminate_as_exit
 
     setup_globals()
     reset = KerasReset(keras_reset)
@@ -125,7 +84,7 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
     sweep = Path(str(config.hydra.sweep.dir))
     sweep.mkdir(parents=True, exist_ok=True)
     log.info("varbench launcher: %d cell(s) in this process", len(job_overrides))
-    cli.terminate_as_exit()
+    terminate_as_exit()
     returns, logging_set, before = [], False, dict(STATS)
     try:
         for i, overrides in enumerate(job_overrides):
@@ -144,11 +103,17 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
             returns.append(_run(hydra_context, task_function, cfg, list(overrides), reset))
         log.info("varbench launcher: %d cell(s) run in this process, each composed once (%d reused from the sweep "
                  "check, %d composed here); %d Keras reset(s)", len(returns), STATS["reused"] - before["reused"],
-                 STATS["composed"] - before["composed"], STATS["keras_resets"] - before["keras_resets"])
+                 STATS["composed"] - before["composed"], reset.count)
     finally:
         forget()
         configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     return returns
+
+
+def _is_varbench_job(task_function: Any) -> bool:
+    """Whether Hydra's job function is varbench's (`varbench.cli._job`), named, not imported (no cycle)."""
+    return (getattr(task_function, "__module__", None), getattr(task_function, "__qualname__", None)) == (
+        "varbench.cli", "_job")
 
 
 def _configure_logging(cfg: DictConfig, sweep: Path) -> None:
@@ -163,7 +128,7 @@ def _configure_logging(cfg: DictConfig, sweep: Path) -> None:
 
 def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: list[str], reset: KerasReset) -> Any:
     """One cell, as `run_job` would run it minus its per-job files and logging set-up."""
-    from varbench import cli
+    from varbench.cell_job import run_reported
     from varbench.models.runtime import start_tensorflow, thread_plan
 
     saved = HydraConfig.instance().cfg
@@ -175,10 +140,10 @@ def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: lis
         with env_override(cfg.hydra.job.env_set):
             hydra_context.callbacks.on_job_start(config=cfg, task_function=task_function)
             try:
-                if task_function is cli._job:  # varbench's own job: no per-job reset unless needed
+                if _is_varbench_job(task_function):  # varbench's own job: no per-job reset unless needed
                     start_tensorflow(thread_plan(task.get("threads", "auto"), 1))
                     reset.before(task)
-                    ret.return_value = cli.run_reported(task, HydraConfig.get())
+                    ret.return_value = run_reported(task, HydraConfig.get())
                 else:  # another job function: called as Hydra calls it
                     ret.return_value = task_function(task)
                 ret.status = JobStatus.COMPLETED

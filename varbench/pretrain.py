@@ -169,7 +169,7 @@ def sweep_cells(config: DictConfig) -> list[Cell]:
     which reports the error)."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from varbench.batch import composed, task_config
+    from varbench.composed import composed, task_config
     from varbench.config import ConfigError
 
     loader = GlobalHydra.instance().config_loader()

@@ -45,7 +45,7 @@ def is_basic_sweeper(config: DictConfig) -> bool:
 
 
 def _check_job(loader: Any, config: DictConfig, num: int, overrides: list[str]) -> Job:
-    from varbench.batch import composed
+    from varbench.composed import composed
 
     job = Job(num, overrides)
     try:
@@ -61,7 +61,7 @@ def check_composed(cfg: DictConfig, job: Job) -> Job:
     job's hashes or its error."""
     from hydra.core.hydra_config import HydraConfig
 
-    from varbench.batch import task_config
+    from varbench.composed import task_config
     from varbench.config import resolve_cell
 
     saved = HydraConfig.instance().cfg
