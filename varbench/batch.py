@@ -131,10 +131,14 @@ def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: lis
     from varbench.cell_job import run_reported
     from varbench.models.runtime import start_tensorflow, thread_plan
 
-    saved = HydraConfig.instance().cfg
+    saved, cwd = HydraConfig.instance().cfg, os.getcwd()
     HydraConfig.instance().set_config(cfg)
-    ret = JobReturn(overrides=overrides, working_dir=os.getcwd())
+    ret = JobReturn(overrides=overrides, working_dir=cwd)
     try:
+        if cfg.hydra.job.get("chdir"):  # hydra.job.chdir=true: the job runs in its own folder, as under run_job
+            Path(cfg.hydra.runtime.output_dir).mkdir(parents=True, exist_ok=True)
+            ret.working_dir = cfg.hydra.runtime.output_dir
+            os.chdir(ret.working_dir)
         task = task_config(cfg)
         ret.cfg, ret.hydra_cfg = task, HydraConfig.instance().cfg
         with env_override(cfg.hydra.job.env_set):
@@ -154,4 +158,5 @@ def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: lis
         hydra_context.callbacks.on_job_end(config=cfg, job_return=ret, task_function=task_function)
     finally:
         HydraConfig.instance().cfg = saved
+        os.chdir(cwd)
     return ret
