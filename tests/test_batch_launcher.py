@@ -71,3 +71,18 @@ def test_failing_cell_does_not_stop_the_others_and_rerun_resumes(tmp_path):
     code, out, err = _sweep(tmp_path, *args)  # the rerun skips the good cell, retries the failed one
     assert code == 1 and out.count("skipping (resume)") == 1, out[-3000:]
     assert len(fetch_cells(f"sqlite:///{tmp_path}/mlflow.db", "varbench")) == 2  # the failed cell rerun in place
+
+
+def test_keras_reset_only_when_the_model_config_changes():
+    from omegaconf import OmegaConf
+
+    from varbench.batch import KerasReset
+    from varbench.schema import ConfigError
+
+    mlp, wide = OmegaConf.create({"model": {"hidden": [64, 64]}}), OmegaConf.create({"model": {"hidden": [256]}})
+    cells = [mlp, mlp, wide, wide, mlp]
+    auto, always, never = KerasReset("auto"), KerasReset("always"), KerasReset("never")
+    assert [auto.before(c) for c in cells] == [False, False, True, False, True] and auto.count == 2
+    assert all(always.before(c) for c in cells) and not any(never.before(c) for c in cells)
+    with pytest.raises(ConfigError, match="keras_reset='sometimes' is invalid"):
+        KerasReset("sometimes")

@@ -31,6 +31,7 @@ from hydra.core.utils import (JobReturn, JobRuntime, JobStatus, configure_log, e
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from varbench.composed import STATS, composed, forget, task_config
+from varbench.schema import ConfigError
 
 log = logging.getLogger("varbench")
 
@@ -52,7 +53,7 @@ class KerasReset:
 
     def __init__(self, mode: str = "auto") -> None:
         if mode not in RESETS:
-            raise ValueError(f"hydra.launcher.keras_reset={mode!r} is invalid: expected one of {', '.join(RESETS)}")
+            raise ConfigError(f"hydra.launcher.keras_reset={mode!r} is invalid: expected one of {', '.join(RESETS)}")
         self.mode, self.previous, self.count = mode, None, 0
 
     def before(self, task: DictConfig) -> bool:
