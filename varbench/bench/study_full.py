@@ -6,7 +6,7 @@ subprocesses, each in a fresh folder (fresh store, empty model cache), timed wal
   pre-training.
 
 The two stores' method results are compared run by run (every metric but timings): a stacked
-model is not bitwise its solo twin (float32 rounding amplified by training, dropout masks), so the count of
+model is not bitwise its solo twin (float32 rounding amplified by training), so the count of
 identical runs and the largest difference are reported. Full mode runs the whole study (200 cells); quick and tiny
 modes a reduced one (`Sizes.full_study_overrides`)."""
 from __future__ import annotations
@@ -118,8 +118,8 @@ def bench_study_full(ctx: Context) -> Section:
               [[name, fmt(o["wall"]), fmt(o["cpu"]), str(o["code"])] for name, o in out.items()]),
         "",
         f"Speed-up {speedup:.2f}x wall, {old['cpu'] / max(new['cpu'], 1e-9):.2f}x CPU. Results: {agree}. A stacked model is "
-        "not bitwise its solo twin (float32 rounding of the batched matmuls, amplified by training; dropout masks drawn per stack), so the runs of "
-        "stacked cells differ; cells left to their jobs give identical runs.",
+        "not bitwise its solo twin (float32 rounding of the batched matmuls, amplified by training), so the runs "
+        "of stacked cells differ; cells left to their jobs give identical runs.",
     ])
     n_cells = len({k[:3] for k in old["runs"]})
     result = Result(f"study end to end: seed_question ({n_cells} cells), new path vs one job per cell", new["wall"],
