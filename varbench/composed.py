@@ -34,11 +34,27 @@ def composed(loader: Any, config: DictConfig, overrides: Sequence[str]) -> DictC
     if key in _COMPOSED:
         STATS["reused"] += 1
         return _COMPOSED[key]
-    cfg = loader.load_sweep_config(config, list(overrides))
+    load = getattr(loader.load_sweep_config, "original", loader.load_sweep_config)  # see `share`
+    cfg = load(config, list(overrides))
     STATS["composed"] += 1
     if uses_launcher(config):
         _COMPOSED[key] = cfg
     return cfg
+
+
+def share(loader: Any) -> None:
+    """Make `loader.load_sweep_config` answer from here, so that Hydra's sweeper, which composes every
+    job of a batch once more to validate it before launching (`Sweeper.validate_batch_is_legal`),
+    takes the configs the sweep check composed. Called by the varbench launcher's set-up."""
+    if hasattr(loader.load_sweep_config, "original"):
+        return
+    original = loader.load_sweep_config
+
+    def load_sweep_config(master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
+        return composed(loader, master_config, sweep_overrides)
+
+    load_sweep_config.original = original  # type: ignore[attr-defined]
+    loader.load_sweep_config = load_sweep_config
 
 
 def task_config(cfg: DictConfig) -> DictConfig:

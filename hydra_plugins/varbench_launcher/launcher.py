@@ -21,7 +21,10 @@ class VarbenchLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from varbench.composed import share
+
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        share(hydra_context.config_loader)  # the sweeper's own check of each batch reuses the composed configs
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from varbench.batch import launch
