@@ -28,51 +28,16 @@ DEBUG_FLAG = "--debug"
 EXIT_INTERRUPTED = 130
 
 
-def _debug() -> bool:
-    return os.environ.get("VARBENCH_DEBUG") == "1"
-
-
 def _job(cfg) -> None:
-    """One Hydra job = one cell. In a multirun a failing cell is reported in one line and the
-    sweep goes on (the summary and the exit code show it)."""
+    """One Hydra job = one cell (Hydra's basic, joblib and Ray launchers call this per job)."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
 
-    from varbench.callbacks import EXIT, sweep_total
-    from varbench.config import ConfigError
-    from varbench.harness.cell import run_cell
-    from varbench.schema import one_line
+    from varbench.cell_job import run_reported, terminate_as_exit
 
-    _terminate_as_exit()
+    terminate_as_exit()
     hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
     _configure_worker(cfg.get("threads", "auto"), hc)
-    sweep = str(hc.sweep.dir if multirun else hc.run.dir)
-    choices = dict(hc.runtime.choices)
-    if multirun:
-        total = sweep_total(sweep)
-        log.info("=== cell %s of %s in this sweep (%s) ===", hc.job.num + 1, total, hc.job.override_dirname)
-    try:
-        result = run_cell(cfg, sweep=sweep, names={"dataset": choices.get("dataset"),
-                                                   "model": choices.get("model")})
-    except ConfigError as exc:
-        log.error("config error: %s", exc)
-        EXIT["code"] = 2
-        if _debug():
-            raise
-        if not multirun:
-            raise SystemExit(2) from None
-        return
-    except Exception as exc:  # noqa: BLE001 - one cell's fault: one line, the sweep goes on
-        if _debug():
-            raise
-        log.error("cell failed: %s", one_line(f"{type(exc).__name__}: {exc}"))
-        EXIT["code"] = max(EXIT["code"], 1)
-        if not multirun:
-            raise SystemExit(1) from None
-        return
-    if result.status == "failed" or result.n_failed:
-        EXIT["code"] = max(EXIT["code"], 1)
+    run_reported(cfg, hc)
 
 
 def _configure_worker(threads: object, hc) -> None:
@@ -125,20 +90,12 @@ def watch_parent(poll: float = 1.0, grace: float = 20.0) -> None:
     _WATCH["thread"].start()
 
 
-def _terminate_as_exit() -> None:
-    """Turn SIGTERM into SystemExit so open MLflow runs get marked KILLED on the way out."""
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (some launchers): keep the default
-        pass
-
-
 def _hydra_main() -> None:
     import hydra
+
+    from varbench.batch import register_launcher
+
+    register_launcher()
 
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(_job)()
 

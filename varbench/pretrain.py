@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("varbench")
 
@@ -173,17 +173,16 @@ def sweep_cells(config: DictConfig) -> list[Cell]:
     which reports the error)."""
     from hydra.core.global_hydra import GlobalHydra
 
+    from varbench.composed import composed, task_config
     from varbench.config import ConfigError
 
     loader = GlobalHydra.instance().config_loader()
     cells = []
     for overrides in sweep_overrides(config):
         try:
-            cfg = loader.load_sweep_config(config, list(overrides))
+            cfg = composed(loader, config, overrides)  # the sweep check's, with the varbench launcher
             choices = dict(cfg.hydra.runtime.choices)
-            with open_dict(cfg):
-                del cfg["hydra"]  # as a job sees its config
-            cells.append(cell_of(cfg, {"dataset": choices.get("dataset"), "model": choices.get("model")}))
+            cells.append(cell_of(task_config(cfg), {"dataset": choices.get("dataset"), "model": choices.get("model")}))
         except (ConfigError, ValueError) as exc:
             log.debug("pre-training skips %s: %s", overrides, exc)
     return cells

@@ -8,12 +8,11 @@ nothing is written to the tracking store. Used by the `Summary` callback's
 """
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig
 
 from varbench.schema import one_line
 
@@ -46,9 +45,11 @@ def is_basic_sweeper(config: DictConfig) -> bool:
 
 
 def _check_job(loader: Any, config: DictConfig, num: int, overrides: list[str]) -> Job:
+    from varbench.composed import composed
+
     job = Job(num, overrides)
     try:
-        cfg = loader.load_sweep_config(config, list(overrides))
+        cfg = composed(loader, config, overrides)  # kept for the varbench launcher
     except Exception as exc:  # noqa: BLE001 - Hydra composition errors (unknown choices, YAML)
         job.error = compose_error(exc)
         return job
@@ -60,15 +61,14 @@ def check_composed(cfg: DictConfig, job: Job) -> Job:
     job's hashes or its error."""
     from hydra.core.hydra_config import HydraConfig
 
+    from varbench.composed import task_config
     from varbench.config import resolve_cell
 
     saved = HydraConfig.instance().cfg
     HydraConfig.instance().set_config(cfg)  # `${hydra:...}` interpolations resolve as in the job
     try:
         choices = dict(cfg.hydra.runtime.choices)
-        task = copy.deepcopy(cfg)
-        with read_write(task), open_dict(task):
-            del task["hydra"]  # what the job receives
+        task = task_config(cfg)  # what the job receives
         spec = resolve_cell(task, {"dataset": choices.get("dataset"), "model": choices.get("model")},
                             check_model=False)
     except ValueError as exc:  # ConfigError and the generators' own ValueErrors

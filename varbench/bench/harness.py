@@ -21,6 +21,8 @@ DISAGREE = "DISAGREES"  # a comparison whose values differ beyond its stated tol
 # ------------------------------------------------------------------------------------ sizes
 
 COUNT = at_least(1)
+# the reduced seed_question study (16 cells): 2 datasets x 2 architectures x 4 seeds
+REDUCED_STUDY = ("dataset=linear,correlated_block", "model=mlp,mlp_wide", "seed=0,1,2,3")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ class Sizes(Section):
     profile: tuple[str, ...] | None = ("dataset=friedman1",)  # cell overrides (not seed); None = skip
     studies: bool = True                # time the default study and methods=all on one cell (CLI)
     # the reduced seed_question study timed one by one and with stacked pre-training
-    study_overrides: tuple[str, ...] = ("dataset=linear,correlated_block", "model=mlp,mlp_wide", "seed=0,1,2,3")
+    study_overrides: tuple[str, ...] = REDUCED_STUDY
+    # the seed_question study run end to end by the CLI (bench.study_full); () = the whole study (200 cells)
+    full_study_overrides: tuple[str, ...] = ()
     # agreement tolerances (a comparison outside them is reported as DISAGREES and fails the run)
     perm_z_tolerance: float = 5.0       # |varbench - sklearn| per feature, in standard errors of the difference
     shap_error_factor: float = 2.0      # varbench's error vs exact <= max(factor x shap's, floor)
@@ -75,16 +79,17 @@ FULL = Sizes()
 QUICK = Sizes(name="quick", seeds=2, repeats=2, perm_rows=500, perm_repeats=5, perm_called_rows=1,
               shap_rows=10, shap_exact=False, lime_rows=20, ig_rows=500, mem_rows=(250, 1000),
               mem_shap_rows=(64, 96), sage_rows=100, sage_permutations=64, studies=False,
-              study_overrides=("dataset=linear", "model=mlp,mlp_wide", "seed=0,1,2"))
+              study_overrides=("dataset=linear", "model=mlp,mlp_wide", "seed=0,1,2"), full_study_overrides=REDUCED_STUDY)
 # Smoke-test sizes (seconds, not meaningful numbers).
+TINY_STUDY = ("dataset=linear", "model=mlp", "seed=0,1", "dataset.n_samples=200", "trainer.epochs=2",
+              "methods=[probing,permutation]", "model_truth.enabled=false")
 TINY = Sizes(name="tiny", n_train=200, n_test=60, epochs=2, seeds=2, repeats=1, perm_rows=40,
              perm_repeats=2, shap_rows=2, shap_background=5, shap_coalitions=40, shap_exact=True,
              eg_samples=(25, 200, 800), eg_reference_steps=32, shap_permutation=False,
              lime_rows=2, lime_samples=60, ig_rows=20, ig_steps=4, mem_rows=(20, 40),
              mem_chunks=(256, 1024), mem_shap_rows=(2, 4), matmul_n=128, sage_rows=10, sage_permutations=4,
              shap_error_factor=3.0, shap_error_floor=0.5, lime_tolerance=1.0, stack_mse_tolerance=0.2,
-             study_overrides=("dataset=linear", "model=mlp", "seed=0,1", "dataset.n_samples=200",
-                              "trainer.epochs=2", "methods=[probing,permutation]", "model_truth.enabled=false"),
+             study_overrides=TINY_STUDY, full_study_overrides=TINY_STUDY,
              profile=("dataset=friedman1", "dataset.n_samples=200", "trainer.epochs=2",
                       "trainer.patience=0", "methods=[probing,permutation]",
                       "model_truth.enabled=false"), studies=False)

@@ -1,0 +1,70 @@
+"""The job configs of a multirun, each composed once.
+
+The sweep check (`varbench.sweep.check_sweep`), the pre-training callback (`varbench.pretrain`) and
+the varbench launcher (`varbench.batch`) each need every job's config. With the varbench launcher
+the first to compose a job's config keeps it here, keyed by the job's overrides, and the others
+take it from here; with another launcher (its jobs compose their own) nothing is kept."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+from omegaconf import DictConfig, open_dict, read_write
+
+LAUNCHER = "hydra_plugins.varbench_launcher.launcher.VarbenchLauncher"
+# composed job configs of the running multirun, by job overrides (filled by `composed`)
+_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+STATS = {"composed": 0, "reused": 0}  # configs composed, and taken from here, in this process
+
+
+def uses_launcher(config: DictConfig) -> bool:
+    """Whether the multirun `config` runs its cells with the varbench launcher."""
+    return str(config.hydra.launcher.get("_target_", "")) == LAUNCHER
+
+
+def composed(loader: Any, config: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    """The job config of `overrides` (with its `hydra` node, not to be modified): composed by
+    `loader` once, then taken from here when the varbench launcher runs the sweep.
+
+    Examples
+    --------
+    >>> from varbench.composed import composed  # used by varbench.sweep, varbench.pretrain, varbench.batch
+    """
+    key = tuple(overrides)
+    if key in _COMPOSED:
+        STATS["reused"] += 1
+        return _COMPOSED[key]
+    load = getattr(loader.load_sweep_config, "original", loader.load_sweep_config)  # see `share`
+    cfg = load(config, list(overrides))
+    STATS["composed"] += 1
+    if uses_launcher(config):
+        _COMPOSED[key] = cfg
+    return cfg
+
+
+def share(loader: Any) -> None:
+    """Make `loader.load_sweep_config` answer from here, so that Hydra's sweeper, which composes every
+    job of a batch once more to validate it before launching (`Sweeper.validate_batch_is_legal`),
+    takes the configs the sweep check composed. Called by the varbench launcher's set-up."""
+    if hasattr(loader.load_sweep_config, "original"):
+        return
+    original = loader.load_sweep_config
+
+    def load_sweep_config(master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
+        return composed(loader, master_config, sweep_overrides)
+
+    load_sweep_config.original = original  # type: ignore[attr-defined]
+    loader.load_sweep_config = load_sweep_config
+
+
+def task_config(cfg: DictConfig) -> DictConfig:
+    """A copy of a job config without its `hydra` node: what the job function receives."""
+    task = copy.deepcopy(cfg)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task
+
+
+def forget() -> None:
+    """Drop the composed configs (the sweep is over)."""
+    _COMPOSED.clear()
