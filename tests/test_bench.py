@@ -251,3 +251,15 @@ def test_docs_speed_figures_are_quoted_from_the_committed_results():
     assert len(figures) >= 10
     missing = [f for f in figures if f not in committed]
     assert not missing, missing
+
+
+def test_readme_speed_figures_are_quoted_from_the_committed_results():
+    root = Path(__file__).resolve().parents[1]
+    speed = (root / "README.md").read_text().split("- **Speed", 1)[1].split("\n- **", 1)[0]
+    committed = (root / "results" / "performance.md").read_text()
+    figures = re.findall(r"\b\d[\d,]*\.\d+x?\b", speed)
+    assert len(figures) >= 5
+    missing = [f for f in figures if f not in committed]
+    assert not missing, missing
+    for key in ("study_full_speedup", "overhead_per_method_run_ms", "store_create_seconds", "_equal_error"):
+        assert key in speed, key
