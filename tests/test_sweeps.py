@@ -185,6 +185,7 @@ def test_sigterm_leaves_store_consistent_and_rerun_completes(tmp_path):
     _assert_each_cell_once(uri, 1, methods=("random", "slow"))
 
 
+@pytest.mark.slow  # a whole sweep killed and rerun (CI's slow step runs it)
 def test_sigkill_loses_only_unwritten_runs_and_rerun_logs_nothing_twice(tmp_path):
     """kill -9 while `slow` runs: `random`'s run, computed just before, is still buffered unless
     FLUSH_SECONDS had passed since the last write. What was written stays; what was not is computed
@@ -241,6 +242,7 @@ def test_two_identical_sweeps_at_once_log_each_pair_once(tmp_path):
     assert "varbench: 1 cell(s), 2 method run(s)" in again.stdout and "probing" in again.stdout
 
 
+@pytest.mark.slow  # a whole sweep killed and rerun (CI's slow step runs it)
 def test_ctrl_c_is_one_line_and_rerun_resumes(tmp_path):
     flag = tmp_path / "slow"
     flag.write_text("1")
