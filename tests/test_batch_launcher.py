@@ -38,6 +38,7 @@ def _stable(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return df[keep].sort_values(keys).reset_index(drop=True)
 
 
+@pytest.mark.slow  # the same sweep through two launchers (CI's slow step runs it)
 def test_same_results_and_store_as_the_basic_launcher(tmp_path):
     code_b, out_b, err_b = _sweep(tmp_path / "basic", "seed=0,1", "hydra/launcher=basic")
     code_v, out_v, err_v = _sweep(tmp_path / "varbench", "seed=0,1")

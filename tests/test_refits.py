@@ -33,6 +33,7 @@ def linear_data():
     return X, X @ W
 
 
+@pytest.mark.slow  # trains a linear network to convergence four times
 def test_converged_linear_refits_agree_on_the_closed_form(linear_data):
     import keras
 
