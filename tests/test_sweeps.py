@@ -51,6 +51,7 @@ def _writer(uri, worker, n):
         t.end_run(parent)
 
 
+@pytest.mark.slow  # two writer processes on one store (CI's slow step runs it)
 def test_concurrent_sqlite_writers_lose_nothing(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     Tracker(uri, "varbench")  # the store is created once, before the workers (as the sweep callback does)
