@@ -153,6 +153,7 @@ def test_unreachable_server_fails_fast_before_training(tmp_path):
     assert "training" not in out.stdout and time.time() - start < 60
 
 
+@pytest.mark.slow  # a whole sweep terminated and rerun (CI's slow step runs it)
 def test_sigterm_leaves_store_consistent_and_rerun_completes(tmp_path):
     flag = tmp_path / "slow"
     flag.write_text("1")
