@@ -263,3 +263,50 @@ def test_readme_speed_figures_are_quoted_from_the_committed_results():
     assert not missing, missing
     for key in ("study_full_speedup", "overhead_per_method_run_ms", "store_create_seconds", "_equal_error"):
         assert key in speed, key
+
+
+def test_study_profile_parts_are_disjoint_and_add_up_to_the_total():
+    """The parts of a profiled study: nested timers subtracted, the methods' own seconds split from
+    their runs' scoring and logging, the remainder the one-time start-up."""
+    from varbench.bench.study_profile import parts
+
+    def entry(path, name, cum, callers=None):
+        return (path, 1, name), (1, 1, 0.0, cum, callers or {})
+
+    stats = dict([entry("hydra/_internal/config_loader_impl.py", "load_sweep_config", 4.0),
+                  entry("varbench/sweep.py", "check_composed", 2.0),
+                  entry("varbench/callbacks.py", "open_store", 1.0),
+                  entry("varbench/models/stacked.py", "train_stacked", 3.0,
+                        {("varbench/pretrain.py", 70, "pretrain"): (1, 1, 0.0, 3.0)}),
+                  entry("varbench/pretrain.py", "model_truths", 2.0,
+                        {("varbench/pretrain.py", 70, "pretrain"): (1, 1, 0.0, 2.0)}),
+                  entry("varbench/pretrain.py", "on_multirun_start", 6.0),
+                  entry("varbench/batch.py", "before", 0.5),
+                  entry("varbench/config.py", "resolve_cell", 1.5,
+                        {("varbench/harness/cell.py", 45, "run_cell"): (1, 1, 0.0, 1.0),
+                         ("varbench/sweep.py", 59, "check_composed"): (1, 1, 0.0, 0.5)}),
+                  entry("varbench/harness/training.py", "train_cell_model", 0.5),
+                  entry("varbench/harness/model_truth.py", "log_model_truth", 0.25),
+                  entry("varbench/harness/method_run.py", "run_method", 5.0),
+                  entry("varbench/harness/cell.py", "run_cell", 7.0)])
+    out = dict(parts(stats, 30.0, {"kernel_shap": 2.0, "sage": 1.0, "lime": 0.5, "random": 0.25}))
+    assert out["pre-training: cells resolved, models written"] == 1.0  # 6 - 3 - 2
+    assert out["cell: config resolved, data generated"] == 1.0  # only the calls from run_cell
+    assert out["cell: method kernel_shap (its own seconds)"] == 2.0
+    assert out["cell: the other 2 methods (their own seconds)"] == 0.75
+    assert out["cell: scoring, truth-free metrics, logging of method runs"] == 1.25  # 5 - 3.75
+    assert out["cell: claims, runs opened and closed, resume"] == 0.25  # 7 - (1 + 0.5 + 0.25) - 5
+    assert sum(out.values()) == pytest.approx(30.0) and out["start-up, imports, Hydra set-up, summary (once)"] > 0
+
+
+@pytest.mark.slow
+def test_study_profile_of_a_tiny_study_splits_its_cells_time():
+    """The profiled console run end to end (a subprocess under cProfile) at tiny sizes."""
+    import dataclasses
+
+    sizes = dataclasses.replace(bench.TINY, study_profile=True)
+    section = bench.bench_study_profile(bench.Context(sizes=sizes, data=None, big=None))
+    assert section.figures["study_profile_cells"] == 2 and section.figures["study_profile_seconds"] > 0
+    rows = {_cells(ln)[0]: _cells(ln) for ln in section.body.splitlines() if ln.startswith("| ")}
+    assert _number(rows["Hydra composition"][1]) > 0 and any(k.startswith("cell: method ") for k in rows)
+    assert _number(rows["total"][1]) == pytest.approx(section.figures["study_profile_seconds"], rel=0.01)

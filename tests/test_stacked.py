@@ -1,13 +1,23 @@
-"""Stacked training (varbench.models.stacked) against its oracle, `trainer.train` one model at a time."""
+"""Stacked training (varbench.models.stacked) against its oracle, one model at a time
+(`trainer.train` with `engine="single"`), and the stack engine's promise: a member is bitwise the
+same model in any stack, alone included."""
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
 
-from varbench.datasets.synthetic import friedman1, linear
+from varbench.datasets.correlated import correlated_linear
+from varbench.datasets.synthetic import friedman1, interaction, linear
 from varbench.models.mlp import build_mlp
 from varbench.models.stacked import Member, train_stacked, unsupported
 from varbench.models.trained import TrainedModel
 from varbench.models.trainer import DivergedError, TrainerConfig, train
+
+
+def _single(cfg):
+    """`cfg` training one network by itself (the oracle of these tests)."""
+    return dataclasses.replace(cfg, engine="single")
 
 
 def _build(**kw):
@@ -34,7 +44,7 @@ def test_each_stacked_model_equals_its_solo_training(task, optimizer):
     stacked = train_stacked(build, task, cfg, members)
     epochs = []
     for m, got in zip(members, stacked):
-        solo = train(build, m.X, m.y, task, m.seed, cfg, m.X_test, m.y_test)
+        solo = train(build, m.X, m.y, task, m.seed, _single(cfg), m.X_test, m.y_test)
         assert isinstance(got, TrainedModel) and got.quality["epochs"] == solo.quality["epochs"]
         for a, b in zip(got.keras.get_weights(), solo.keras.get_weights()):
             np.testing.assert_allclose(a, b, atol=2e-4, rtol=1e-3)
@@ -52,8 +62,10 @@ def test_a_diverging_model_fails_alone():
     good, failed = train_stacked(_build(), "regression", cfg, [ok, bad])
     assert isinstance(failed, DivergedError) and "diverged" in str(failed)
     with pytest.raises(DivergedError):
-        train(_build(), bad.X, bad.y, "regression", bad.seed, cfg)
-    solo = train(_build(), ok.X, ok.y, "regression", ok.seed, cfg)
+        train(_build(), bad.X, bad.y, "regression", bad.seed, _single(cfg))
+    with pytest.raises(DivergedError):
+        train(_build(), bad.X, bad.y, "regression", bad.seed, cfg)  # the stack engine, a stack of one
+    solo = train(_build(), ok.X, ok.y, "regression", ok.seed, _single(cfg))
     for a, b in zip(good.keras.get_weights(), solo.keras.get_weights()):
         np.testing.assert_allclose(a, b, atol=2e-4, rtol=1e-3)
 
@@ -71,11 +83,39 @@ def test_dropout_models_equal_solo_in_distribution_and_ignore_their_stack():
     alone = train_stacked(build, "regression", cfg, members[:1])[0]
     for a, b in zip(stacked[0].keras.get_weights(), alone.keras.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
-    solo = [train(build, d.X_train, d.y_train, d.task, s, cfg, d.X_test, d.y_test) for s, d in zip(seeds, data)]
+    solo = [train(build, d.X_train, d.y_train, d.task, s, _single(cfg), d.X_test, d.y_test)
+            for s, d in zip(seeds, data)]
     r2_stack = [m.quality["r2"] for m in stacked]
     r2_solo = [m.quality["r2"] for m in solo]
     assert stats.ttest_rel(r2_stack, r2_solo).pvalue > 0.01
     assert abs(np.mean(r2_stack) - np.mean(r2_solo)) < 0.05
+
+
+def test_a_member_is_bitwise_the_same_model_in_any_stack():
+    """What makes stacked pre-training change no result: a model trained alone (`train`, engine
+    "stack": a stack of one) is bitwise the member it is in stacks of other sizes, orders, input
+    widths (zero-padded) and lanes, with dropout, L2, early stopping and stopped members dropping
+    out (min_drop=1), or computed to the end (shrink=False)."""
+    cfg = TrainerConfig(epochs=40, batch_size=32, lr=0.01, patience=3, progress_every=0)
+    build = _build(dropout=0.1, l2=1e-3)
+    data = [linear(n_samples=240, n_features=8, seed=0), correlated_linear(n_samples=240, n_features=10, seed=1),
+            interaction(n_samples=240, n_features=6, seed=2), linear(n_samples=240, n_features=8, seed=3)]
+    members = [Member(d.X_train, d.y_train, s, d.X_test, d.y_test) for s, d in enumerate(data)]
+    alone = [train(build, m.X, m.y, "regression", m.seed, cfg, m.X_test, m.y_test) for m in members]
+    assert all(isinstance(m, TrainedModel) for m in alone)
+    epochs = {m.quality["epochs"] for m in alone}
+    assert len(epochs) > 1 and min(epochs) < cfg.epochs  # members stop at different epochs
+    stacks = [(members, {"min_drop": 1, "lanes": 2}), (members[::-1], {"min_drop": 1, "lanes": 1}),
+              (members[1:3], {"shrink": False})]
+    for stack, kw in stacks:
+        for m, got in zip(stack, train_stacked(build, "regression", cfg, stack, **kw)):
+            want = alone[m.seed]
+            assert got.quality == want.quality
+            for a, b in zip(got.keras.get_weights(), want.keras.get_weights()):
+                np.testing.assert_array_equal(a, b)
+    single = train(build, members[0].X, members[0].y, "regression", 0, _single(cfg), members[0].X_test,
+                   members[0].y_test)
+    assert any(not np.array_equal(a, b) for a, b in zip(single.keras.get_weights(), alone[0].keras.get_weights()))
 
 
 def test_stacked_model_runs_methods_like_any_model():
@@ -85,7 +125,9 @@ def test_stacked_model_runs_methods_like_any_model():
     cfg = TrainerConfig(epochs=3, batch_size=32, progress_every=0)
     (model,) = train_stacked(_build(), d.task, cfg, [Member(d.X_train, d.y_train, 0, d.X_test, d.y_test)])
     imp = permutation(model, d, np.random.default_rng(0), n_repeats=2).importance
-    assert imp.shape == (d.n_features,) and np.all(np.isfinite(imp)) and model.refit is not None
+    assert imp.shape == (d.n_features,) and np.all(np.isfinite(imp))
+    lone = train(_build(), d.X_train, d.y_train, d.task, 0, cfg, d.X_test, d.y_test)  # the stack engine
+    assert lone.refit is not None and lone.refit(d.X_train, d.y_train).quality["epochs"] == 3.0
 
 
 def test_unsupported_networks_and_settings_are_named():

@@ -232,7 +232,10 @@ def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_
 
     # progress_every is display only; `output` (top level) says what is explained, not how the network
     # is trained: the key keeps the former trainer.output entry at "auto" so existing caches stay valid
-    trainer_key = {**{k_: v for k_, v in trainer_cfg.items() if k_ != "progress_every"}, "output": "auto"}
+    # the engine in effect is in the key, except "single" (the engine of every model trained before the key
+    # existed: their hashes stay valid)
+    trainer_key = {**{k_: v for k_, v in trainer_cfg.items() if k_ not in ("progress_every", "engine")},
+                   "output": "auto", **({} if trainer.engine == "single" else {"engine": trainer.engine})}
     model_key = {"dataset": c["dataset"], "model": c["model"], "trainer": trainer_key, "seed": seed}
     if dataset.fingerprint:  # a user's table: its content, not only its path, decides the model
         model_key["data_fingerprint"] = dataset.fingerprint

@@ -74,7 +74,8 @@ def pretrain(cells: Sequence[Cell], max_models: int = 32) -> dict[str, float]:
     from varbench.models.cache import is_cached, store
     from varbench.models.stacked import Member, train_stacked, unsupported
 
-    todo = [c for c in cells if c.spec.cache_dir and not is_cached(c.spec)]
+    # trainer.engine=single cells train by themselves: a stack would not give their models
+    todo = [c for c in cells if c.spec.cache_dir and c.spec.trainer.engine == "stack" and not is_cached(c.spec)]
     stats = {"cells": float(len(cells)), "stacked_models": 0.0, "stacks": 0.0, "diverged": 0.0, "model_truths": 0.0,
              "member_epochs": 0.0, "seconds": 0.0}
     start = time.perf_counter()
@@ -190,9 +191,10 @@ def sweep_cells(config: DictConfig) -> list[Cell]:
 
 class Pretrain(Callback):
     """Hydra callback: stacked pre-training of a multirun's models (see the module docstring).
-    Off unless `enabled` (conf/config.yaml: `hydra.callbacks.pretrain.enabled=true`)."""
+    On by default (conf/config.yaml: `hydra.callbacks.pretrain.enabled=false` turns it off); it changes
+    no result, since a lone cell trains as a stack of one (`trainer.engine=stack`)."""
 
-    def __init__(self, enabled: bool = False, max_models: int = 32) -> None:
+    def __init__(self, enabled: bool = True, max_models: int = 32) -> None:
         self.enabled, self.max_models = enabled, max_models
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -165,6 +165,10 @@ class EvaluationConfig(Section):
 
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
+# "stack": varbench.models.stacked (a lone model is a stack of one; a member's result is bitwise the same in any
+# stack, so pre-trained and lone cells agree); "single": the one-network loop (varbench.models.loop), the
+# engine of every model trained before `engine` existed (its value keeps their model hashes).
+ENGINES = ("stack", "single")
 
 
 @dataclass
@@ -181,6 +185,7 @@ not compose conf/trainer/ into. These defaults are the shipped ones; conf/traine
     optimizer: str = field(default="adam", metadata=one_of(OPTIMIZERS))
     patience: int = field(default=20, metadata=at_least(0))
     val_fraction: float = field(default=0.2, metadata=rule(lambda v: 0 <= v < 1, "a number in [0, 1)"))
+    engine: str = field(default="stack", metadata=one_of(ENGINES))  # networks a stack cannot train: "single"
     progress_every: int = 25  # log every N epochs; 0 = silent (display only: not part of the model's hash)
 
 

@@ -84,7 +84,8 @@ def cell(dataset: str, seed: int, cache: str):
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose("config", overrides=[f"dataset={dataset}", f"seed={seed}", f"cache.dir={cache}",
-                                           "trainer.progress_every=0"])
+                                           "trainer.progress_every=0",
+                                           "trainer.engine=single"])  # the engine of results/budget/
     spec = resolve_cell(cfg)
     model, _ = load_or_train(spec)
     return model, spec.dataset

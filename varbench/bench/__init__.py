@@ -45,6 +45,7 @@ from varbench.bench.shap_peers import bench_shap_explainers  # noqa: E402
 from varbench.bench.store import bench_store  # noqa: E402
 from varbench.bench.study import bench_study  # noqa: E402
 from varbench.bench.study_full import bench_study_full  # noqa: E402
+from varbench.bench.study_profile import bench_study_profile  # noqa: E402
 from varbench.bench.threads import bench_threads  # noqa: E402
 from varbench.bench.training import bench_stacked, bench_training  # noqa: E402
 from varbench.models.runtime import start_tensorflow, thread_plan  # noqa: E402
@@ -57,7 +58,7 @@ __all__ = ["DISAGREE", "Report", "RESULTS", "FULL", "INFO", "MET", "MODES", "NOT
 SECTIONS: list[Callable[[Context], Section]] = [bench_training, bench_stacked, bench_threads, bench_permutation,
                                                 bench_kernel_shap, bench_shap_explainers, bench_lime, bench_ig,
                                                 bench_roofline, bench_memory, bench_store, bench_study, bench_study_full,
-                                                bench_profile,
+                                                bench_study_profile, bench_profile,
                                                 bench_studies]
 
 

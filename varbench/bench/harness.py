@@ -65,6 +65,7 @@ class Sizes(Section):
     studies: bool = True                # time the default study and methods=all on one cell (CLI)
     # the reduced seed_question study timed one by one and with stacked pre-training
     study_overrides: tuple[str, ...] = REDUCED_STUDY
+    study_profile: bool = True          # profile the reduced study run by the CLI (bench.study_profile)
     # the seed_question study run end to end by the CLI (bench.study_full); () = the whole study (200 cells)
     full_study_overrides: tuple[str, ...] = ()
     # agreement tolerances (a comparison outside them is reported as DISAGREES and fails the run)
@@ -89,7 +90,7 @@ TINY = Sizes(name="tiny", n_train=200, n_test=60, epochs=2, seeds=2, repeats=1, 
              lime_rows=2, lime_samples=60, ig_rows=20, ig_steps=4, mem_rows=(20, 40),
              mem_chunks=(256, 1024), mem_shap_rows=(2, 4), matmul_n=128, sage_rows=10, sage_permutations=4,
              shap_error_factor=3.0, shap_error_floor=0.5, lime_tolerance=1.0, stack_mse_tolerance=0.2,
-             study_overrides=TINY_STUDY, full_study_overrides=TINY_STUDY,
+             study_overrides=TINY_STUDY, full_study_overrides=TINY_STUDY, study_profile=False,
              profile=("dataset=friedman1", "dataset.n_samples=200", "trainer.epochs=2",
                       "trainer.patience=0", "methods=[probing,permutation]",
                       "model_truth.enabled=false"), studies=False)

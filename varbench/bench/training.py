@@ -78,7 +78,8 @@ def bench_training(ctx: Context) -> Section:
         f"MLP {data.n_features}-64-64-1 ({params:,} parameters), Friedman #1, {s.n_train:,} training rows, "
         f"{s.epochs} epochs, batch {s.batch_size}, Adam lr {s.lr}; no validation split, no early stopping, "
         "same initial weights per seed (each tool's own shuffling), TensorFlow op determinism on for both, "
-        "keras `compile` defaults otherwise. Times include building the network and tracing.",
+        "keras `compile` defaults otherwise. varbench is `trainer.train` with its default engine "
+        f"(`trainer.engine={_trainer_config(s).engine}`: a lone model is a stack of one). Times include building the network and tracing.",
         "",
         table(["seed", "keras fit (s)", "keras fit, steps_per_execution (s)", "varbench (s)",
                "keras test MSE", "keras spe test MSE", "varbench test MSE"], rows),

@@ -44,9 +44,14 @@ import numpy as np
 
 from varbench.models.loop import output_loss
 from varbench.models.trained import TrainedModel
-from varbench.models.trainer import DivergedError, TrainerConfig, finish_model, head_args, set_seed, split_rows
+from varbench.models.fitted import DivergedError, finish_model, head_args, set_seed, split_rows
+from varbench.schema import TrainerConfig
 
 OPTIMIZERS = ("adam", "sgd")
+
+
+class NotStackable(ValueError):
+    """The network or trainer settings are not ones a stack trains (`unsupported` names why)."""
 # A stack shrinks only when this many stopped slices would go: a new lane shape costs a trace
 # (~0.3 s CPU for an MLP the first time in a process), one stopped slice ~2 ms an epoch
 # (results/performance.md's 10-64-64-1 MLP, 2,400 training rows, batch 64).
@@ -431,7 +436,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
     if len(shapes) != 1:
         raise ValueError(f"members={len(members)} have different data shapes {sorted(shapes)}: a stack needs one")
     if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"trainer.optimizer={config.optimizer!r} is not stackable (stacks support {OPTIMIZERS})")
+        raise NotStackable(f"trainer.optimizer={config.optimizer!r} is not stackable (stacks support {OPTIMIZERS})")
     S = len(members)
     min_drop = MIN_DROP if min_drop is None else max(1, int(min_drop))
     start = time.perf_counter()
@@ -445,7 +450,7 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
         va_idx.append(va)
     layers = _layers(nets[0])
     if isinstance(layers, str):
-        raise ValueError(f"model is not stackable: {layers}")
+        raise NotStackable(f"model is not stackable: {layers}")
     widths = [int(np.shape(m.X)[1]) for m in members]
     width = max(widths)
     if min(widths) < width and layers[0].kind != "dense":
@@ -536,6 +541,6 @@ def train_stacked(build: Callable[..., Any], task: str, config: TrainerConfig,
             raise RuntimeError(f"member {s}: zero-padded first-layer rows changed in training")
         for j, layer in enumerate(dense):
             layer.set_weights([weights[2 * j][s][:widths[s]] if j == 0 else weights[2 * j][s], weights[2 * j + 1][s]])
-        out.append(finish_model(net, build, task, m.seed, config, seconds, losses[s], m.X_test, m.y_test,
+        out.append(finish_model(net, task, seconds, losses[s], m.X_test, m.y_test,
                                 None if P_test is None else P_test[s]))
     return out

@@ -1,4 +1,6 @@
-"""The one trainer every model goes through: seeding, fitting with early stopping, quality.
+"""The one trainer every model goes through: seeding, fitting with early stopping, quality; the
+engine (`TrainerConfig.engine`) is a stack of one (`varbench.models.stacked`) or one network by
+itself (the compiled epoch loop, `varbench.models.loop`).
 
 Its settings, `TrainerConfig`, are a config section declared in `varbench.schema`.
 """
@@ -10,58 +12,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from varbench.models.fitted import DivergedError, finish_model, head_args, quality, quality_of, set_seed, split_rows
 from varbench.models.loop import fit_compiled
+from varbench.models.stacked import Member, NotStackable, train_stacked
 from varbench.models.trained import TrainedModel
-from varbench.rank_stats import auroc
 from varbench.schema import TrainerConfig  # declared with the other config sections, checked by their validator
 
+__all__ = ["DivergedError", "TrainerConfig", "finish_model", "head_args", "quality", "quality_of", "refitter",
+           "set_seed", "split_rows", "train"]
+
 log = logging.getLogger(__name__)
-
-
-class DivergedError(RuntimeError):
-    """Training produced a non-finite loss."""
-
-
-def quality(model: TrainedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Test-set quality: R^2 for regression; accuracy and ROC AUC for classification; accuracy and
-    macro ROC AUC (mean over classes of one-vs-rest AUC of the class probability) for multiclass.
-    A binary classifier explained as a logit is scored on its logit (threshold 0)."""
-    if model.task == "classification" and not model.explains_prob:
-        y = np.asarray(y, dtype=np.float64)
-        pred = model.predict(X).astype(np.float64)
-        return {"accuracy": float(np.mean((pred > 0.0) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
-    return quality_of(model.task, model.probabilities(X), y)
-
-
-def quality_of(task: str, P: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """`quality` from the model's outputs in probability units, P (n, k) as
-    `TrainedModel.probabilities` returns them (binary: P(class 1); regression: the output)."""
-    y = np.asarray(y, dtype=np.float64)
-    P = np.asarray(P, dtype=np.float64).reshape(len(y), -1)
-    if task == "multiclass":
-        aucs = [auroc(P[:, c], y == c) for c in range(P.shape[1]) if 0 < np.sum(y == c) < len(y)]
-        return {"accuracy": float(np.mean(P.argmax(axis=1) == y)),
-                "auc": float(np.mean(aucs)) if aucs else float("nan")}
-    pred = P[:, 0]
-    if task == "regression":
-        ss_res = float(np.sum((y - pred) ** 2))
-        ss_tot = float(np.sum((y - y.mean()) ** 2))
-        return {"r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
-    return {"accuracy": float(np.mean((pred > 0.5) == (y > 0.5))), "auc": auroc(pred, y > 0.5)}
-
-
-def head_args(task: str, y: np.ndarray) -> dict[str, int]:
-    """What the builder is told beyond (n_features, task): n_outputs = k for a k-class task."""
-    return {"n_outputs": int(np.max(y)) + 1} if task == "multiclass" else {}
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, numpy and TensorFlow, and make TF ops deterministic."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(int(seed))
-    tf.config.experimental.enable_op_determinism()
 
 
 def train(
@@ -78,11 +38,34 @@ def train(
     (best weights restored), and measure quality on the test split if given. config: None = the
     declared defaults, `TrainerConfig()` (a fresh instance: sections are mutable dataclasses).
 
+    `config.engine`: "stack" (default) trains the network as a stack of one
+    (`varbench.models.stacked.train_stacked`, bitwise the model it is in any stack, so a sweep's
+    stacked pre-training and a lone cell agree), or one network by itself ("single") where the
+    stack cannot (`NotStackable`: other layers, optimizers rmsprop/adamw) or is not asked for.
+
     Raises DivergedError if the training loss becomes NaN/inf.
     """
+    config = TrainerConfig() if config is None else config
+    if config.engine == "stack" and np.ndim(X) == 2:
+        try:
+            (model,) = train_stacked(build, task, config, [Member(X, y, seed, X_test, y_test)])
+        except NotStackable as exc:
+            log.debug("trained by itself: %s", exc)
+        else:
+            if isinstance(model, DivergedError):
+                raise model
+            model.refit = refitter(build, task, seed, config)
+            return model
+    model = _train_single(build, X, y, task, seed, config, X_test, y_test)
+    model.refit = refitter(build, task, seed, config)
+    return model
+
+
+def _train_single(build: Callable[[int, str], Any], X: np.ndarray, y: np.ndarray, task: str, seed: int,
+                  config: TrainerConfig, X_test: np.ndarray | None, y_test: np.ndarray | None) -> TrainedModel:
+    """`train` with one network in the compiled epoch loop (`varbench.models.loop.fit_compiled`)."""
     import keras
 
-    config = TrainerConfig() if config is None else config
     set_seed(seed)
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.float32)
@@ -104,32 +87,7 @@ def train(
     seconds = time.perf_counter() - start
     if hist.diverged:
         raise DivergedError(f"training diverged: loss became {hist.loss[-1]} after {len(hist.loss)} epochs")
-    return finish_model(net, build, task, seed, config, seconds, hist.loss, X_test, y_test)
-
-
-def split_rows(rng: np.random.Generator, n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(training rows, validation rows): the first round(val_fraction * n) of a permutation drawn
-    from `rng` are held out for early stopping."""
-    idx = rng.permutation(n)
-    n_val = int(round(val_fraction * n))
-    return idx[n_val:], idx[:n_val]
-
-
-def finish_model(net: Any, build: Callable[[int, str], Any], task: str, seed: int, config: TrainerConfig,
-                 seconds: float, losses: list[float], X_test: np.ndarray | None = None,
-                 y_test: np.ndarray | None = None, P_test: np.ndarray | None = None) -> TrainedModel:
-    """The trained network as a `TrainedModel`: epochs, last training loss and (given a test
-    split) test quality, from `P_test` (its outputs on X_test in probability units) when the
-    caller has them; the refit function retrains the same architecture and seed."""
-    model = TrainedModel(keras=net, task=task, train_seconds=seconds,
-                         refit=refitter(build, task, seed, config))
-    model.quality = {"epochs": float(len(losses)), "train_loss": float(losses[-1])}
-    if P_test is not None and y_test is not None:
-        model.quality.update(quality_of(model.task, P_test, y_test))
-    elif X_test is not None and y_test is not None:
-        model.quality.update(quality(model, X_test, y_test))
-    model.n_evals = 0
-    return model
+    return finish_model(net, task, seconds, hist.loss, X_test, y_test)
 
 
 def refitter(build: Callable[[int, str], Any], task: str, seed: int,
