@@ -29,11 +29,11 @@ from hydra.core.utils import JobRuntime
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 _FAILED = object()  # a template Hydra could not compose: its jobs are composed in full (Hydra's own error)
-# templates of the running multirun: (config name, template overrides) -> (config, job name then) or _FAILED
+# templates of the running multirun: (config name, overrides composed) -> (config, job name then) or _FAILED
 _TEMPLATES: dict[tuple[Any, ...], Any] = {}
 # config repositories Hydra builds (the search path depends on the config name and `hydra.searchpath`)
 _REPOS: dict[tuple[Any, ...], Any] = {}
-PLAIN = (str, int, float, bool, type(None))
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def templated(loader: Any, config: DictConfig, overrides: Sequence[str], load: Callable[..., DictConfig],
@@ -58,7 +58,7 @@ def templated(loader: Any, config: DictConfig, overrides: Sequence[str], load: C
             _TEMPLATES[key] = _FAILED
             return None
         stats["composed"] += 1
-        _TEMPLATES[key] = (copy.deepcopy(template), _job_name())
+        _TEMPLATES[key] = (template, _job_name())  # never handed out: each job gets a copy
     if _TEMPLATES[key] is _FAILED or _TEMPLATES[key][1] != _job_name():
         return None
     cfg = copy.deepcopy(_TEMPLATES[key][0])
@@ -98,7 +98,7 @@ def _split(loader: Any, config: DictConfig, overrides: Sequence[str]) -> tuple[l
 
 def _plain(override: Override, value: Any) -> bool:
     """Whether `override` is a plain `key=value` assignment of a scalar to a task key."""
-    return (override.type == OverrideType.CHANGE and override.package is None and isinstance(value, PLAIN)
+    return (override.type == OverrideType.CHANGE and override.package is None and isinstance(value, _PLAIN)
             and not (isinstance(value, str) and "${" in value)
             and override.key_or_group.split(".")[0] != "hydra")
 
