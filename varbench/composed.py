@@ -3,7 +3,9 @@
 The sweep check (`varbench.sweep.check_sweep`), the pre-training callback (`varbench.pretrain`) and
 the varbench launcher (`varbench.batch`) each need every job's config. With the varbench launcher
 the first to compose a job's config keeps it here, keyed by the job's overrides, and the others
-take it from here; with another launcher (its jobs compose their own) nothing is kept."""
+take it from here; with another launcher (its jobs compose their own) nothing is kept. With the
+varbench launcher, jobs that differ only in plain value overrides (`seed=3`) are made from one
+composition of their config-group choices (`varbench.templated`), the others composed in full."""
 from __future__ import annotations
 
 import copy
@@ -11,10 +13,14 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig, open_dict, read_write
 
+from varbench.templated import forget as forget_templates
+from varbench.templated import templated
+
 LAUNCHER = "hydra_plugins.varbench_launcher.launcher.VarbenchLauncher"
 # composed job configs of the running multirun, by job overrides (filled by `composed`)
 _COMPOSED: dict[tuple[str, ...], DictConfig] = {}
-STATS = {"composed": 0, "reused": 0}  # configs composed, and taken from here, in this process
+# in this process: Hydra compositions (jobs in full, templates), configs taken from here, jobs made from a template
+STATS = {"composed": 0, "reused": 0, "templated": 0}
 
 
 def uses_launcher(config: DictConfig) -> bool:
@@ -35,10 +41,14 @@ def composed(loader: Any, config: DictConfig, overrides: Sequence[str]) -> DictC
         STATS["reused"] += 1
         return _COMPOSED[key]
     load = getattr(loader.load_sweep_config, "original", loader.load_sweep_config)  # see `share`
-    cfg = load(config, list(overrides))
-    STATS["composed"] += 1
-    if uses_launcher(config):
-        _COMPOSED[key] = cfg
+    if not uses_launcher(config):
+        STATS["composed"] += 1
+        return load(config, list(overrides))
+    cfg = templated(loader, config, overrides, load, STATS)
+    if cfg is None:
+        cfg = load(config, list(overrides))
+        STATS["composed"] += 1
+    _COMPOSED[key] = cfg
     return cfg
 
 
@@ -66,5 +76,6 @@ def task_config(cfg: DictConfig) -> DictConfig:
 
 
 def forget() -> None:
-    """Drop the composed configs (the sweep is over)."""
+    """Drop the composed configs and their templates (the sweep is over)."""
     _COMPOSED.clear()
+    forget_templates()
