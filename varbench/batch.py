@@ -9,7 +9,8 @@ launcher (`hydra/launcher=varbench`, the default of a multirun; the Hydra plugin
 
 - each job's config composed once: the sweep check (`varbench.sweep.check_sweep`) and the
   pre-training callback take it from `composed`, which keeps it for the launcher, keyed by
-  the job's overrides;
+  the job's overrides; each cell resolved (validated, its data generated) once: the sweep check
+  keeps the specs (`varbench.config.remember_cells`) until the launcher is done;
 - one log file for the sweep (`<sweep dir>/<job name>.log`) and one line per cell in
   `<sweep dir>/jobs.txt` (its number and the overrides that rerun it), instead of a folder per job;
 - Keras reset (`keras.backend.clear_session(free_memory=False)`: no forced garbage collection,
@@ -32,6 +33,7 @@ from hydra.core.utils import (JobReturn, JobRuntime, JobStatus, configure_log, e
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from varbench.composed import STATS, composed, forget, task_config
+from varbench.config import forget_cells
 from varbench.schema import ConfigError
 
 log = logging.getLogger("varbench")
@@ -108,6 +110,7 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
                  STATS["composed"] - before["composed"], reset.count)
     finally:
         forget()
+        forget_cells()
         configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     return returns
 

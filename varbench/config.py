@@ -26,6 +26,7 @@ from varbench.schema import (ON_LOW_QUALITY, ConfigError, EvaluationConfig, Trai
                              validate_config)
 
 __all__ = ["CellSpec", "ConfigError", "ON_LOW_QUALITY", "resolve_cell", "stable_hash", "check_model_builds",
+           "remember_cells", "forget_cells",
            "load_target", "METHOD_ARGS", "BUILD_ARGS"]
 
 DEFAULT_EVALUATION = asdict(EvaluationConfig())  # runs with these truth-free metrics keep their former hashes
@@ -194,12 +195,48 @@ def _container(cfg: Any) -> dict[str, Any]:
     return c
 
 
+# Cells resolved during a multirun run by the varbench launcher (its sweep check, pre-training and jobs
+# resolve every cell; generating its data is most of it): by the resolved config and names, the spec and
+# whether its network was built (`remember_cells`, `forget_cells`). None: nothing is kept.
+_REMEMBERED: dict[str, list[Any]] | None = None
+MAX_REMEMBERED = 1024  # cells kept at most (a spec holds its dataset)
+
+
+def remember_cells() -> None:
+    """Keep resolved cells until `forget_cells` (the varbench launcher's sweep: one process)."""
+    global _REMEMBERED
+    if _REMEMBERED is None:
+        _REMEMBERED = {}
+
+
+def forget_cells() -> None:
+    """Stop keeping resolved cells and drop them."""
+    global _REMEMBERED
+    _REMEMBERED = None
+
+
 def resolve_cell(cfg: DictConfig, names: dict[str, str] | None = None, *, check_model: bool = True) -> CellSpec:
     """Validate the config and instantiate dataset, model builder, trainer and methods.
 
     check_model: also build the network once on the data's shape (imports TensorFlow);
-    False validates the configuration alone."""
+    False validates the configuration alone. Between `remember_cells` and `forget_cells` a
+    config resolved before gives the same spec again (its data generated once)."""
     c = _container(cfg)
+    key = stable_hash({"config": c, "names": names}) if _REMEMBERED is not None else ""
+    if key in (_REMEMBERED or {}):
+        entry = _REMEMBERED[key]  # type: ignore[index]
+        if check_model and not entry[1]:
+            check_model_builds(entry[0].build, entry[0].dataset)
+            entry[1] = True
+        return entry[0]
+    spec = _resolve(c, names, check_model)
+    if _REMEMBERED is not None and len(_REMEMBERED) < MAX_REMEMBERED:
+        _REMEMBERED[key] = [spec, check_model]
+    return spec
+
+
+def _resolve(c: dict[str, Any], names: dict[str, str] | None, check_model: bool) -> CellSpec:
+    """`resolve_cell` of the resolved config `c`."""
     c.setdefault("methods", {})  # `methods=[]` or `~methods` leave no key: reported below
     top = validate_config(c)
     seed = top.seed

@@ -85,6 +85,11 @@ def check_sweep(config: DictConfig) -> list[Job]:
     its `hydra` node). Returns the jobs; those with `error` set are invalid."""
     from hydra.core.global_hydra import GlobalHydra
 
+    from varbench.composed import uses_launcher
+    from varbench.config import remember_cells
+
+    if uses_launcher(config):  # the cells run in this process: resolved once here (dropped by the launcher)
+        remember_cells()
     loader = GlobalHydra.instance().config_loader()
     return [_check_job(loader, config, num, ov) for num, ov in enumerate(job_overrides(config))]
 
