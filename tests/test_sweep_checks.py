@@ -50,16 +50,14 @@ def assert_refused(code, out, err, cwd, *needles):
         assert needle in lines[0], (needle, lines[0])
 
 
-N_BAD = 41
+N_BAD = 41  # CI's slow step; the default suite tries the first N_BAD_QUICK (each is a CLI run, ~1 s)
+N_BAD_QUICK = 12
 
 
-@settings(max_examples=1, **{**SETTINGS, "suppress_health_check": [*SETTINGS["suppress_health_check"],
-                                                         HealthCheck.large_base_example]})
-@given(st.data())
-def test_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory, data):
-    """41 distinct bad overrides (the fuzzer's invalid cases), each in the default mode."""
+def _bad_overrides_refused(tmp_path_factory, data, n):
+    """n distinct bad overrides (the fuzzer's invalid cases), each in the default mode."""
     tried = set()
-    while len(tried) < N_BAD:
+    while len(tried) < n:
         overrides, key = data.draw(invalid_case())
         if tuple(overrides) in tried:
             continue
@@ -68,6 +66,22 @@ def test_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory,
         code, out, err = run_cli([*ONE_JOB, *BASE, *overrides], cwd)
         assert_refused(code, out, err, cwd, key.lstrip("+"))
     print(f"\nsweep checks: {len(tried)} bad overrides in the default mode, each refused in one line, exit 2")
+
+
+_SETTINGS = {**SETTINGS, "suppress_health_check": [*SETTINGS["suppress_health_check"], HealthCheck.large_base_example]}
+
+
+@settings(max_examples=1, **_SETTINGS)
+@given(st.data())
+def test_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory, data):
+    _bad_overrides_refused(tmp_path_factory, data, N_BAD_QUICK)
+
+
+@pytest.mark.slow
+@settings(max_examples=1, **_SETTINGS)
+@given(st.data())
+def test_all_41_bad_overrides_in_the_default_mode_are_one_line_exit_2(tmp_path_factory, data):
+    _bad_overrides_refused(tmp_path_factory, data, N_BAD)
 
 
 def test_whole_default_sweep_refused_in_one_line(tmp_path):
