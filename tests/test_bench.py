@@ -18,6 +18,7 @@ from varbench.bench import peers, shap_peers
 ROWS = {  # summary row prefix -> the peer module it needs (None: no peer)
     "training (fit": "keras",
     "training: keras fit with steps_per_execution": "keras",
+    "training: trainer.engine=single": "keras",
     "stacked training: 8 models": "keras",
     "stacked training: 32 models": "keras",
     "permutation importance, as called": "sklearn",

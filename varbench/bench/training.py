@@ -2,6 +2,7 @@
 (S models in one graph) against training one model."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable
 
@@ -45,6 +46,8 @@ def bench_training(ctx: Context) -> Section:
         "keras": lambda r: _keras_fit(data, s, r),
         "varbench": lambda r: train(build_mlp, data.X_train, data.y_train, data.task, r, _trainer_config(s)),
         "keras_spe": lambda r: _keras_fit(data, s, r, steps_per_execution=n_batches),
+        "single": lambda r: train(build_mlp, data.X_train, data.y_train, data.task, r,
+                                  dataclasses.replace(_trainer_config(s), engine="single")),
     }
     times, outs = side_by_side(fns, s.seeds)  # repeat r = seed r
     vb_models = outs["varbench"]
@@ -53,6 +56,8 @@ def bench_training(ctx: Context) -> Section:
     mse_k = [o[1] for o in outs["keras"]]
     mse_spe = [o[1] for o in outs["keras_spe"]]
     t_vb, t_k, t_spe = median(times["varbench"]), median(times["keras"]), median(times["keras_spe"])
+    t_single = median(times["single"])
+    mse_single = [float(np.mean(m.loss(data.X_test, data.y_test))) for m in outs["single"]]
     params = int(ctx.model.keras.count_params())
     flops = 6.0 * params * s.n_train * s.epochs
     ctx.peak_flops = measure_peak_flops(s.matmul_n)
@@ -71,6 +76,8 @@ def bench_training(ctx: Context) -> Section:
         Result("training (fit, same MLP/epochs/batch)", t_vb, "keras model.fit", t_k, 5.0, agree, verdict(ratio, 5.0)),
         Result("training: keras fit with steps_per_execution = batches/epoch", t_vb,
                "keras fit(steps_per_execution)", t_spe, None, f"test MSE {_msd(mse_spe)}", INFO),
+        Result("training: trainer.engine=single (one network by itself), same MLP/epochs/batch", t_single,
+               "keras model.fit", t_k, None, f"test MSE {_msd(mse_single)}", INFO),
     ]
     rows = [[seed, fmt(times["keras"][seed]), fmt(times["keras_spe"][seed]), fmt(times["varbench"][seed]),
              f"{mse_k[seed]:.3f}", f"{mse_spe[seed]:.3f}", f"{mse_vb[seed]:.3f}"] for seed in range(s.seeds)]
@@ -86,7 +93,8 @@ def bench_training(ctx: Context) -> Section:
         "",
         f"Medians: keras fit {t_k:.2f} s, keras fit with steps_per_execution={n_batches} {t_spe:.2f} s, "
         f"varbench {t_vb:.2f} s; ratio {ratio:.1f}x over fit, {t_spe / t_vb:.1f}x over fit with "
-        "steps_per_execution.",
+        f"steps_per_execution. `trainer.engine=single` (one network in the compiled epoch loop, the engine "
+        f"before stacks): {t_single:.2f} s, {t_k / t_single:.1f}x over fit, test MSE {_msd(mse_single)}.",
         "",
         f"Per optimizer step ({steps:,} steps): keras fit {ms['fit']:.2f} ms, fit with steps_per_execution "
         f"{ms['spe']:.2f} ms, varbench {ms['vb']:.2f} ms; the step's arithmetic (6 x params x {s.batch_size} "
@@ -99,6 +107,7 @@ def bench_training(ctx: Context) -> Section:
         f"GFLOP/s = {100 * frac_k:.2f}%.",
     ])
     figures = {"training_vs_fit": ratio, "training_vs_fit_steps_per_execution": t_spe / t_vb,
+               "training_single_vs_fit": t_k / t_single, "training_single_seconds": t_single,
                "training_roofline_share": frac_vb, "peak_gflops": ctx.peak_flops / 1e9}
     return Section("Training", results, body, figures)
 
