@@ -302,18 +302,22 @@ def _make_graphs(layers: list[_Layer], task: str, optimizer: str, lr: float, bs:
                 total += layer.l2 * tf.reduce_sum(tf.square(params[2 * k]), axis=[1, 2])
         return total
 
-    def update(params, slots, grads, b1, b2):  # Keras's Adam / SGD update rule, one fused kernel per variable
+    def update(params, slots, grads, b1, b2, c):  # Keras's Adam / SGD update rule, one fused kernel per variable
         for p, grad, (m, v) in zip(params, grads, slots):
             if optimizer == "sgd":
-                tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=tf.constant(lr), delta=grad)
+                tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=c["lr"], delta=grad)
             else:
                 tf.raw_ops.ResourceApplyAdam(var=p.handle, m=m.handle, v=v.handle, beta1_power=b1, beta2_power=b2,
-                                             lr=tf.constant(lr), beta1=tf.constant(0.9), beta2=tf.constant(0.999),
-                                             epsilon=tf.constant(1e-7), grad=grad)
+                                             lr=c["lr"], beta1=c["beta1"], beta2=c["beta2"], epsilon=c["epsilon"],
+                                             grad=grad)
 
     @tf.function
     def epoch(lanes, perms, step):
         start = step.read_value()
+        # the update's constants made once, outside the batch loops (a constant inside a loop body is an op
+        # executed on every step; the values, hence the arithmetic, are the same)
+        c = {"lr": tf.constant(lr), "beta1": tf.constant(0.9), "beta2": tf.constant(0.999),
+             "epsilon": tf.constant(1e-7)}
         totals = []
         n = int(lanes[0][1].shape[1])
         n_batches = int(math.ceil(n / bs))
@@ -324,14 +328,14 @@ def _make_graphs(layers: list[_Layer], task: str, optimizer: str, lr: float, bs:
             for i in tf.range(n_batches):
                 counter = start + tf.cast(i, tf.int64)  # the dropout masks' counter; Adam's t is counter + 1
                 t = tf.cast(counter + 1, tf.float32)
-                b1, b2 = tf.pow(0.9, t), tf.pow(0.999, t)
+                b1, b2 = tf.pow(c["beta1"], t), tf.pow(c["beta2"], t)
                 idx = perm[:, i * bs: tf.minimum((i + 1) * bs, n)]
                 xb, yb = tf.gather(Xt, idx, axis=1, batch_dims=1), tf.gather(yt, idx, axis=1, batch_dims=1)
                 with tf.GradientTape() as tape:
                     loss = loss_fn(yb, _forward(layers, params, seeds, xb, counter))
                     # no penalty: no zeros added (x + 0 is x: the same arithmetic, fewer ops per step)
                     objective = tf.reduce_sum(loss + penalties(params, size) if regularised else loss)
-                update(params, slots, tape.gradient(objective, params), b1, b2)
+                update(params, slots, tape.gradient(objective, params), b1, b2, c)
                 total = total + loss * tf.cast(tf.shape(idx)[1], tf.float32)
             totals.append(total)
         with tf.control_dependencies(totals):
