@@ -138,13 +138,17 @@ def bench_stacked(ctx: Context) -> Section:
         clear_compiled()
         return train_stacked(build_mlp, data.task, cfg, stack_members(data, r, n))
 
-    fns: dict[str, Callable[[int], Any]] = {"one": lambda r: [train(build_mlp, data.X_train, data.y_train,
-                                                                    data.task, r, cfg, data.X_test, data.y_test)]}
+    def one(r: int, config: Any) -> Any:  # traces its graph, as a stack does here
+        clear_compiled()
+        return [train(build_mlp, data.X_train, data.y_train, data.task, r, config, data.X_test, data.y_test)]
+
+    fns: dict[str, Callable[[int], Any]] = {"one": lambda r: one(r, cfg),
+                                            "single": lambda r: one(r, dataclasses.replace(cfg, engine="single"))}
     for n in s.stack_sizes:
         fns[f"stack_{n}"] = lambda r, n=n: stacked(r, n)
     train_stacked(build_mlp, data.task, cfg, stack_members(data, 0, 1))  # warm: first tracing of the stacked graph
     times, outs = side_by_side(fns, s.repeats)
-    t_one = median(times["one"])
+    t_one, t_single = median(times["one"]), median(times["single"])
 
     def mse(m: Any) -> float:
         return float(np.mean(m.loss(data.X_test, data.y_test)))
@@ -164,19 +168,22 @@ def bench_stacked(ctx: Context) -> Section:
                               "one model (trainer.train)", t_one, aim, agree,
                               verdict(t / t_one, aim, at_most=True) if ok else DISAGREE, figure=t / t_one,
                               at_most=True))
-        rows.append([n, fmt(t), fmt(t / t_one), fmt(n * t_one / t), _msd(all_mse)])
+        rows.append([n, fmt(t), fmt(t / t_one), fmt(t / t_single), fmt(n * t_one / t), _msd(all_mse)])
         figures[f"stacked_{n}_vs_1"] = t / t_one
+        figures[f"stacked_{n}_vs_single"] = t / t_single
         figures[f"stacked_{n}_mse_gap"] = gap
     body = "\n".join([
         f"Same MLP, data and trainer settings as the Training section; S models with seeds r, r+1000, ... "
         f"in one compiled graph (`varbench.models.stacked.train_stacked`) against one model trained by "
-        f"`trainer.train`; both trace their graphs in every repeat (the stack's compiled functions are "
-        f"cleared first). {s.repeats} interleaved repeats; medians. One model: {fmt(t_one)} s, test MSE "
-        f"{_msd(one_mse)}. In the summary the peer is one model's "
+        f"`trainer.train` (its default engine: a stack of one); all trace their graphs in every repeat (the "
+        f"stacks' compiled functions are cleared first). {s.repeats} interleaved repeats; medians. One model: "
+        f"{fmt(t_one)} s, test MSE {_msd(one_mse)}; one model with `trainer.engine=single` (one network in the "
+        f"compiled epoch loop): {fmt(t_single)} s. In the summary the peer is one model's "
         "time; the summary's figure, and `stacked_<n>_vs_1` in bench.json, is stack time / one model's time "
         f"(aims: {', '.join(f'{n} models <= {a:g}x' for n, a in STACK_AIMS.items())}).",
         "",
-        table(["models in the stack", "stack (s)", "stack / one model", "models per one-model time",
+        table(["models in the stack", "stack (s)", "stack / one model", "stack / one model (engine=single)",
+               "models per one-model time",
                "test MSE of the members"], rows),
     ])
     return Section("Stacked training", results, body, figures)
