@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hydra import initialize_config_dir
@@ -15,6 +16,7 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobStatus, configure_log
 from hydra.types import HydraContext, RunMode
 from hydra._internal.callbacks import Callbacks
+from omegaconf import OmegaConf
 
 from conftest import protect_pytest_streams
 from test_batch_launcher import _sweep_env  # noqa: F401 - autouse: the sweep's exported variables
@@ -28,7 +30,7 @@ from varbench.composed import forget
 from varbench.launcher_settings import VARBENCH_RAY, batch_size_error, refusal
 from varbench.paths import conf_dir
 from varbench.pretrain import sweep_overrides
-from varbench.ray_batches import batches, ray_init_kwargs, run_task
+from varbench.ray_batches import _collect, batches, ray_init_kwargs, run_task
 from varbench.schema import ConfigError
 from varbench.tracking import fetch_cells
 
@@ -86,6 +88,28 @@ def test_ray_init_gets_hydras_object_store_only_when_starting_a_local_ray():
         "num_cpus": 2, "object_store_memory": 78643200}
     assert ray_init_kwargs({"address": None, "object_store_memory": 10 ** 9}) == {"object_store_memory": 10 ** 9}
     assert ray_init_kwargs({"address": "auto", "num_cpus": None, "object_store_memory": None}) == {"address": "auto"}
+
+
+def test_a_dead_task_fails_its_own_cells_and_a_finished_one_passes_on_its_exit_code():
+    class RayError(Exception):
+        pass
+
+    def get(ref):
+        if ref == "dead":
+            raise RayError("worker died\n(OOM)")
+        return ["r0", "r1"], 1
+
+    fake = SimpleNamespace(get=get, exceptions=SimpleNamespace(RayError=RayError))
+    part = [(OmegaConf.create({"hydra": {"job": {"num": n}}}), [f"seed={n}"]) for n in (3, 4)]
+    failed = _collect(fake, "dead", part)
+    assert [(r.overrides, r.status) for r in failed] == [(["seed=3"], JobStatus.FAILED), (["seed=4"], JobStatus.FAILED)]
+    with pytest.raises(RuntimeError, match=r"^the Ray task of cells #3, #4 failed: worker died \(OOM\)$"):
+        failed[1].return_value
+    EXIT["code"] = 0
+    try:
+        assert _collect(fake, "alive", part) == ["r0", "r1"] and EXIT["code"] == 1  # a cell of it failed
+    finally:
+        EXIT["code"] = 0
 
 
 def _master(loader, tmp_path, name):

@@ -111,7 +111,7 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
     task = ray.remote(**remote_opts)(run_task) if remote_opts else ray.remote(run_task)
     shared = [ray.put(hydra_context), ray.put(task_function), ray.put(Singleton.get_state())]
     per_task = float(remote_opts.get("num_cpus") or 1)
-    refs = [task.remote(*shared, part, keras_reset, str(sweep), per_task, f"{k + 1} of {len(parts)}")
+    refs = [task.remote(*shared, part, keras_reset, str(sweep.resolve()), per_task, f"{k + 1} of {len(parts)}")
             for k, part in enumerate(parts)]
     log.info("varbench_ray launcher: %d cell(s) in %d Ray task(s) of up to %d cell(s), each composed once here",
              len(cells), len(parts), batch_size)
@@ -146,8 +146,8 @@ def _collect(ray: Any, ref: Any, part: list[tuple[DictConfig, list[str]]]) -> li
 
 
 def run_task(hydra_context: Any, task_function: Any, singleton_state: Any,
-              cells: list[tuple[DictConfig, list[str]]], keras_reset: str, sweep: str, cpus_per_task: float = 1.0,
-              label: str = "") -> tuple[list[JobReturn], int]:
+             cells: list[tuple[DictConfig, list[str]]], keras_reset: str, sweep: str, cpus_per_task: float = 1.0,
+             label: str = "") -> tuple[list[JobReturn], int]:
     """One Ray task: the composed `cells` one after the other in this process, as the varbench
     launcher runs them (`varbench.batch.run_cells`). Returns their `JobReturn`s in order and the exit
     code they set (1 if a cell or method failed).
@@ -160,10 +160,13 @@ def run_task(hydra_context: Any, task_function: Any, singleton_state: Any,
     Singleton.set_state(singleton_state)  # as Hydra's Ray launcher does: its JobRuntime, ConfigStore, ...
     terminate_as_exit()
     folder = Path(sweep)
+    folder.mkdir(parents=True, exist_ok=True)  # on another node of a cluster, as Hydra's run_job does
     configure_logging(cells[0][0], folder)
     log.info("varbench_ray batch %s: cells %s in process %d on %s", label,
              " ".join(f"#{cfg.hydra.job.num}" for cfg, _ in cells), os.getpid(), socket.gethostname())
-    reset = _RESETS.setdefault(keras_reset, KerasReset(keras_reset))
+    if keras_reset not in _RESETS:
+        _RESETS[keras_reset] = KerasReset(keras_reset)
+    reset = _RESETS[keras_reset]
     workers = max(1, int((os.cpu_count() or 1) // max(1.0, cpus_per_task)))
     before, EXIT["code"] = EXIT["code"], 0
     try:
