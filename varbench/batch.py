@@ -17,6 +17,9 @@ launcher (`hydra/launcher=varbench`, the default of a multirun; the Hydra plugin
   which cost ~0.35 s a cell) only when a cell's model config differs from the previous cell's
   (`keras_reset: auto`; `always` resets before every cell, `never` never).
 
+`varbench.ray_batches` (`hydra/launcher=varbench_ray`) runs batches of cells in Ray tasks through the
+same per-cell path (`job_configs` in the parent, `run_cells` in each task).
+
 Failure isolation, one-line errors, exit codes, claims and resume, and SIGTERM/Ctrl-C (open runs
 marked KILLED) are those of `run_reported` and `run_cell`, unchanged.
 """
