@@ -87,8 +87,8 @@ LAYERS = [
     {"datasets", "models"},                                         # core
     {"methods"},                                                    # methods
     {"scoring", "selection", "interactions", "truth_free"},         # scoring (selection, interactions: re-exports only)
-    {"tracking", "store_template", "run_batch", "registry", "config", "api_checks", "harness", "runner", "rescore", "sweep", "pretrain", "progress", "composed"},  # harness
-    {"report", "advise", "cli", "__main__", "api", "refits", "callbacks", "bench", "discriminability", "cell_job", "batch"},  # report/advise/cli
+    {"tracking", "store_template", "run_batch", "registry", "config", "api_checks", "harness", "runner", "rescore", "sweep", "pretrain", "progress", "composed", "launcher_settings"},  # harness
+    {"report", "advise", "cli", "__main__", "api", "refits", "callbacks", "bench", "discriminability", "cell_job", "batch", "ray_batches"},  # report/advise/cli
 ]
 # Upward imports that remain, named so that the list can only shrink (none is left: the trainer's
 # AUROC comes from the leaf rank_stats, the scorers' JSON tags from the leaf tag_json).

@@ -17,6 +17,9 @@ launcher (`hydra/launcher=varbench`, the default of a multirun; the Hydra plugin
   which cost ~0.35 s a cell) only when a cell's model config differs from the previous cell's
   (`keras_reset: auto`; `always` resets before every cell, `never` never).
 
+`varbench.ray_batches` (`hydra/launcher=varbench_ray`) runs batches of cells in Ray tasks through the
+same per-cell path (`job_configs` in the parent, `run_cells` in each task).
+
 Failure isolation, one-line errors, exit codes, claims and resume, and SIGTERM/Ctrl-C (open runs
 marked KILLED) are those of `run_reported` and `run_cell`, unchanged.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import (JobReturn, JobRuntime, JobStatus, configure_log, env_override, filter_overrides,
@@ -34,29 +37,31 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from varbench.composed import STATS, composed, forget, task_config
 from varbench.config import forget_cells
+from varbench.launcher_settings import reset_error
 from varbench.schema import ConfigError
 
 log = logging.getLogger("varbench")
 
-RESETS = ("auto", "always", "never")
 JOBS_FILE = "jobs.txt"  # in the sweep folder: `#N overrides` per cell, to rerun one
 
 
 def register_launcher() -> None:
-    """Register the varbench launcher with Hydra's plugins (Hydra's scan of `hydra_plugins` finds it
+    """Register the varbench launchers with Hydra's plugins (Hydra's scan of `hydra_plugins` finds it
     in an installed wheel, not in an editable install)."""
     from hydra.core.plugins import Plugins
-    from hydra_plugins.varbench_launcher.launcher import VarbenchLauncher
+    from hydra_plugins.varbench_launcher.launcher import VarbenchLauncher, VarbenchRayLauncher
 
     Plugins.instance().register(VarbenchLauncher)
+    Plugins.instance().register(VarbenchRayLauncher)
 
 
 class KerasReset:
     """Decides, cell by cell, whether to reset Keras's global state first (see the module doc)."""
 
     def __init__(self, mode: str = "auto") -> None:
-        if mode not in RESETS:
-            raise ConfigError(f"hydra.launcher.keras_reset={mode!r} is invalid: expected one of {', '.join(RESETS)}")
+        error = reset_error(mode)
+        if error:
+            raise ConfigError(error)
         self.mode, self.previous, self.count = mode, None, 0
 
     def before(self, task: DictConfig) -> bool:
@@ -84,27 +89,13 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
 
     setup_globals()
     reset = KerasReset(keras_reset)
-    loader = hydra_context.config_loader
-    sweep = Path(str(config.hydra.sweep.dir))
-    sweep.mkdir(parents=True, exist_ok=True)
+    sweep = sweep_folder(config)
     log.info("varbench launcher: %d cell(s) in this process", len(job_overrides))
     terminate_as_exit()
-    returns, logging_set, before = [], False, dict(STATS)
+    before = dict(STATS)
     try:
-        for i, overrides in enumerate(job_overrides):
-            num = initial_job_idx + i
-            cfg = composed(loader, config, overrides)
-            with read_write(cfg.hydra), open_dict(cfg.hydra):
-                cfg.hydra.job.id = num
-                cfg.hydra.job.num = num
-                subdir = str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
-                cfg.hydra.runtime.output_dir = os.path.abspath(os.path.join(str(sweep), subdir))
-            if not logging_set:  # one log for the sweep: <sweep dir>/<job name>.log
-                _configure_logging(cfg, sweep)
-                logging_set = True
-            with open(sweep / JOBS_FILE, "a") as f:
-                f.write(f"#{num} {' '.join(filter_overrides(overrides))}\n")
-            returns.append(_run(hydra_context, task_function, cfg, list(overrides), reset))
+        cells = job_configs(hydra_context.config_loader, config, job_overrides, initial_job_idx, sweep)
+        returns = run_cells(hydra_context, task_function, cells, reset, sweep)
         log.info("varbench launcher: %d cell(s) run in this process, each composed once (%d reused from the sweep "
                  "check, %d composed here); %d Keras reset(s)", len(returns), STATS["reused"] - before["reused"],
                  STATS["composed"] - before["composed"], reset.count)
@@ -115,13 +106,62 @@ def launch(hydra_context: Any, task_function: Any, config: DictConfig, job_overr
     return returns
 
 
+def sweep_folder(config: DictConfig) -> Path:
+    """The multirun's sweep folder (`hydra.sweep.dir`), created if missing."""
+    sweep = Path(str(config.hydra.sweep.dir))
+    sweep.mkdir(parents=True, exist_ok=True)
+    return sweep
+
+
+def job_configs(loader: Any, config: DictConfig, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
+                sweep: Path) -> Iterator[tuple[DictConfig, list[str]]]:
+    """Each job's config (composed once by `composed`; its number and output folder set) with its
+    overrides, in job order, made as it is asked for; each job's line goes to `<sweep>/jobs.txt` then.
+
+    Examples
+    --------
+    >>> from varbench.batch import job_configs  # used by varbench.batch.launch and varbench.ray_batches
+    """
+    for i, overrides in enumerate(job_overrides):
+        num = initial_job_idx + i
+        cfg = composed(loader, config, overrides)
+        with read_write(cfg.hydra), open_dict(cfg.hydra):
+            cfg.hydra.job.id = num
+            cfg.hydra.job.num = num
+            subdir = str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+            cfg.hydra.runtime.output_dir = os.path.abspath(os.path.join(str(sweep), subdir))
+        with open(sweep / JOBS_FILE, "a") as f:
+            f.write(f"#{num} {' '.join(filter_overrides(overrides))}\n")
+        yield cfg, list(overrides)
+
+
+def run_cells(hydra_context: Any, task_function: Any, cells: Iterable[tuple[DictConfig, list[str]]],
+              reset: KerasReset, sweep: Path, workers: int = 1, logged: bool = False) -> list[Any]:
+    """Run `cells` ((job config, overrides) pairs from `job_configs`) one after the other in this
+    process; Hydra's `JobReturn` per cell, in order. A failing cell is reported in its return (and by
+    `run_reported`) and the next one runs. The sweep's log file is set at the first cell unless
+    `logged`; `workers`: how many such processes share this machine's cores (TensorFlow's threads).
+    The one per-cell path of the varbench launcher and of a Ray task of `varbench_ray`.
+
+    Examples
+    --------
+    >>> from varbench.batch import run_cells  # used by varbench.batch.launch and varbench.ray_batches.run_batch
+    """
+    returns: list[Any] = []
+    for cfg, overrides in cells:
+        if not returns and not logged:  # one log for the sweep: <sweep dir>/<job name>.log
+            configure_logging(cfg, sweep)
+        returns.append(_run(hydra_context, task_function, cfg, overrides, reset, workers))
+    return returns
+
+
 def _is_varbench_job(task_function: Any) -> bool:
     """Whether Hydra's job function is varbench's (`varbench.cli._job`), named, not imported (no cycle)."""
     return (getattr(task_function, "__module__", None), getattr(task_function, "__qualname__", None)) == (
         "varbench.cli", "_job")
 
 
-def _configure_logging(cfg: DictConfig, sweep: Path) -> None:
+def configure_logging(cfg: DictConfig, sweep: Path) -> None:
     """The job logging of `cfg` (varbench's: console and a file), its file in the sweep folder."""
     with read_write(cfg.hydra), open_dict(cfg.hydra):
         own, cfg.hydra.runtime.output_dir = cfg.hydra.runtime.output_dir, str(sweep.resolve())
@@ -131,7 +171,8 @@ def _configure_logging(cfg: DictConfig, sweep: Path) -> None:
             cfg.hydra.runtime.output_dir = own
 
 
-def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: list[str], reset: KerasReset) -> Any:
+def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: list[str], reset: KerasReset,
+         workers: int = 1) -> Any:
     """One cell, as `run_job` would run it minus its per-job files and logging set-up."""
     from varbench.cell_job import run_reported
     from varbench.models.runtime import start_tensorflow, thread_plan
@@ -150,7 +191,7 @@ def _run(hydra_context: Any, task_function: Any, cfg: DictConfig, overrides: lis
             hydra_context.callbacks.on_job_start(config=cfg, task_function=task_function)
             try:
                 if _is_varbench_job(task_function):  # varbench's own job: no per-job reset unless needed
-                    start_tensorflow(thread_plan(task.get("threads", "auto"), 1))
+                    start_tensorflow(thread_plan(task.get("threads", "auto"), workers))
                     reset.before(task)
                     ret.return_value = run_reported(task, HydraConfig.get())
                 else:  # another job function: called as Hydra calls it

@@ -96,8 +96,15 @@ def refuse_invalid(jobs: list[Any]) -> None:
 
 
 def validate_sweep(config: DictConfig) -> list[Any]:
-    """Every job of the multirun composed and validated; exits 2 if any is invalid."""
+    """The launcher's settings and every job of the multirun composed and validated; exits 2 if any
+    is invalid."""
+    from varbench.launcher_settings import refusal
     from varbench.sweep import check_sweep, is_basic_sweeper
+
+    line = refusal(config.hydra.launcher)
+    if line:
+        print(f"varbench: config error: {line}", file=sys.stderr)
+        raise SystemExit(2)
 
     if not is_basic_sweeper(config):
         log.info("sweeper %s: jobs are validated one at a time", config.hydra.sweeper.get("_target_"))

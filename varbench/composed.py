@@ -1,11 +1,12 @@
 """The job configs of a multirun, each composed once.
 
 The sweep check (`varbench.sweep.check_sweep`), the pre-training callback (`varbench.pretrain`) and
-the varbench launcher (`varbench.batch`) each need every job's config. With the varbench launcher
-the first to compose a job's config keeps it here, keyed by the job's overrides, and the others
-take it from here; with another launcher (its jobs compose their own) nothing is kept. With the
-varbench launcher, jobs that differ only in plain value overrides (`seed=3`) are made from one
-composition of their config-group choices (`varbench.templated`), the others composed in full."""
+the varbench launchers (`varbench.batch`; `varbench.ray_batches`, in the parent) each need every
+job's config. With a varbench launcher the first to compose a job's config keeps it here, keyed by
+the job's overrides, and the others take it from here; with another launcher (its jobs compose
+their own) nothing is kept. With a varbench launcher, jobs that differ only in plain value
+overrides (`seed=3`) are made from one composition of their config-group choices
+(`varbench.templated`), the others composed in full."""
 from __future__ import annotations
 
 import copy
@@ -13,10 +14,10 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig, open_dict, read_write
 
+from varbench.launcher_settings import VARBENCH, VARBENCH_RAY
 from varbench.templated import forget as forget_templates
 from varbench.templated import templated
 
-LAUNCHER = "hydra_plugins.varbench_launcher.launcher.VarbenchLauncher"
 # composed job configs of the running multirun, by job overrides (filled by `composed`)
 _COMPOSED: dict[tuple[str, ...], DictConfig] = {}
 # in this process: Hydra compositions (jobs in full, templates), configs taken from here, jobs made from a template
@@ -24,8 +25,9 @@ STATS = {"composed": 0, "reused": 0, "templated": 0}
 
 
 def uses_launcher(config: DictConfig) -> bool:
-    """Whether the multirun `config` runs its cells with the varbench launcher."""
-    return str(config.hydra.launcher.get("_target_", "")) == LAUNCHER
+    """Whether the multirun `config` launches its cells with a varbench launcher (`varbench`, in this
+    process, or `varbench_ray`, whose parent composes every cell for its Ray tasks)."""
+    return str(config.hydra.launcher.get("_target_", "")) in (VARBENCH, VARBENCH_RAY)
 
 
 def composed(loader: Any, config: DictConfig, overrides: Sequence[str]) -> DictConfig:

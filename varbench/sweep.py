@@ -88,7 +88,7 @@ def check_sweep(config: DictConfig) -> list[Job]:
     from varbench.composed import uses_launcher
     from varbench.config import remember_cells
 
-    if uses_launcher(config):  # the cells run in this process: resolved once here (dropped by the launcher)
+    if uses_launcher(config):  # resolved once here (the check, pre-training, in-process jobs); the launcher drops them
         remember_cells()
     loader = GlobalHydra.instance().config_loader()
     return [_check_job(loader, config, num, ov) for num, ov in enumerate(job_overrides(config))]

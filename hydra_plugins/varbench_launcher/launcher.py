@@ -1,5 +1,5 @@
-"""The varbench launcher as a Hydra `Launcher` plugin (Hydra instantiates plugins only from the
-`hydra_plugins` package); its config is `conf/hydra/launcher/varbench.yaml`."""
+"""The varbench launchers as Hydra `Launcher` plugins (Hydra instantiates plugins only from the
+`hydra_plugins` package); their configs are `conf/hydra/launcher/varbench.yaml` and `varbench_ray.yaml`."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -33,3 +33,28 @@ class VarbenchLauncher(Launcher):
         return launch(self.hydra_context, self.task_function, self.config, job_overrides, initial_job_idx,
                       keras_reset=self.keras_reset)
 
+
+
+class VarbenchRayLauncher(VarbenchLauncher):
+    """Runs a sweep's cells in Ray tasks of `batch_size` cells, composed once in this process
+    (`varbench.ray_batches.launch`); its config is `conf/hydra/launcher/varbench_ray.yaml`."""
+
+    def __init__(self, batch_size: int, keras_reset: str, ray: DictConfig) -> None:
+        super().__init__(keras_reset=keras_reset)
+        self.batch_size, self.ray_cfg = batch_size, ray
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from varbench.launcher_settings import refusal
+        from varbench.schema import ConfigError
+
+        line = refusal(config.hydra.launcher)  # varbench's sweep callback refused it already, if it ran
+        if line:
+            raise ConfigError(line)
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from varbench.ray_batches import launch
+
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        return launch(self.hydra_context, self.task_function, self.config, job_overrides, initial_job_idx,
+                      batch_size=self.batch_size, keras_reset=self.keras_reset, ray_cfg=self.ray_cfg)
