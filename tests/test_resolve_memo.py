@@ -35,3 +35,13 @@ def test_a_remembered_cell_is_resolved_once_and_built_once_when_asked(monkeypatc
 def test_nothing_is_kept_unless_asked():
     a = _cfg("seed=1")
     assert config.resolve_cell(a, check_model=False) is not config.resolve_cell(a, check_model=False)
+
+
+def test_a_refused_sweep_leaves_no_resolved_cells_behind(tmp_path):
+    """The sweep check keeps what it resolves for the launcher; a sweep refused before it runs must
+    not leave that memo on in the process (a later resolution would get a stale spec)."""
+    from test_sweep_checks import run_cli
+
+    code, _, err = run_cli(["-m", "dataset=linear", "seed=0,-1", "methods=[random]"], tmp_path)
+    assert code == 2 and "seed=-1 is invalid" in err
+    assert config._REMEMBERED is None

@@ -14,6 +14,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
+from varbench.config import forget_cells
 from varbench.paths import conf_dir
 
 log = logging.getLogger("varbench")
@@ -175,6 +176,8 @@ def main() -> None:
         line, code = _error_line(exc)
         print(f"varbench: {line}", file=sys.stderr)
         sys.exit(code)
+    finally:
+        forget_cells()  # a refused or failed sweep leaves no resolved cells behind in this process
     sys.exit(EXIT["code"])
 
 
