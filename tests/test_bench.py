@@ -269,7 +269,7 @@ def test_readme_speed_figures_are_quoted_from_the_committed_results():
 def test_study_profile_parts_are_disjoint_and_add_up_to_the_total():
     """The parts of a profiled study: nested timers subtracted, the methods' own seconds split from
     their runs' scoring and logging, the remainder the one-time start-up."""
-    from varbench.bench.study_profile import parts
+    from varbench.bench.study_profile import PRETRAIN_REST, parts
 
     def entry(path, name, cum, callers=None):
         return (path, 1, name), (1, 1, 0.0, cum, callers or {})
@@ -291,7 +291,7 @@ def test_study_profile_parts_are_disjoint_and_add_up_to_the_total():
                   entry("varbench/harness/method_run.py", "run_method", 5.0),
                   entry("varbench/harness/cell.py", "run_cell", 7.0)])
     out = dict(parts(stats, 30.0, {"kernel_shap": 2.0, "sage": 1.0, "lime": 0.5, "random": 0.25}))
-    assert out["pre-training: cells resolved, models written"] == 1.0  # 6 - 3 - 2
+    assert out[PRETRAIN_REST] == 1.0  # 6 - 3 - 2
     assert out["cell: config resolved, data generated"] == 1.0  # only the calls from run_cell
     assert out["cell: method kernel_shap (its own seconds)"] == 2.0
     assert out["cell: the other 2 methods (their own seconds)"] == 0.75

@@ -17,13 +17,14 @@ from varbench.bench.render import fmt, table
 from varbench.bench.study import ENGINE, EXPERIMENT
 from varbench.tracking import fetch_table
 
+PRETRAIN_REST = "pre-training: the rest (networks built, models written, TensorFlow's first use)"
 # (part, function name, a piece of its file path, the caller's name or None for every caller)
 TIMERS = (("Hydra composition", "load_sweep_config", "config_loader_impl", None),
           ("sweep check (validation, data generation)", "check_composed", "varbench/sweep.py", None),
           ("store opened or created", "open_store", "varbench/callbacks.py", None),
           ("pre-training: stacks trained", "train_stacked", "varbench/models/stacked.py", "pretrain"),
           ("pre-training: model truths", "model_truths", "varbench/pretrain.py", "pretrain"),
-          ("pre-training: cells resolved, models written", "on_multirun_start", "varbench/pretrain.py", None),
+          (PRETRAIN_REST, "on_multirun_start", "varbench/pretrain.py", None),
           ("Keras resets", "before", "varbench/batch.py", None),
           ("cell: config resolved, data generated", "resolve_cell", "varbench/config.py", "run_cell"),
           ("cell: model loaded or trained", "train_cell_model", "varbench/harness/training.py", None),
@@ -57,7 +58,7 @@ def parts(stats: dict, total: float, method_seconds: dict[str, float]) -> list[t
     stacked, truths = t["pre-training: stacks trained"], t["pre-training: model truths"]
     methods = t.pop("cell: method runs (computation, scoring, truth-free metrics)")
     whole = t.pop("cell: whole")
-    t["pre-training: cells resolved, models written"] -= stacked + truths
+    t[PRETRAIN_REST] -= stacked + truths
     cell_parts = sum(v for k, v in t.items() if k.startswith("cell:"))
     own = dict(sorted(method_seconds.items(), key=lambda kv: -kv[1]))
     out = list(t.items())
