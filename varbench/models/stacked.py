@@ -19,7 +19,10 @@ settings, so stacks of one shape trace once per process. Each model comes out as
 Keras network in a `TrainedModel`, as `trainer.train` returns it, so every method runs on it
 unchanged.
 
-Equivalence with `trainer.train` (tested in tests/test_stacked.py):
+A member is bitwise the same model in any stack: its arithmetic is per slice, whatever the stack's
+size, order, input widths, lanes or shrinking (so `trainer.train`, whose default engine trains a
+lone model as a stack of one, gives the model a sweep's pre-training gives; tested). Equivalence
+with one network trained by itself (`trainer.engine=single`; tested in tests/test_stacked.py):
 - networks without dropout: the same initial weights, splits, shuffles and update rule, so each
   model equals its solo training up to float32 rounding of the batched matmuls (identical
   arithmetic per model; `tf.linalg.matmul` on a (S, b, in) batch may sum in another order);
