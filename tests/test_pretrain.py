@@ -132,3 +132,16 @@ def test_a_group_a_stack_refuses_is_left_to_its_jobs(tmp_path):
     stats = pretrain(cells)
     assert stats["stacks"] == 0 and stats["stacked_models"] == 0
     assert not any(is_cached(c.spec) for c in cells)
+
+
+def test_cells_on_the_single_engine_are_left_to_their_jobs(tmp_path):
+    """A stack cannot give a `trainer.engine=single` model (other arithmetic): such cells are not
+    pre-trained, whatever they share (the committed studies pin that engine)."""
+    from varbench.models.trainer import TrainerConfig
+    from varbench.pretrain import pretrain
+
+    cells = [_cell(f"h{i}", i) for i in range(3)]
+    for c in cells:
+        c.spec.cache_dir, c.spec.trainer = str(tmp_path), TrainerConfig(engine="single")
+    stats = pretrain(cells)
+    assert stats["stacks"] == 0 and stats["stacked_models"] == 0 and not list(tmp_path.iterdir())
