@@ -33,6 +33,24 @@ def library_of(path: str, func: str) -> str:
     return "other (Python, stdlib)"
 
 
+def cumulative(stats: dict, func: str, file_part: str, caller: str | None = None) -> float:
+    """Cumulative seconds of `func` (in a file whose path holds `file_part`), summed over its
+    entries, counting only calls from functions named `caller` when given.
+
+    Examples
+    --------
+    >>> stats = {("a/x.py", 1, "f"): (1, 1, 0.1, 0.5, {("a/y.py", 3, "g"): (1, 1, 0.1, 0.5)})}
+    >>> cumulative(stats, "f", "x.py"), cumulative(stats, "f", "x.py", "h")
+    (0.5, 0.0)
+    """
+    total = 0.0
+    for (path, _, name), (_, _, _, cum, callers) in stats.items():
+        if name != func or file_part not in path:
+            continue
+        total += cum if caller is None else sum(c[3] for k, c in callers.items() if k[2] == caller)
+    return total
+
+
 def bench_profile(ctx: Context) -> Section:
     """cProfile of one cell as the default study runs it (run_cell with the default methods)."""
     overrides = ctx.sizes.profile
@@ -55,13 +73,10 @@ def bench_profile(ctx: Context) -> Section:
         first, _ = profiled(0, uri)    # creates the MLflow store
         entries, result = profiled(1, uri)  # the steady state of a study: the store exists
 
-    def cum_in(stats: dict, func: str, file_part: str) -> float:
-        return sum(v[3] for k, v in stats.items() if k[2] == func and file_part in k[0])
-
-    first_total = cum_in(first, "run_cell", "varbench")
-    first_store = cum_in(first, "__init__", "tracking.py")
+    first_total = cumulative(first, "run_cell", "varbench")
+    first_store = cumulative(first, "__init__", "tracking.py")
     def cum(func: str, file_part: str) -> float:
-        return cum_in(entries, func, file_part)
+        return cumulative(entries, func, file_part)
 
     total = cum("run_cell", "varbench")
     train_t = cum("train", os.path.join("models", "trainer.py"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from varbench.bench.harness import Context, Result, Section
+from varbench.bench.profile import cumulative
 from varbench.bench.render import fmt, table
 from varbench.bench.study import ENGINE, EXPERIMENT
 from varbench.tracking import fetch_table
@@ -32,24 +33,6 @@ TIMERS = (("Hydra composition", "load_sweep_config", "config_loader_impl", None)
           ("cell: method runs (computation, scoring, truth-free metrics)", "run_method",
            "varbench/harness/method_run.py", None),
           ("cell: whole", "run_cell", "varbench/harness/cell.py", None))
-
-
-def cumulative(stats: dict, func: str, file_part: str, caller: str | None = None) -> float:
-    """Cumulative seconds of `func` (in a file whose path holds `file_part`), summed over its
-    entries, counting only calls from functions named `caller` when given.
-
-    Examples
-    --------
-    >>> stats = {("a/x.py", 1, "f"): (1, 1, 0.1, 0.5, {("a/y.py", 3, "g"): (1, 1, 0.1, 0.5)})}
-    >>> cumulative(stats, "f", "x.py"), cumulative(stats, "f", "x.py", "h")
-    (0.5, 0.0)
-    """
-    total = 0.0
-    for (path, _, name), (_, _, _, cum, callers) in stats.items():
-        if name != func or file_part not in path:
-            continue
-        total += cum if caller is None else sum(c[3] for k, c in callers.items() if k[2] == caller)
-    return total
 
 
 def parts(stats: dict, total: float, method_seconds: dict[str, float]) -> list[tuple[str, float]]:

@@ -51,14 +51,14 @@ from varbench.models.fitted import DivergedError, finish_model, head_args, set_s
 from varbench.schema import TrainerConfig
 
 OPTIMIZERS = ("adam", "sgd")
-
-
-class NotStackable(ValueError):
-    """The network or trainer settings are not ones a stack trains (`unsupported` names why)."""
 # A stack shrinks only when this many stopped slices would go: a new lane shape costs a trace
 # (~0.3 s CPU for an MLP the first time in a process), one stopped slice ~2 ms an epoch
 # (results/performance.md's 10-64-64-1 MLP, 2,400 training rows, batch 64).
 MIN_DROP = 8
+
+
+class NotStackable(ValueError):
+    """The network or trainer settings are not ones a stack trains (`unsupported` names why)."""
 
 
 @dataclass(frozen=True)

@@ -46,17 +46,16 @@ def train(
     Raises DivergedError if the training loss becomes NaN/inf.
     """
     config = TrainerConfig() if config is None else config
+    model = None
     if config.engine == "stack" and np.ndim(X) == 2:
         try:
             (model,) = train_stacked(build, task, config, [Member(X, y, seed, X_test, y_test)])
         except NotStackable as exc:
             log.debug("trained by itself: %s", exc)
-        else:
-            if isinstance(model, DivergedError):
-                raise model
-            model.refit = refitter(build, task, seed, config)
-            return model
-    model = _train_single(build, X, y, task, seed, config, X_test, y_test)
+        if isinstance(model, DivergedError):
+            raise model
+    if model is None:
+        model = _train_single(build, X, y, task, seed, config, X_test, y_test)
     model.refit = refitter(build, task, seed, config)
     return model
 
