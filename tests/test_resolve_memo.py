@@ -45,3 +45,19 @@ def test_a_refused_sweep_leaves_no_resolved_cells_behind(tmp_path):
     code, _, err = run_cli(["-m", "dataset=linear", "seed=0,-1", "methods=[random]"], tmp_path)
     assert code == 2 and "seed=-1 is invalid" in err
     assert config._REMEMBERED is None
+
+
+def test_checking_a_sweep_directly_keeps_nothing():
+    """Only a multirun's own callback keeps resolved cells for its launcher; `check_sweep` called
+    by itself (as a library, or a test) leaves no memo behind."""
+    from hydra import compose, initialize_config_dir
+
+    from varbench.sweep import check_sweep
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["dataset.n_samples=100", "methods=[random]",
+                                           "hydra.sweeper.params.dataset=linear", "hydra.sweeper.params.seed='0,1'"],
+                      return_hydra_config=True)
+        jobs = check_sweep(cfg)
+    assert len(jobs) == 2 and all(j.error is None for j in jobs)
+    assert config._REMEMBERED is None

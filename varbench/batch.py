@@ -10,7 +10,8 @@ launcher (`hydra/launcher=varbench`, the default of a multirun; the Hydra plugin
 - each job's config composed once: the sweep check (`varbench.sweep.check_sweep`) and the
   pre-training callback take it from `composed`, which keeps it for the launcher, keyed by
   the job's overrides; each cell resolved (validated, its data generated) once: the sweep check
-  keeps the specs (`varbench.config.remember_cells`) until the launcher is done;
+  keeps the specs (`varbench.config.remember_cells`, switched on by the `Summary` callback) until
+  the launcher is done;
 - one log file for the sweep (`<sweep dir>/<job name>.log`) and one line per cell in
   `<sweep dir>/jobs.txt` (its number and the overrides that rerun it), instead of a folder per job;
 - Keras reset (`keras.backend.clear_session(free_memory=False)`: no forced garbage collection,

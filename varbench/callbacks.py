@@ -164,6 +164,11 @@ class Summary(Callback):
         self.method_hashes = {h for j in jobs for h in j.method_hashes}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from varbench.composed import uses_launcher
+        from varbench.config import remember_cells
+
+        if uses_launcher(config):  # each cell resolved once: by the sweep check, for pre-training and the
+            remember_cells()       # in-process jobs; the launcher (or `main`, on any exit) forgets them
         jobs = validate_sweep(config)
         open_store(config, str(config.hydra.sweep.dir))
         self._remember(jobs)

@@ -85,11 +85,6 @@ def check_sweep(config: DictConfig) -> list[Job]:
     its `hydra` node). Returns the jobs; those with `error` set are invalid."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from varbench.composed import uses_launcher
-    from varbench.config import remember_cells
-
-    if uses_launcher(config):  # resolved once here (the check, pre-training, in-process jobs); the launcher drops them
-        remember_cells()
     loader = GlobalHydra.instance().config_loader()
     return [_check_job(loader, config, num, ov) for num, ov in enumerate(job_overrides(config))]
 
