@@ -547,6 +547,10 @@ def _search_runs(uri: str, experiment: str, flt: str, tag_keys: tuple[str, ...])
     df = pd.DataFrame(rows)
     if not df.empty:
         df["seed"] = pd.to_numeric(df["seed"], errors="coerce")
+        # the same columns in the same order whatever order the store returns runs and metrics in (runs
+        # written in one transaction share a start time): the fixed ones, the tags, then metrics by name
+        fixed = ["run_id", "parent_run_id", "start_time", "run_status", *tag_keys]
+        df = df[fixed + sorted(c for c in df.columns if c not in fixed)]
     return df
 
 
